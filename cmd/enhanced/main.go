@@ -1,0 +1,65 @@
+// Command enhanced is the Smart Image Enhancement server: gRPC over TLS
+// and the REST gateway over HTTPS. Every flag has an ENHANCE_* twin; run
+// with -h for the list.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/smartimage/enhance/internal/app"
+	"github.com/smartimage/enhance/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "enhanced:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context) error {
+	cfg, err := config.Load(os.Args[1:], os.Getenv, os.Stderr)
+	if err != nil {
+		return err
+	}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
+	if cfg.LogFormat == "json" {
+		handler = slog.NewJSONHandler(os.Stderr, nil)
+	}
+	log := slog.New(handler)
+	if cfg.FetchAllowPrivate {
+		log.Warn("--fetch-allow-private is on: imageUrl may reach loopback and private addresses; never use this in production")
+	}
+	a, err := app.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "\nSmart Image Enhancement\n  REST:    https://%s\n  gRPC:    %s\n", a.HTTPAddr(), a.GRPCAddr())
+	if m := a.MetricsAddr(); m != "" {
+		fmt.Fprintf(os.Stderr, "  metrics: http://%s/metrics\n", m)
+	}
+	if ca := a.CAPath(); ca != "" {
+		fmt.Fprintf(os.Stderr, "  development CA (trust it): %s\n", ca)
+	}
+	if k := a.DevKey(); k != "" {
+		fmt.Fprintf(os.Stderr, "  development API key (shown once; also in %s):\n    %s\n",
+			filepath.Join(cfg.DataDir, app.DevKeyFile), k)
+	} else if cfg.DevAccount {
+		fmt.Fprintf(os.Stderr, "  development API key: in %s\n", filepath.Join(cfg.DataDir, app.DevKeyFile))
+	}
+	fmt.Fprintln(os.Stderr)
+	return a.Run(ctx)
+}

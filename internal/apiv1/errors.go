@@ -1,0 +1,77 @@
+package apiv1
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/engine"
+	"github.com/smartimage/enhance/internal/fetch"
+	"github.com/smartimage/enhance/internal/requestid"
+)
+
+// ErrorDomain is the ErrorInfo domain of every error this API returns.
+const ErrorDomain = "smartimage.enhance.v1"
+
+// errInvalidRequest wraps a request rejected for its shape (missing or
+// duplicated source, for example); its message is safe to show.
+var errInvalidRequest = errors.New("invalid request")
+
+// errorRow maps one domain error to what the caller sees. The domain
+// errors' messages are written to be shown; anything not in the table is
+// an internal error whose cause only the log sees.
+type errorRow struct {
+	match  error
+	code   codes.Code
+	reason string
+	// message replaces err.Error() when the error's own text is not
+	// written for callers.
+	message string
+}
+
+var errorTable = []errorRow{
+	{errInvalidRequest, codes.InvalidArgument, "INVALID_REQUEST", ""},
+	{engine.ErrInvalidOption, codes.InvalidArgument, "INVALID_OPTION", ""},
+	{engine.ErrUnsupportedFormat, codes.InvalidArgument, "UNSUPPORTED_IMAGE", ""},
+	{engine.ErrInvalidImage, codes.InvalidArgument, "INVALID_IMAGE", ""},
+	{engine.ErrTooLarge, codes.InvalidArgument, "IMAGE_TOO_LARGE", ""},
+	{engine.ErrNotImplemented, codes.Unimplemented, "NOT_IMPLEMENTED", ""},
+	{fetch.ErrRefused, codes.InvalidArgument, "SOURCE_REFUSED", ""},
+	{fetch.ErrTooLarge, codes.InvalidArgument, "SOURCE_TOO_LARGE", ""},
+	{fetch.ErrUnreachable, codes.FailedPrecondition, "SOURCE_UNREACHABLE", ""},
+	{account.ErrInvalid, codes.InvalidArgument, "INVALID_REGISTRATION", ""},
+	{account.ErrEmailTaken, codes.AlreadyExists, "EMAIL_TAKEN", ""},
+	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "the request did not finish before its deadline"},
+	{context.Canceled, codes.Canceled, "CANCELLED", "the request was cancelled"},
+}
+
+// toStatus converts a domain error into the gRPC error the caller gets.
+func toStatus(ctx context.Context, log *slog.Logger, err error) error {
+	for _, row := range errorTable {
+		if errors.Is(err, row.match) {
+			msg := row.message
+			if msg == "" {
+				msg = err.Error()
+			}
+			return withReason(row.code, msg, row.reason)
+		}
+	}
+	id := requestid.From(ctx)
+	log.ErrorContext(ctx, "internal error", "request_id", id, "err", err)
+	return withReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+}
+
+// withReason builds a status carrying an ErrorInfo, whose reason REST
+// callers see as "code".
+func withReason(code codes.Code, msg, reason string) error {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
+		st = d
+	}
+	return st.Err()
+}

@@ -1,0 +1,304 @@
+// Package app is the composition root: it builds every part of the server
+// in dependency order, starts the listeners and stops them gracefully.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+
+	"github.com/smartimage/enhance/gen/openapiv2"
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/engine"
+	"github.com/smartimage/enhance/internal/fetch"
+	"github.com/smartimage/enhance/internal/gateway"
+	"github.com/smartimage/enhance/internal/server"
+	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storesqlite"
+	"github.com/smartimage/enhance/internal/tlsconfig"
+)
+
+// DevKeyFile is where --dev-account writes the development key.
+const DevKeyFile = "dev-api-key"
+
+// App is a running server: gRPC and REST listeners, metrics, and the
+// state behind them.
+type App struct {
+	cfg    config.Config
+	log    *slog.Logger
+	store  store.Store
+	tls    tlsconfig.Source
+	health *health.Server
+
+	grpcServer    *grpc.Server
+	grpcListener  net.Listener
+	conn          *grpc.ClientConn
+	httpServer    *http.Server
+	httpListener  net.Listener
+	metricsServer *http.Server
+	metricsLis    net.Listener
+
+	devKey string
+}
+
+// New builds the server and opens its listeners; Run serves.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("app: data dir: %w", err)
+	}
+	if a.store, err = storesqlite.Open(ctx, filepath.Join(cfg.DataDir, "enhance.db")); err != nil {
+		return nil, err
+	}
+	if a.tls, err = tlsconfig.Load(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), time.Now()); err != nil {
+		return nil, err
+	}
+	if cfg.DevAccount {
+		if err := a.ensureDevAccount(ctx); err != nil {
+			return nil, err
+		}
+	}
+
+	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, Workers: cfg.Workers})
+	if err != nil {
+		return nil, err
+	}
+	fetcher, err := fetch.New(fetch.Config{AllowPrivate: cfg.FetchAllowPrivate, MaxBytes: cfg.MaxBodyBytes, Timeout: cfg.FetchTimeout, MaxRedirects: 5})
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := auth.NewVerifier(a.store, nil)
+	if err != nil {
+		return nil, err
+	}
+	registrar, err := account.NewRegistrar(a.store, nil)
+	if err != nil {
+		return nil, err
+	}
+	images, err := apiv1.NewImageServer(eng, fetcher, cfg.MaxBodyBytes, log)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := apiv1.NewAccountServer(registrar, log)
+	if err != nil {
+		return nil, err
+	}
+
+	registry := prometheus.NewRegistry()
+	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	a.grpcServer, err = server.New(server.Config{
+		TLS: tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2"}),
+		// An inline image plus protobuf framing and options.
+		MaxRecvBytes:   int(cfg.MaxBodyBytes) + 1<<20,
+		MaxSendBytes:   maxResponseBytes,
+		RequestTimeout: cfg.RequestTimeout,
+		PublicMethods:  apiv1.PublicMethods,
+		MethodScopes:   apiv1.MethodScopes,
+	}, verifier, metrics, log)
+	if err != nil {
+		return nil, err
+	}
+	enhancev1.RegisterImageServiceServer(a.grpcServer, images)
+	enhancev1.RegisterAccountServiceServer(a.grpcServer, accounts)
+	a.health = health.NewServer()
+	healthpb.RegisterHealthServer(a.grpcServer, a.health)
+	reflection.Register(a.grpcServer)
+	metrics.InitializeMetrics(a.grpcServer)
+
+	if a.grpcListener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
+		return nil, fmt.Errorf("app: gRPC listener: %w", err)
+	}
+	if a.httpListener, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return nil, fmt.Errorf("app: HTTPS listener: %w", err)
+	}
+	if cfg.MetricsAddr != "" {
+		if a.metricsLis, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			return nil, fmt.Errorf("app: metrics listener: %w", err)
+		}
+		a.metricsServer = &http.Server{
+			Handler:           promhttp.HandlerFor(registry, promhttp.HandlerOpts{}),
+			ReadHeaderTimeout: 5 * time.Second,
+		}
+	}
+
+	// The gateway dials the gRPC server like any client, so the full
+	// interceptor chain guards REST calls too.
+	a.conn, err = grpc.NewClient(dialTarget(a.grpcListener.Addr()),
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsconfig.PinnedClientConfig(a.tls.Certificate))),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(int(cfg.MaxBodyBytes)+1<<20)),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("app: dial gRPC: %w", err)
+	}
+	gw, err := gateway.New(ctx, gateway.Config{
+		Conn:          a.conn,
+		MaxImageBytes: cfg.MaxBodyBytes,
+		Ready:         a.ready,
+		OpenAPI:       openapiv2.Document,
+	}, log)
+	if err != nil {
+		return nil, err
+	}
+	a.httpServer = &http.Server{
+		Handler:           gw,
+		TLSConfig:         tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2", "http/1.1"}),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       cfg.RequestTimeout,
+		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// maxResponseBytes bounds an encoded output image (64 megapixels as PNG
+// is at most about 256 MiB uncompressed RGBA).
+const maxResponseBytes = 256 << 20
+
+// dialTarget is where the gateway reaches the gRPC listener: loopback
+// when it listens on every interface.
+func dialTarget(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		port := 0
+		if ok {
+			port = tcp.Port
+		}
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	}
+	return tcp.String()
+}
+
+// HTTPAddr is the REST listener's address.
+func (a *App) HTTPAddr() string { return a.httpListener.Addr().String() }
+
+// GRPCAddr is the gRPC listener's address.
+func (a *App) GRPCAddr() string { return a.grpcListener.Addr().String() }
+
+// MetricsAddr is the metrics listener's address, "" when off.
+func (a *App) MetricsAddr() string {
+	if a.metricsLis == nil {
+		return ""
+	}
+	return a.metricsLis.Addr().String()
+}
+
+// CAPath is the development CA clients should trust; "" with a real certificate.
+func (a *App) CAPath() string { return a.tls.CAPath }
+
+// DevKey is the development key made by this start, "" if none was.
+func (a *App) DevKey() string { return a.devKey }
+
+// Store is the state behind the server; tests use it to inspect results.
+func (a *App) Store() store.Store { return a.store }
+
+func (a *App) ready(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := a.store.Ping(ctx); err != nil {
+		return fmt.Errorf("database: %w", err)
+	}
+	resp, err := healthpb.NewHealthClient(a.conn).Check(ctx, &healthpb.HealthCheckRequest{})
+	if err != nil {
+		return fmt.Errorf("gRPC health: %w", err)
+	}
+	if resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		return fmt.Errorf("gRPC health: %s", resp.GetStatus())
+	}
+	return nil
+}
+
+// Run serves until ctx ends, then stops taking new work, lets in-flight
+// requests finish (up to ShutdownTimeout) and releases everything.
+func (a *App) Run(ctx context.Context) error {
+	errc := make(chan error, 3)
+	go func() { errc <- a.grpcServer.Serve(a.grpcListener) }()
+	go func() {
+		if err := a.httpServer.ServeTLS(a.httpListener, "", ""); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	if a.metricsServer != nil {
+		go func() {
+			if err := a.metricsServer.Serve(a.metricsLis); !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	a.log.Info("serving", "https", a.HTTPAddr(), "grpc", a.GRPCAddr(), "metrics", a.MetricsAddr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+		a.log.Error("listener failed", "err", runErr)
+	}
+	a.log.Info("shutting down: finishing in-flight requests", "timeout", a.cfg.ShutdownTimeout)
+	a.health.Shutdown()
+	stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	// REST first: its in-flight requests still need the gRPC server.
+	if err := a.httpServer.Shutdown(stopCtx); err != nil {
+		a.log.Warn("HTTPS shutdown incomplete", "err", err)
+	}
+	stopped := make(chan struct{})
+	go func() { a.grpcServer.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-stopCtx.Done():
+		a.grpcServer.Stop()
+	}
+	if a.metricsServer != nil {
+		a.metricsServer.Close()
+	}
+	a.close()
+	a.log.Info("stopped")
+	return runErr
+}
+
+// close releases what New acquired; safe on a partly built App.
+func (a *App) close() {
+	if a.conn != nil {
+		a.conn.Close()
+	}
+	for _, l := range []net.Listener{a.grpcListener, a.httpListener, a.metricsLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if a.store != nil {
+		a.store.Close()
+	}
+}

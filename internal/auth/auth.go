@@ -1,0 +1,50 @@
+// Package auth knows how callers prove who they are: the API key format,
+// how keys and passwords are hashed, how a presented key is verified, and
+// the Principal that a verified request carries in its context.
+package auth
+
+import (
+	"context"
+	"errors"
+	"slices"
+)
+
+// Scopes a key may hold. A method names the one it needs.
+const (
+	ScopeImagesEnhance  = "images:enhance"
+	ScopeImagesUpscale  = "images:upscale"
+	ScopeImagesColorize = "images:colorize"
+	ScopeKeysManage     = "keys:manage"
+	ScopeUsageRead      = "usage:read"
+)
+
+// DefaultScopes are those of an account's first key: every image operation
+// and reading usage, but not managing keys.
+var DefaultScopes = []string{ScopeImagesEnhance, ScopeImagesUpscale, ScopeImagesColorize, ScopeUsageRead}
+
+// ErrUnauthenticated is wrapped by every verification failure. Callers show
+// one generic message for all of them; the wrapped reason is for the log.
+var ErrUnauthenticated = errors.New("auth: unauthenticated")
+
+// Principal is the verified caller of a request.
+type Principal struct {
+	AccountID string
+	KeyID     string
+	Scopes    []string
+}
+
+// Has reports whether the principal holds scope.
+func (p Principal) Has(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+type principalKey struct{}
+
+// WithPrincipal returns a context carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal of an authenticated request.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}

@@ -1,0 +1,130 @@
+// Package config holds the server's settings and loads them from flags and
+// their ENHANCE_* environment twins (a flag wins over its twin, which wins
+// over the default).
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting of the server.
+type Config struct {
+	HTTPAddr    string
+	GRPCAddr    string
+	MetricsAddr string
+	DataDir     string
+	TLSCert     string
+	TLSKey      string
+
+	// FetchAllowPrivate lets imageUrl reach loopback and private addresses.
+	FetchAllowPrivate bool
+	// DevAccount creates a development account and key on an empty
+	// database and writes the key to <data-dir>/dev-api-key.
+	DevAccount bool
+
+	MaxSourcePixels int
+	MaxBodyBytes    int64
+	FetchTimeout    time.Duration
+	RequestTimeout  time.Duration
+	ShutdownTimeout time.Duration
+	Workers         int
+	LogFormat       string
+}
+
+// Load parses args (without the program name), taking a setting from
+// getenv when its flag is absent.
+func Load(args []string, getenv func(string) string, usage io.Writer) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("enhanced", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	fs.StringVar(&c.HTTPAddr, "http-addr", ":8443", "HTTPS address of the REST gateway")
+	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9443", "TLS address of the gRPC server")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9090", "address of the Prometheus metrics endpoint (empty: off)")
+	fs.StringVar(&c.DataDir, "data-dir", "./data", "folder for the SQLite database and the development certificate")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate; without it a development certificate is made")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&c.FetchAllowPrivate, "fetch-allow-private", false, "let imageUrl reach private and loopback addresses on any port (development and tests only)")
+	fs.BoolVar(&c.DevAccount, "dev-account", false, "on an empty database, create a development account and write its key to <data-dir>/dev-api-key")
+	fs.IntVar(&c.MaxSourcePixels, "max-source-pixels", 25_000_000, "largest source image, in pixels, checked before decoding")
+	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 20<<20, "largest uploaded or fetched image, in bytes")
+	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
+	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
+	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "goroutines one image's filters use")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, fmt.Errorf("config: unexpected argument %q", fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		env := EnvName(f.Name)
+		if v := getenv(env); v != "" {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("config: %s=%q: %w", env, v, err))
+			}
+		}
+	})
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, c.Validate()
+}
+
+// EnvName is the environment twin of a flag: "http-addr" → ENHANCE_HTTP_ADDR.
+func EnvName(flagName string) string {
+	return "ENHANCE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Validate reports every invalid setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.HTTPAddr == "" || c.GRPCAddr == "" {
+		errs = append(errs, errors.New("config: --http-addr and --grpc-addr must be set"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("config: --data-dir must be set"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("config: --tls-cert and --tls-key go together"))
+	}
+	if c.MaxSourcePixels <= 0 {
+		errs = append(errs, errors.New("config: --max-source-pixels must be positive"))
+	}
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("config: --max-body-bytes must be positive"))
+	}
+	for name, d := range map[string]time.Duration{"fetch-timeout": c.FetchTimeout, "request-timeout": c.RequestTimeout, "shutdown-timeout": c.ShutdownTimeout} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("config: --%s must be positive", name))
+		}
+	}
+	if c.Workers <= 0 {
+		errs = append(errs, errors.New("config: --workers must be positive"))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, errors.New("config: --log-format must be text or json"))
+	}
+	return errors.Join(errs...)
+}
+
+// String lists the settings for the start-up log; nothing in Config is
+// secret.
+func (c Config) String() string {
+	return "http=" + c.HTTPAddr + " grpc=" + c.GRPCAddr + " metrics=" + c.MetricsAddr +
+		" data=" + c.DataDir + " allow-private=" + strconv.FormatBool(c.FetchAllowPrivate)
+}

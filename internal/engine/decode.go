@@ -1,0 +1,186 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/jpeg"
+	"image/png"
+
+	"github.com/gen2brain/webp"
+)
+
+// Sniff names the format of data from its leading bytes, whatever a
+// Content-Type header claimed.
+func Sniff(data []byte) (Format, error) {
+	switch {
+	case bytes.HasPrefix(data, []byte("\xff\xd8\xff")):
+		return JPEG, nil
+	case bytes.HasPrefix(data, []byte("\x89PNG\r\n\x1a\n")):
+		return PNG, nil
+	case len(data) >= 12 && bytes.Equal(data[:4], []byte("RIFF")) && bytes.Equal(data[8:12], []byte("WEBP")):
+		return WebP, nil
+	}
+	return "", fmt.Errorf("%w: the source is not a JPEG, PNG or WebP image", ErrUnsupportedFormat)
+}
+
+// Decode reads data (JPEG, PNG or WebP) into planar form. The header is
+// checked against MaxSourcePixels before any pixel memory is allocated.
+func (e *Engine) Decode(data []byte) (*Image, Format, error) {
+	format, err := Sniff(data)
+	if err != nil {
+		return nil, "", err
+	}
+	var (
+		decodeConfig func([]byte) (image.Config, error)
+		decode       func([]byte) (image.Image, error)
+	)
+	switch format {
+	case JPEG:
+		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
+	case PNG:
+		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
+		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
+	case WebP:
+		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
+		// webp.Decode returns the first frame of an animation.
+		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
+	}
+	cfg, err := decodeConfig(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: cannot read the %s header", ErrInvalidImage, format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return nil, "", fmt.Errorf("%w: the %s image has no pixels", ErrInvalidImage, format)
+	}
+	if px := cfg.Width * cfg.Height; px > e.cfg.MaxSourcePixels || cfg.Width > 1<<16 || cfg.Height > 1<<16 {
+		return nil, "", fmt.Errorf("%w: the source is %dx%d (%.1f megapixels); the limit is %.1f megapixels",
+			ErrTooLarge, cfg.Width, cfg.Height, float64(px)/1e6, float64(e.cfg.MaxSourcePixels)/1e6)
+	}
+	src, err := decode(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: the %s data is corrupt or truncated", ErrInvalidImage, format)
+	}
+	return e.fromImage(src), format, nil
+}
+
+// fromImage converts a decoded image to planes, with fast paths for the
+// types the standard decoders produce.
+func (e *Engine) fromImage(src image.Image) *Image {
+	b := src.Bounds()
+	w, h := b.Dx(), b.Dy()
+	workers := e.cfg.Workers
+	const inv8 = 1.0 / 255
+	const inv16 = 1.0 / 65535
+	switch s := src.(type) {
+	case *image.Gray:
+		img := NewImage(w, h, 1, false)
+		p := img.Planes[0]
+		parallelRows(h, workers, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				row := s.Pix[y*s.Stride : y*s.Stride+w]
+				for x, v := range row {
+					p[y*w+x] = float32(v) * inv8
+				}
+			}
+		})
+		return img
+	case *image.Gray16:
+		img := NewImage(w, h, 1, false)
+		p := img.Planes[0]
+		parallelRows(h, workers, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				row := s.Pix[y*s.Stride : y*s.Stride+2*w]
+				for x := range w {
+					p[y*w+x] = float32(uint16(row[2*x])<<8|uint16(row[2*x+1])) * inv16
+				}
+			}
+		})
+		return img
+	case *image.YCbCr:
+		img := NewImage(w, h, 3, false)
+		r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
+		parallelRows(h, workers, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				for x := range w {
+					yy := float32(s.Y[s.YOffset(b.Min.X+x, b.Min.Y+y)])
+					ci := s.COffset(b.Min.X+x, b.Min.Y+y)
+					cb := float32(s.Cb[ci]) - 128
+					cr := float32(s.Cr[ci]) - 128
+					i := y*w + x
+					// JFIF full-range YCbCr to RGB.
+					r[i] = clamp01((yy + 1.402*cr) * inv8)
+					g[i] = clamp01((yy - 0.344136*cb - 0.714136*cr) * inv8)
+					bl[i] = clamp01((yy + 1.772*cb) * inv8)
+				}
+			}
+		})
+		return img
+	case *image.NRGBA:
+		img := NewImage(w, h, 3, !opaque(s))
+		parallelRows(h, workers, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				row := s.Pix[y*s.Stride : y*s.Stride+4*w]
+				for x := range w {
+					i := y*w + x
+					img.Planes[0][i] = float32(row[4*x]) * inv8
+					img.Planes[1][i] = float32(row[4*x+1]) * inv8
+					img.Planes[2][i] = float32(row[4*x+2]) * inv8
+					if img.Alpha != nil {
+						img.Alpha[i] = float32(row[4*x+3]) * inv8
+					}
+				}
+			}
+		})
+		return img
+	case *image.NRGBA64:
+		img := NewImage(w, h, 3, !opaque(s))
+		parallelRows(h, workers, func(y0, y1 int) {
+			for y := y0; y < y1; y++ {
+				row := s.Pix[y*s.Stride : y*s.Stride+8*w]
+				for x := range w {
+					i := y*w + x
+					for c := range 3 {
+						img.Planes[c][i] = float32(uint16(row[8*x+2*c])<<8|uint16(row[8*x+2*c+1])) * inv16
+					}
+					if img.Alpha != nil {
+						img.Alpha[i] = float32(uint16(row[8*x+6])<<8|uint16(row[8*x+7])) * inv16
+					}
+				}
+			}
+		})
+		return img
+	}
+	// Everything else (paletted, CMYK, premultiplied RGBA, RGBA64) goes
+	// through the generic colour model: slower, but exact.
+	hasAlpha := !opaque(src)
+	img := NewImage(w, h, 3, hasAlpha)
+	parallelRows(h, workers, func(y0, y1 int) {
+		for y := y0; y < y1; y++ {
+			for x := range w {
+				i := y*w + x
+				r, g, bl, a := src.At(b.Min.X+x, b.Min.Y+y).RGBA()
+				if a == 0 {
+					continue
+				}
+				// RGBA() is premultiplied; store straight colour.
+				scale := float32(1) / float32(a)
+				img.Planes[0][i] = clamp01(float32(r) * scale)
+				img.Planes[1][i] = clamp01(float32(g) * scale)
+				img.Planes[2][i] = clamp01(float32(bl) * scale)
+				if hasAlpha {
+					img.Alpha[i] = float32(a) * inv16
+				}
+			}
+		}
+	})
+	return img
+}
+
+func opaque(m image.Image) bool {
+	if o, ok := m.(interface{ Opaque() bool }); ok {
+		return o.Opaque()
+	}
+	return false
+}

@@ -1,0 +1,81 @@
+// Package engine does the image work: it decodes within limits into planar
+// float buffers, runs a Pipeline of Steps, and encodes the result. It knows
+// nothing of gRPC, HTTP or accounts, so it can be used and tested alone.
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors callers map to responses. Each is wrapped with details that are
+// safe to show to the caller.
+var (
+	// ErrUnsupportedFormat: the bytes are not a JPEG, PNG or WebP image.
+	ErrUnsupportedFormat = errors.New("unsupported image format")
+	// ErrInvalidImage: the image could not be decoded.
+	ErrInvalidImage = errors.New("invalid image")
+	// ErrTooLarge: the image exceeds a configured pixel limit.
+	ErrTooLarge = errors.New("image too large")
+	// ErrInvalidOption: an option value is out of range or unknown.
+	ErrInvalidOption = errors.New("invalid option")
+)
+
+// Format is an image encoding the engine reads and writes.
+type Format string
+
+// The formats the engine accepts and produces. No other decoder is used.
+const (
+	PNG  Format = "png"
+	JPEG Format = "jpeg"
+	WebP Format = "webp"
+)
+
+// ParseFormat accepts "png", "jpeg" (or "jpg") and "webp".
+func ParseFormat(s string) (Format, error) {
+	switch s {
+	case "png":
+		return PNG, nil
+	case "jpeg", "jpg":
+		return JPEG, nil
+	case "webp":
+		return WebP, nil
+	}
+	return "", fmt.Errorf("%w: outputFormat %q is not one of png, jpeg, webp", ErrInvalidOption, s)
+}
+
+// MIMEType is the Content-Type of f.
+func (f Format) MIMEType() string {
+	switch f {
+	case JPEG:
+		return "image/jpeg"
+	case WebP:
+		return "image/webp"
+	default:
+		return "image/png"
+	}
+}
+
+// Config bounds the work the engine accepts.
+type Config struct {
+	// MaxSourcePixels is the largest source (width × height) decoded.
+	MaxSourcePixels int
+	// Workers is how many goroutines one image's filters use.
+	Workers int
+}
+
+// Engine runs image operations within its Config.
+type Engine struct {
+	cfg Config
+}
+
+// New returns an Engine after checking cfg.
+func New(cfg Config) (*Engine, error) {
+	if cfg.MaxSourcePixels <= 0 {
+		return nil, errors.New("engine: MaxSourcePixels must be positive")
+	}
+	if cfg.Workers <= 0 {
+		return nil, errors.New("engine: Workers must be positive")
+	}
+	return &Engine{cfg: cfg}, nil
+}

@@ -1,0 +1,60 @@
+package engine
+
+// Image is a decoded picture in planar float32 form, each sample in [0, 1]
+// in the sRGB-encoded space. Planar buffers keep every filter a tight loop
+// over one slice, with no per-pixel interface calls.
+type Image struct {
+	Width, Height int
+	// Planes holds one plane (grayscale) or three (R, G, B), each
+	// Width*Height long, row-major.
+	Planes [][]float32
+	// Alpha is the straight (unpremultiplied) alpha plane, nil when opaque.
+	Alpha []float32
+}
+
+// NewImage allocates an image with n colour planes (1 or 3).
+func NewImage(width, height, n int, alpha bool) *Image {
+	img := &Image{Width: width, Height: height, Planes: make([][]float32, n)}
+	for i := range img.Planes {
+		img.Planes[i] = make([]float32, width*height)
+	}
+	if alpha {
+		img.Alpha = make([]float32, width*height)
+	}
+	return img
+}
+
+// Gray reports whether the image has a single colour plane.
+func (m *Image) Gray() bool { return len(m.Planes) == 1 }
+
+// Luma returns the Rec. 709 luma of every pixel in a new plane.
+func (m *Image) Luma(workers int) []float32 {
+	if m.Gray() {
+		return append([]float32(nil), m.Planes[0]...)
+	}
+	y := make([]float32, m.Width*m.Height)
+	r, g, b := m.Planes[0], m.Planes[1], m.Planes[2]
+	parallelRows(m.Height, workers, func(y0, y1 int) {
+		for i := y0 * m.Width; i < y1*m.Width; i++ {
+			y[i] = lumaR*r[i] + lumaG*g[i] + lumaB*b[i]
+		}
+	})
+	return y
+}
+
+// Rec. 709 luma weights.
+const (
+	lumaR = 0.2126
+	lumaG = 0.7152
+	lumaB = 0.0722
+)
+
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}

@@ -1,0 +1,114 @@
+package engine
+
+import "math"
+
+// WhiteBalance removes a colour cast by making the image's near-neutral
+// pixels neutral (a robust gray-world: Huo et al., "Robust automatic white
+// balance algorithm using gray color points", 2006). Only pixels that are
+// already close to gray vote, and the vote is repeated with the corrected
+// colours, so a scene that is mostly green foliage or blue sky keeps its
+// colour while a cast that tints everything is removed.
+type WhiteBalance struct {
+	// MaxGain bounds each channel's correction.
+	MaxGain float64
+	// MinCast is the cast (in log gain) taken to be the scene's own colour.
+	MinCast float64
+}
+
+// Name implements Step.
+func (WhiteBalance) Name() string { return "white_balance" }
+
+// Apply implements Step.
+func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) {
+	if img.Gray() {
+		return nil, false
+	}
+	gains, ok := wb.estimate(img)
+	if !ok {
+		return nil, false
+	}
+	// Small casts are more often the scene (warm light, foliage) than the
+	// camera: shrink every correction by MinCast in log space, so a
+	// neutral-enough photo is left alone and a strong cast is mostly fixed.
+	changed := false
+	for c := range gains {
+		l := math.Log(gains[c])
+		switch {
+		case l > wb.MinCast:
+			l -= wb.MinCast
+			changed = true
+		case l < -wb.MinCast:
+			l += wb.MinCast
+			changed = true
+		default:
+			l = 0
+		}
+		gains[c] = math.Exp(l)
+	}
+	if !changed {
+		return nil, false
+	}
+	g := [3]float32{float32(gains[0]), float32(gains[1]), float32(gains[2])}
+	w := img.Width
+	parallelRows(img.Height, workers, func(y0, y1 int) {
+		for c, p := range img.Planes {
+			row := p[y0*w : y1*w]
+			for i, v := range row {
+				row[i] = clamp01(v * g[c])
+			}
+		}
+	})
+	return map[string]string{
+		"gain_r": formatFloat(g[0]),
+		"gain_g": formatFloat(g[1]),
+		"gain_b": formatFloat(g[2]),
+	}, true
+}
+
+// estimate returns per-channel gains, normalised to keep luminance, from a
+// sparse grid of pixels; ok is false when too few near-gray pixels exist
+// to judge.
+func (wb WhiteBalance) estimate(img *Image) (gains [3]float64, ok bool) {
+	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+	step := max(1, int(math.Sqrt(float64(img.Width*img.Height)/250000)))
+	gains = [3]float64{1, 1, 1}
+	// Thresholds on chroma relative to luma tighten as the estimate
+	// converges, as in Huo et al.
+	for _, threshold := range []float64{0.35, 0.25, 0.18, 0.12} {
+		var sum [3]float64
+		n, seen := 0, 0
+		for y := 0; y < img.Height; y += step {
+			for x := 0; x < img.Width; x += step {
+				i := y*img.Width + x
+				rv, gv, bv := float64(r[i])*gains[0], float64(g[i])*gains[1], float64(b[i])*gains[2]
+				seen++
+				lum := lumaR*rv + lumaG*gv + lumaB*bv
+				if lum < 0.08 || lum > 0.95 || math.Max(rv, math.Max(gv, bv)) > 0.98 {
+					continue // too dark to judge, or clipped
+				}
+				// Chroma in an opponent space, relative to luminance.
+				u := (bv - lum) / lum
+				v := (rv - lum) / lum
+				if math.Abs(u)+math.Abs(v) > threshold {
+					continue
+				}
+				sum[0] += rv
+				sum[1] += gv
+				sum[2] += bv
+				n++
+			}
+		}
+		if n < max(50, seen/100) {
+			return gains, false
+		}
+		for c := range 3 {
+			gains[c] *= sum[1] / sum[c]
+		}
+	}
+	// Keep overall luminance: normalise so the luma of gray is unchanged.
+	norm := lumaR*gains[0] + lumaG*gains[1] + lumaB*gains[2]
+	for c := range 3 {
+		gains[c] = math.Max(1/wb.MaxGain, math.Min(wb.MaxGain, gains[c]/norm))
+	}
+	return gains, true
+}

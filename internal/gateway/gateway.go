@@ -1,0 +1,93 @@
+// Package gateway serves the REST API: a grpc-gateway mux that dials the
+// gRPC server (so every call passes the same interceptors), behind a small
+// front handler that assigns request ids, bounds bodies, accepts raw image
+// uploads, serves health and the OpenAPI document, and writes every error
+// as JSON.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/requestid"
+)
+
+// Config is what the gateway needs.
+type Config struct {
+	// Conn is a client connection to the gRPC server.
+	Conn *grpc.ClientConn
+	// MaxImageBytes bounds a raw image upload; a JSON body may be a third
+	// larger, for base64.
+	MaxImageBytes int64
+	// Ready reports whether the service can take traffic (for /readyz).
+	Ready func(context.Context) error
+	// OpenAPI is the document served at /openapi.json.
+	OpenAPI []byte
+}
+
+// Gateway is the REST front door.
+type Gateway struct {
+	cfg    Config
+	mux    *runtime.ServeMux
+	images enhancev1.ImageServiceClient
+	log    *slog.Logger
+}
+
+// New returns the gateway as an http.Handler.
+func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
+	if cfg.Conn == nil || cfg.Ready == nil || log == nil || cfg.MaxImageBytes <= 0 {
+		return nil, errors.New("gateway: connection, readiness check, logger and byte limit are required")
+	}
+	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(cfg.Conn), log: log}
+	g.mux = runtime.NewServeMux(
+		runtime.WithIncomingHeaderMatcher(incomingHeader),
+		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
+		runtime.WithErrorHandler(g.grpcError),
+		runtime.WithRoutingErrorHandler(g.routingError),
+		runtime.WithForwardResponseOption(imageHeaders),
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+			Marshaler: &runtime.JSONPb{
+				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
+				// A misspelt option must be an error, not silently ignored.
+				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+			},
+		}),
+	)
+	if err := enhancev1.RegisterImageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+		return nil, err
+	}
+	if err := enhancev1.RegisterAccountServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// incomingHeader forwards only the headers the gRPC side reads. Everything
+// else, Grpc-Metadata-* included, stays out of the metadata, so REST
+// callers cannot set internal metadata.
+func incomingHeader(key string) (string, bool) {
+	switch strings.ToLower(key) {
+	case "x-api-key":
+		return "x-api-key", true
+	case requestid.Header:
+		return requestid.Header, true
+	}
+	return "", false
+}
+
+// outgoingHeader passes the service's own x-* response metadata through
+// as headers of the same name; the request id is already set by ServeHTTP.
+func outgoingHeader(key string) (string, bool) {
+	k := strings.ToLower(key)
+	if strings.HasPrefix(k, "x-") && k != requestid.Header {
+		return key, true
+	}
+	return "", false
+}

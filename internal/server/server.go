@@ -1,0 +1,103 @@
+// Package server builds the gRPC server: TLS, message limits, and the
+// ordered interceptor chain that guards every method, whichever door
+// (gRPC or the REST gateway) the call came through.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/requestid"
+)
+
+// Config is what the gRPC server needs.
+type Config struct {
+	TLS *tls.Config
+	// MaxRecvBytes bounds a request message (an inline image plus options).
+	MaxRecvBytes int
+	// MaxSendBytes bounds a response message (an encoded output image).
+	MaxSendBytes int
+	// RequestTimeout caps every call's deadline, whatever the client asked.
+	RequestTimeout time.Duration
+	// PublicMethods need no API key.
+	PublicMethods map[string]bool
+	// MethodScopes names the scope a method needs beyond a valid key.
+	MethodScopes map[string]string
+}
+
+// New returns a gRPC server with the interceptor chain installed; the
+// caller registers services on it.
+func New(cfg Config, verifier *auth.Verifier, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
+	if cfg.TLS == nil || verifier == nil || metrics == nil || log == nil {
+		return nil, errors.New("server: TLS config, verifier, metrics and logger are required")
+	}
+	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
+		return nil, errors.New("server: message limits and request timeout must be positive")
+	}
+	authn := &authenticator{verifier: verifier, scopes: cfg.MethodScopes, log: log}
+	needsKey := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return !cfg.PublicMethods[c.FullMethod()] && !isInfrastructure(c.Service)
+	})
+	return grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(cfg.TLS)),
+		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
+		grpc.MaxSendMsgSize(cfg.MaxSendBytes),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(
+			// 1. Every call gets a request id first, so everything after can log it.
+			requestIDUnary,
+			// 2. One log line per call, with code, duration and request id.
+			logging.UnaryServerInterceptor(slogAdapter(log),
+				logging.WithLogOnEvents(logging.FinishCall),
+				logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+					return logging.Fields{"request_id", requestid.From(ctx)}
+				})),
+			// 3. A panic below becomes INTERNAL "internal error" with the
+			//    request id; the stack goes to the log only.
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+				id := requestid.From(ctx)
+				log.ErrorContext(ctx, "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
+				return status.Error(codes.Internal, "internal error (request id "+id+")")
+			})),
+			// 4. Per-method request counts and latencies.
+			metrics.UnaryServerInterceptor(),
+			// 5. No call runs longer than the server allows.
+			deadlineUnary(cfg.RequestTimeout),
+			// 6. API key, then the scope the method needs.
+			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
+			// 7. The quota interceptor (credits, rate limits) goes here,
+			//    after auth so that it knows the account.
+		),
+	), nil
+}
+
+// isInfrastructure reports services that are public by nature: health
+// checks and reflection.
+func isInfrastructure(service string) bool {
+	return service == "grpc.health.v1.Health" ||
+		service == "grpc.reflection.v1.ServerReflection" ||
+		service == "grpc.reflection.v1alpha.ServerReflection"
+}
+
+func slogAdapter(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}

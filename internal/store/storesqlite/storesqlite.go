@@ -1,0 +1,184 @@
+// Package storesqlite implements store.Store on an embedded SQLite database
+// (pure Go, no cgo), the default for a single machine.
+package storesqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/smartimage/enhance/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a store.Store backed by one SQLite file.
+type Store struct {
+	db *sql.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database file at path and brings its
+// schema up to date.
+func Open(ctx context.Context, path string) (*Store, error) {
+	if path == "" {
+		return nil, errors.New("storesqlite: empty database path")
+	}
+	q := url.Values{}
+	// WAL lets readers run beside the single writer; busy_timeout makes a
+	// writer wait for the lock instead of failing at once.
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: open %s: %w", path, err)
+	}
+	s := &Store{db: db}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// migrate applies, in name order, every embedded migration newer than the
+// database's user_version, each in its own transaction.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	var version int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return fmt.Errorf("storesqlite: read schema version: %w", err)
+	}
+	for i := version; i < len(names); i++ {
+		body, err := migrations.ReadFile(names[i])
+		if err != nil {
+			return err
+		}
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("storesqlite: migration %s: %w", names[i], err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateAccount implements store.Store.
+func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO accounts (id, email, password_hash, create_time) VALUES (?, ?, ?, ?)`,
+		a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro())
+	if err != nil {
+		if isUniqueViolation(err) {
+			return fmt.Errorf("storesqlite: account %q: %w", a.Email, store.ErrConflict)
+		}
+		return fmt.Errorf("storesqlite: insert account: %w", err)
+	}
+	if err := insertKey(ctx, tx, k); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+func insertKey(ctx context.Context, tx *sql.Tx, k store.APIKey) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO api_keys (id, account_id, display_name, secret_hash, scopes, create_time, expire_time, revoke_time)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.AccountID, k.DisplayName, k.SecretHash, strings.Join(k.Scopes, " "),
+		k.CreateTime.UnixMicro(), nullTime(k.ExpireTime), nullTime(k.RevokeTime))
+	if err != nil {
+		return fmt.Errorf("storesqlite: insert key: %w", err)
+	}
+	return nil
+}
+
+// AccountCount implements store.Store.
+func (s *Store) AccountCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	return n, err
+}
+
+// APIKey implements store.Store.
+func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
+	var (
+		k                store.APIKey
+		scopes           string
+		created          int64
+		expires, revoked sql.NullInt64
+	)
+	err := s.db.QueryRowContext(ctx,
+		`SELECT id, account_id, display_name, secret_hash, scopes, create_time, expire_time, revoke_time
+		 FROM api_keys WHERE id = ?`, id).
+		Scan(&k.ID, &k.AccountID, &k.DisplayName, &k.SecretHash, &scopes, &created, &expires, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.APIKey{}, fmt.Errorf("storesqlite: read key: %w", err)
+	}
+	k.Scopes = strings.Fields(scopes)
+	k.CreateTime = time.UnixMicro(created).UTC()
+	k.ExpireTime = fromNull(expires)
+	k.RevokeTime = fromNull(revoked)
+	return k, nil
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// Close implements store.Store.
+func (s *Store) Close() error { return s.db.Close() }
+
+func nullTime(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNull(n sql.NullInt64) time.Time {
+	if !n.Valid {
+		return time.Time{}
+	}
+	return time.UnixMicro(n.Int64).UTC()
+}
+
+func isUniqueViolation(err error) bool {
+	var e *sqlite.Error
+	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
