@@ -34,11 +34,11 @@ func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
 	// The black and white points move only by what lies beyond Slack: a
 	// photo whose darkest pixels are a deep gray is normal, one whose
 	// darkest are mid-gray is washed out.
-	lo := max(0, percentile(hist, total, l.ClipFraction)-l.Slack)
-	hi := min(1, percentile(hist, total, 1-l.ClipFraction)+l.Slack)
-	if hi-lo < 1.0/histBins { // flat image: nothing to stretch
+	lo, hi := percentile(hist, total, l.ClipFraction), percentile(hist, total, 1-l.ClipFraction)
+	if hi-lo < 2.0/histBins { // flat image: nothing to stretch
 		return nil, false
 	}
+	lo, hi = max(0, lo-l.Slack), min(1, hi+l.Slack)
 	gain := 1 / (hi - lo)
 	if gain > l.MaxGain {
 		// Keep the stretch centred on the content instead of pinning black.

@@ -13,6 +13,8 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -132,7 +134,54 @@ func (f *Fetcher) checkURL(u *url.URL) error {
 	if u.Host == "" || u.User != nil {
 		return ErrRefused
 	}
+	// Numeric hosts in the legacy forms inet_aton accepts (2130706433,
+	// 0x7f.1, 127.1) are refused outright: some resolvers turn them into
+	// addresses, and no legitimate image URL is written that way.
+	host := u.Hostname()
+	if _, ok := legacyIPv4(host); ok {
+		if a, err := netip.ParseAddr(host); err != nil || a.String() != host {
+			return ErrRefused
+		}
+	}
 	return nil
+}
+
+// legacyIPv4 parses host as inet_aton does: one to four parts, each
+// decimal, octal (leading 0) or hex (0x), the last filling the
+// remaining bytes.
+func legacyIPv4(host string) (netip.Addr, bool) {
+	parts := strings.Split(host, ".")
+	if len(parts) == 0 || len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		base := 10
+		switch {
+		case strings.HasPrefix(p, "0x") || strings.HasPrefix(p, "0X"):
+			base, p = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals[i] = v
+	}
+	var n uint64
+	for i, v := range vals[:len(vals)-1] {
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+		n |= v << (24 - 8*i)
+	}
+	last := vals[len(vals)-1]
+	if last >= 1<<(8*(5-len(vals))) {
+		return netip.Addr{}, false
+	}
+	n |= last
+	return netip.AddrFrom4([4]byte{byte(n >> 24), byte(n >> 16), byte(n >> 8), byte(n)}), true
 }
 
 func (f *Fetcher) checkAddress(address string) error {

@@ -7,6 +7,7 @@
 package enhancev1
 
 import (
+	_ "github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2/options"
 	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
@@ -294,7 +295,7 @@ var File_smartimage_enhance_v1_account_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"#smartimage/enhance/v1/account.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"H\n" +
+	"#smartimage/enhance/v1/account.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"H\n" +
 	"\x14CreateAccountRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x89\x01\n" +
@@ -314,9 +315,9 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x16\n" +
-	"\x06secret\x18\x06 \x01(\tR\x06secret2\x96\x01\n" +
-	"\x0eAccountService\x12\x83\x01\n" +
-	"\rCreateAccount\x12+.smartimage.enhance.v1.CreateAccountRequest\x1a,.smartimage.enhance.v1.CreateAccountResponse\"\x17\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accountsBCZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1b\x06proto3"
+	"\x06secret\x18\x06 \x01(\tR\x06secret2\x9b\x01\n" +
+	"\x0eAccountService\x12\x88\x01\n" +
+	"\rCreateAccount\x12+.smartimage.enhance.v1.CreateAccountRequest\x1a,.smartimage.enhance.v1.CreateAccountResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accountsBCZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1b\x06proto3"
 
 var (
 	file_smartimage_enhance_v1_account_proto_rawDescOnce sync.Once

@@ -1,0 +1,58 @@
+# Smart Image Enhancement. `make run` and `make test` need nothing but Go;
+# the client-example tests also use Python (requests) and Node (node-fetch)
+# when present, and .ci/run installs them.
+
+GO_TAGS   := nodynamic
+GO        := go
+BUF       := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
+DATA_DIR  ?= ./data
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: run
+run: ## Build and start the server with embedded defaults (SQLite, development TLS, a development key).
+	$(GO) run -tags $(GO_TAGS) ./cmd/enhanced --dev-account --data-dir $(DATA_DIR)
+
+.PHONY: build
+build: ## Build bin/enhanced.
+	$(GO) build -tags $(GO_TAGS) -o bin/enhanced ./cmd/enhanced
+
+.PHONY: test
+test: clients ## Run every test (real TLS servers on loopback, real SQLite).
+	$(GO) test -tags $(GO_TAGS) -count=1 ./...
+
+.PHONY: clients
+clients: ## Install node-fetch for the documented Node example (skipped without npm).
+	@if command -v npm >/dev/null 2>&1; then \
+		[ -d testdata/clients/node_modules/node-fetch ] || npm ci --prefix testdata/clients --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node client example test will be skipped"; fi
+
+.PHONY: bench
+bench: ## Run the benchmarks.
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -bench . -benchmem ./...
+
+.PHONY: fuzz
+fuzz: ## Fuzz the key parser and the decoder for a while each.
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz FuzzParseKey -fuzztime 60s ./internal/auth
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/engine
+
+.PHONY: generate
+generate: ## Regenerate gen/ from proto/ (Go, gRPC, gateway, OpenAPI).
+	rm -rf gen/smartimage gen/openapiv2/api.swagger.json
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if gen/ differs from what proto/ generates.
+	git diff --exit-code -- gen
+	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; exit 1)
+
+.PHONY: lint
+lint: ## go vet, gofmt, buf lint and buf format.
+	$(GO) vet -tags $(GO_TAGS) ./...
+	@test -z "$$(gofmt -l cmd internal)" || (gofmt -l cmd internal; exit 1)
+	$(BUF) lint
+	$(BUF) format -d --exit-code --path proto/smartimage

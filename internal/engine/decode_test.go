@@ -1,0 +1,146 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func encodePNG(t testing.TB, m image.Image) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, m))
+	return buf.Bytes()
+}
+
+// pngHeaderOnly is a PNG signature and IHDR claiming w×h, with no pixels:
+// what a decompression bomb's header looks like.
+func pngHeaderOnly(w, h uint32) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
+	chunk := append([]byte("IHDR"), ihdr...)
+	b.Write(chunk)
+	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
+	return b.Bytes()
+}
+
+func TestSniff(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		data []byte
+		want Format
+		ok   bool
+	}{
+		{"jpeg", []byte("\xff\xd8\xff\xe0rest"), JPEG, true},
+		{"png", []byte("\x89PNG\r\n\x1a\nrest"), PNG, true},
+		{"webp", []byte("RIFF\x00\x00\x00\x00WEBPVP8 "), WebP, true},
+		{"gif", []byte("GIF89a"), "", false},
+		{"bmp", []byte("BM\x00\x00"), "", false},
+		{"tiff", []byte("II*\x00"), "", false},
+		{"text", []byte("hello"), "", false},
+		{"empty", nil, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := Sniff(tt.data)
+			if !tt.ok {
+				require.ErrorIs(t, err, ErrUnsupportedFormat)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestDecodeChecksPixelLimitBeforeDecoding(t *testing.T) {
+	t.Parallel()
+	e, err := New(Config{MaxSourcePixels: 1000, Workers: 2})
+	require.NoError(t, err)
+	_, _, err = e.Decode(pngHeaderOnly(16384, 16384))
+	require.ErrorIs(t, err, ErrTooLarge)
+	require.Contains(t, err.Error(), "16384x16384")
+
+	_, _, err = e.Decode(encodePNG(t, image.NewGray(image.Rect(0, 0, 40, 25)))) // exactly 1000
+	require.NoError(t, err)
+	_, _, err = e.Decode(encodePNG(t, image.NewGray(image.Rect(0, 0, 41, 25))))
+	require.ErrorIs(t, err, ErrTooLarge)
+}
+
+func TestDecodeRejectsCorruptImages(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "kodim23.jpg"))
+	require.NoError(t, err)
+	for name, b := range map[string][]byte{
+		"truncated jpeg":   data[:len(data)/2],
+		"jpeg header only": data[:20],
+		"png header only":  pngHeaderOnly(10, 10),
+		"riff not webp":    []byte("RIFF\x10\x00\x00\x00WEBPVP8 garbage!"),
+	} {
+		_, _, err := e.Decode(b)
+		require.ErrorIs(t, err, ErrInvalidImage, name)
+	}
+}
+
+func TestDecodeKeepsGrayAlphaAndDepth(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+
+	gray := image.NewGray(image.Rect(0, 0, 4, 3))
+	gray.SetGray(1, 1, color.Gray{Y: 200})
+	img, format, err := e.Decode(encodePNG(t, gray))
+	require.NoError(t, err)
+	require.Equal(t, PNG, format)
+	require.True(t, img.Gray())
+	require.InDelta(t, 200.0/255, img.Planes[0][1*4+1], 1e-6)
+
+	nrgba := image.NewNRGBA(image.Rect(0, 0, 2, 2))
+	nrgba.SetNRGBA(0, 0, color.NRGBA{R: 255, G: 128, B: 0, A: 64})
+	img, _, err = e.Decode(encodePNG(t, nrgba))
+	require.NoError(t, err)
+	require.NotNil(t, img.Alpha)
+	require.InDelta(t, 64.0/255, img.Alpha[0], 1e-6)
+	require.InDelta(t, 1.0, img.Planes[0][0], 1e-6, "colour is stored straight, not premultiplied")
+
+	deep := image.NewNRGBA64(image.Rect(0, 0, 2, 1))
+	deep.SetNRGBA64(0, 0, color.NRGBA64{R: 0x1234, G: 0x8000, B: 0xffff, A: 0xffff})
+	deep.SetNRGBA64(1, 0, color.NRGBA64{A: 0xffff})
+	img, _, err = e.Decode(encodePNG(t, deep))
+	require.NoError(t, err)
+	require.Nil(t, img.Alpha, "an opaque 16-bit image has no alpha plane")
+	require.InDelta(t, float64(0x1234)/65535, img.Planes[0][0], 1e-6, "16-bit precision is kept")
+}
+
+func FuzzDecode(f *testing.F) {
+	for _, name := range []string{"kodim23.jpg", "bird.png"} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name))
+		require.NoError(f, err)
+		f.Add(data[:min(len(data), 4096)])
+	}
+	f.Add(pngHeaderOnly(1<<15, 1<<15))
+	e, err := New(Config{MaxSourcePixels: 1 << 20, Workers: 1})
+	require.NoError(f, err)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, _, err := e.Decode(data)
+		if err != nil {
+			return
+		}
+		require.LessOrEqual(t, img.Width*img.Height, 1<<20)
+	})
+}
