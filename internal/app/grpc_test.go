@@ -1,0 +1,169 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	"google.golang.org/grpc/status"
+
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/store"
+)
+
+func withKey(key string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "x-api-key", key)
+}
+
+func reasonOf(err error) string {
+	for _, d := range status.Convert(err).Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+func TestGRPCEnhance(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	client := enhancev1.NewImageServiceClient(s.grpc)
+	var header metadata.MD
+	resp, err := client.Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: testImage(t, "bird.png"), OutputFormat: "jpeg"}, grpc.Header(&header))
+	require.NoError(t, err)
+	require.Equal(t, "image/jpeg", resp.GetImage().GetContentType())
+	require.Equal(t, int32(288), resp.GetWidthPixels())
+	require.NotEmpty(t, resp.GetSteps())
+	require.Len(t, header.Get("x-request-id"), 1)
+
+	_, err = client.Enhance(context.Background(), &enhancev1.EnhanceRequest{Image: testImage(t, "bird.png")})
+	require.Equal(t, codes.Unauthenticated, status.Code(err))
+
+	_, err = client.Enhance(withKey(s.key), &enhancev1.EnhanceRequest{})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Equal(t, "INVALID_REQUEST", reasonOf(err))
+
+	_, err = client.Upscale(withKey(s.key), &enhancev1.UpscaleRequest{Image: testImage(t, "bird.png"), ScaleFactor: 2})
+	require.Equal(t, codes.Unimplemented, status.Code(err))
+}
+
+func TestGRPCScopeIsEnforced(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	k, err := auth.NewKey()
+	require.NoError(t, err)
+	now := time.Now()
+	require.NoError(t, s.app.Store().CreateAccount(context.Background(),
+		store.Account{ID: "limited", Email: "limited@example.com", PasswordHash: "x", CreateTime: now},
+		store.APIKey{ID: k.ID, AccountID: "limited", DisplayName: "upscale only", SecretHash: k.SecretHash(),
+			Scopes: []string{auth.ScopeImagesUpscale}, CreateTime: now}))
+	client := enhancev1.NewImageServiceClient(s.grpc)
+	_, err = client.Enhance(withKey(k.String()), &enhancev1.EnhanceRequest{Image: testImage(t, "bird.png")})
+	require.Equal(t, codes.PermissionDenied, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), auth.ScopeImagesEnhance)
+
+	resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": "http://example.invalid/x.png"}, k.String())
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Equal(t, "MISSING_SCOPE", readProblem(t, resp).Code)
+}
+
+func TestHealthReflectionAndMetrics(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	h, err := healthpb.NewHealthClient(s.grpc).Check(context.Background(), &healthpb.HealthCheckRequest{})
+	require.NoError(t, err)
+	require.Equal(t, healthpb.HealthCheckResponse_SERVING, h.GetStatus())
+
+	stream, err := reflectionpb.NewServerReflectionClient(s.grpc).ServerReflectionInfo(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}))
+	r, err := stream.Recv()
+	require.NoError(t, err)
+	var names []string
+	for _, svc := range r.GetListServicesResponse().GetService() {
+		names = append(names, svc.GetName())
+	}
+	require.Contains(t, names, "smartimage.enhance.v1.ImageService")
+	require.Contains(t, names, "smartimage.enhance.v1.AccountService")
+
+	// One REST call shows up in the gRPC per-method metrics: the gateway
+	// went through the gRPC server.
+	resp := s.post(t, "/v1/enhance", "image/png", testImage(t, "bird.png"), map[string]string{"x-api-key": s.key})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	mresp, err := http.Get("http://" + s.app.MetricsAddr() + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	text := string(body)
+	require.Contains(t, text, `grpc_server_handled_total{grpc_code="OK",grpc_method="Enhance",grpc_service="smartimage.enhance.v1.ImageService",grpc_type="unary"} 1`)
+	require.Contains(t, text, `grpc_server_handling_seconds_bucket{grpc_method="Enhance"`)
+	require.Contains(t, text, "go_goroutines")
+}
+
+func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	arrived := make(chan struct{})
+	release := make(chan struct{})
+	img := origin(t)
+	img.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		w.Write(testImage(t, "bird.png"))
+	})
+	result := make(chan int, 1)
+	go func() {
+		resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/slow.png"}, s.key)
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		result <- resp.StatusCode
+	}()
+	<-arrived
+	s.cancel() // as SIGTERM does
+	// New connections are refused once shutdown has begun.
+	require.Eventually(t, func() bool {
+		_, err := http.Get("https://" + s.app.HTTPAddr() + "/healthz")
+		return err != nil && (strings.Contains(err.Error(), "refused") || strings.Contains(err.Error(), "reset"))
+	}, 5*time.Second, 10*time.Millisecond)
+	close(release)
+	require.Equal(t, http.StatusOK, <-result, "the in-flight request completes")
+	select {
+	case err := <-s.done:
+		require.NoError(t, err)
+		s.done <- nil
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after shutdown")
+	}
+}
+
+func TestRequestDeadline(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *config.Config) { c.RequestTimeout = 300 * time.Millisecond })
+	img := origin(t)
+	var calls atomic.Int32
+	img.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(3 * time.Second):
+		}
+	})
+	resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/never.png"}, s.key)
+	require.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
+	require.Equal(t, "DEADLINE_EXCEEDED", readProblem(t, resp).Code)
+	require.Equal(t, int32(1), calls.Load())
+}

@@ -1,0 +1,179 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/smartimage/enhance/internal/config"
+)
+
+// lockedBuffer collects the server's log for assertions.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testServer is a real server on loopback ports with TLS and SQLite.
+type testServer struct {
+	app    *App
+	cfg    config.Config
+	base   string
+	http   *http.Client
+	grpc   *grpc.ClientConn
+	key    string
+	logs   *lockedBuffer
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func testConfig(t *testing.T) config.Config {
+	t.Helper()
+	cfg, err := config.Load([]string{
+		"--http-addr", "127.0.0.1:0",
+		"--grpc-addr", "127.0.0.1:0",
+		"--metrics-addr", "127.0.0.1:0",
+		"--data-dir", t.TempDir(),
+		"--dev-account",
+		"--fetch-allow-private",
+		"--workers", "2",
+		"--shutdown-timeout", "10s",
+	}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	return cfg
+}
+
+func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
+	t.Helper()
+	cfg := testConfig(t)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := New(ctx, cfg, log)
+	require.NoError(t, err)
+	s := &testServer{app: a, cfg: cfg, base: "https://" + a.HTTPAddr(), key: a.DevKey(), logs: logs, cancel: cancel, done: make(chan error, 1)}
+	go func() { s.done <- a.Run(ctx) }()
+
+	caPEM, err := os.ReadFile(a.CAPath())
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	require.True(t, pool.AppendCertsFromPEM(caPEM))
+	s.http = &http.Client{
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true},
+		Timeout:   30 * time.Second,
+	}
+	s.grpc, err = grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"})))
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		s.grpc.Close()
+		s.stop(t)
+	})
+	return s
+}
+
+func (s *testServer) stop(t *testing.T) {
+	s.cancel()
+	select {
+	case err := <-s.done:
+		require.NoError(t, err)
+		s.done <- nil // later calls return at once
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
+
+// post sends body to path with the given headers.
+func (s *testServer) post(t *testing.T, path, contentType string, body []byte, headers map[string]string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Do(req)
+	require.NoError(t, err)
+	return resp
+}
+
+func (s *testServer) postJSON(t *testing.T, path string, v any, key string) *http.Response {
+	t.Helper()
+	body, err := json.Marshal(v)
+	require.NoError(t, err)
+	h := map[string]string{}
+	if key != "" {
+		h["x-api-key"] = key
+	}
+	return s.post(t, path, "application/json", body, h)
+}
+
+// problem reads a JSON error body and checks its invariants.
+type problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Status    int    `json:"status"`
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	RequestID string `json:"requestId"`
+}
+
+func readProblem(t *testing.T, resp *http.Response) problem {
+	t.Helper()
+	defer resp.Body.Close()
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	var p problem
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&p))
+	require.Equal(t, resp.StatusCode, p.Status)
+	require.NotEmpty(t, p.Detail)
+	require.NotEmpty(t, p.Code)
+	require.NotEmpty(t, p.RequestID)
+	require.Equal(t, resp.Header.Get("X-Request-Id"), p.RequestID)
+	return p
+}
+
+// origin serves the project's test images over plain HTTP on loopback.
+func origin(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "..", "testdata", "images"))))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func testImage(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name))
+	require.NoError(t, err)
+	return data
+}
