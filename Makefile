@@ -14,8 +14,8 @@ help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-15s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: run
-run: ## Build and start the server with embedded defaults (SQLite, development TLS, a development key).
-	$(GO) run -tags $(GO_TAGS) ./cmd/enhanced --dev-account --data-dir $(DATA_DIR)
+run: build ## Build and start the server with embedded defaults (SQLite, development TLS, a development key).
+	exec ./bin/enhanced --dev-account --data-dir $(DATA_DIR)
 
 .PHONY: build
 build: ## Build bin/enhanced.
