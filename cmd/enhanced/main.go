@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -47,7 +48,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "\nSmart Image Enhancement\n  REST:    https://%s\n  gRPC:    %s\n", a.HTTPAddr(), a.GRPCAddr())
+	fmt.Fprintf(os.Stderr, "\nSmart Image Enhancement\n  REST:    https://%s\n  gRPC:    %s\n", display(a.HTTPAddr()), display(a.GRPCAddr()))
 	if m := a.MetricsAddr(); m != "" {
 		fmt.Fprintf(os.Stderr, "  metrics: http://%s/metrics\n", m)
 	}
@@ -62,4 +63,18 @@ func run(ctx context.Context) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	return a.Run(ctx)
+}
+
+// display names an address as a client would dial it: a listener on every
+// interface is reached at localhost, which the development certificate
+// covers.
+func display(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
 }

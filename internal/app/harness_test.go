@@ -54,7 +54,7 @@ type testServer struct {
 	done   chan error
 }
 
-func testConfig(t *testing.T) config.Config {
+func testConfig(t testing.TB) config.Config {
 	t.Helper()
 	cfg, err := config.Load([]string{
 		"--http-addr", "127.0.0.1:0",
@@ -70,7 +70,7 @@ func testConfig(t *testing.T) config.Config {
 	return cfg
 }
 
-func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
+func startServer(t testing.TB, mutate func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := testConfig(t)
 	if mutate != nil {
@@ -101,7 +101,7 @@ func startServer(t *testing.T, mutate func(*config.Config)) *testServer {
 	return s
 }
 
-func (s *testServer) stop(t *testing.T) {
+func (s *testServer) stop(t testing.TB) {
 	s.cancel()
 	select {
 	case err := <-s.done:
@@ -113,7 +113,7 @@ func (s *testServer) stop(t *testing.T) {
 }
 
 // post sends body to path with the given headers.
-func (s *testServer) post(t *testing.T, path, contentType string, body []byte, headers map[string]string) *http.Response {
+func (s *testServer) post(t testing.TB, path, contentType string, body []byte, headers map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.base+path, bytes.NewReader(body))
 	require.NoError(t, err)
@@ -128,7 +128,7 @@ func (s *testServer) post(t *testing.T, path, contentType string, body []byte, h
 	return resp
 }
 
-func (s *testServer) postJSON(t *testing.T, path string, v any, key string) *http.Response {
+func (s *testServer) postJSON(t testing.TB, path string, v any, key string) *http.Response {
 	t.Helper()
 	body, err := json.Marshal(v)
 	require.NoError(t, err)
@@ -149,7 +149,7 @@ type problem struct {
 	RequestID string `json:"requestId"`
 }
 
-func readProblem(t *testing.T, resp *http.Response) problem {
+func readProblem(t testing.TB, resp *http.Response) problem {
 	t.Helper()
 	defer resp.Body.Close()
 	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
@@ -164,14 +164,14 @@ func readProblem(t *testing.T, resp *http.Response) problem {
 }
 
 // origin serves the project's test images over plain HTTP on loopback.
-func origin(t *testing.T) *httptest.Server {
+func origin(t testing.TB) *httptest.Server {
 	t.Helper()
 	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "..", "testdata", "images"))))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func testImage(t *testing.T, name string) []byte {
+func testImage(t testing.TB, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name))
 	require.NoError(t, err)
