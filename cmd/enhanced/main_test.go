@@ -74,7 +74,7 @@ func (s *safeBuffer) String() string {
 var restLine = regexp.MustCompile(`REST:\s+https://(\S+)`)
 
 // start runs the binary as `make run` does, on loopback ports, and waits
-// until it prints its addresses.
+// until it says it is serving.
 func start(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
 	args := append([]string{"--dev-account", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--metrics-addr", ""}, extra...)
@@ -88,10 +88,15 @@ func start(t *testing.T, dataDir string, extra ...string) *process {
 	go func() { p.exited <- cmd.Wait(); pw.Close() }()
 	found := make(chan string, 1)
 	go func() {
+		// The banner comes first; "msg=serving" means it is complete.
 		sc := bufio.NewScanner(pr)
+		addr := ""
 		for sc.Scan() {
 			if m := restLine.FindStringSubmatch(sc.Text()); m != nil {
-				found <- m[1]
+				addr = m[1]
+			}
+			if strings.Contains(sc.Text(), "msg=serving") && addr != "" {
+				found <- addr
 			}
 		}
 	}()

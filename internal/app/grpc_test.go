@@ -167,4 +167,3 @@ func TestRequestDeadline(t *testing.T) {
 	require.Equal(t, "DEADLINE_EXCEEDED", readProblem(t, resp).Code)
 	require.Equal(t, int32(1), calls.Load())
 }
-

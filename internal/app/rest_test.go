@@ -94,7 +94,9 @@ func TestRESTErrors(t *testing.T) {
 		code   string
 		detail string
 	}{
-		{"no key", func() *http.Response { return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png"}, "") }, 401, "UNAUTHENTICATED", "invalid or missing API key"},
+		{"no key", func() *http.Response {
+			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png"}, "")
+		}, 401, "UNAUTHENTICATED", "invalid or missing API key"},
 		{"malformed key", func() *http.Response { return s.postJSON(t, "/v1/enhance", map[string]any{}, "sie_nope") }, 401, "UNAUTHENTICATED", "invalid or missing API key"},
 		{"key with a typo", func() *http.Response {
 			typo := s.key[:10] + string(s.key[10]^1) + s.key[11:]
@@ -104,12 +106,18 @@ func TestRESTErrors(t *testing.T) {
 			return s.post(t, "/v1/enhance", "application/json", []byte(`{}`), map[string]string{"Grpc-Metadata-X-Api-Key": s.key})
 		}, 401, "UNAUTHENTICATED", "invalid or missing API key"},
 		{"unknown route", func() *http.Response { return s.post(t, "/v1/sharpen", "application/json", []byte(`{}`), key) }, 404, "NOT_FOUND", "no such route"},
-		{"malformed JSON", func() *http.Response { return s.post(t, "/v1/enhance", "application/json", []byte(`{"imageUrl":`), key) }, 400, "MALFORMED_REQUEST", "could not be parsed"},
+		{"malformed JSON", func() *http.Response {
+			return s.post(t, "/v1/enhance", "application/json", []byte(`{"imageUrl":`), key)
+		}, 400, "MALFORMED_REQUEST", "could not be parsed"},
 		{"unknown field", func() *http.Response {
 			return s.post(t, "/v1/enhance", "application/json", []byte(`{"imageUrl":"x","enhancement_kind":"general"}`), key)
 		}, 400, "MALFORMED_REQUEST", "enhancement_kind"},
-		{"wrong type", func() *http.Response { return s.post(t, "/v1/enhance", "application/json", []byte(`{"quality":"high"}`), key) }, 400, "MALFORMED_REQUEST", "quality"},
-		{"no source", func() *http.Response { return s.postJSON(t, "/v1/enhance", map[string]any{"outputFormat": "png"}, s.key) }, 400, "INVALID_REQUEST", "an image is required"},
+		{"wrong type", func() *http.Response {
+			return s.post(t, "/v1/enhance", "application/json", []byte(`{"quality":"high"}`), key)
+		}, 400, "MALFORMED_REQUEST", "quality"},
+		{"no source", func() *http.Response {
+			return s.postJSON(t, "/v1/enhance", map[string]any{"outputFormat": "png"}, s.key)
+		}, 400, "INVALID_REQUEST", "an image is required"},
 		{"two sources", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "imageBase64": base64.StdEncoding.EncodeToString(png)}, s.key)
 		}, 400, "INVALID_REQUEST", "not both"},
