@@ -23,7 +23,7 @@ build: ## Build bin/enhanced.
 
 .PHONY: test
 test: clients ## Run every test (real TLS servers on loopback, real SQLite).
-	$(GO) test -tags $(GO_TAGS) -count=1 ./...
+	$(GO) test -tags $(GO_TAGS) -race -count=1 ./...
 
 .PHONY: clients
 clients: ## Install node-fetch for the documented Node example (skipped without npm).

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	_ "github.com/gen2brain/webp"
@@ -206,16 +207,16 @@ func TestRESTErrors(t *testing.T) {
 func TestRESTPrivateSourcesRefusedByDefault(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, func(c *config.Config) { c.FetchAllowPrivate = false })
-	hits := 0
+	var hits atomic.Int32
 	canary := origin(t)
-	canary.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ })
+	canary.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) })
 	for _, u := range []string{canary.URL + "/bird.png", "http://localhost/x.png", "http://169.254.169.254/latest", "http://2130706433/"} {
 		resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": u}, s.key)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, u)
 		p := readProblem(t, resp)
 		require.Equal(t, "SOURCE_REFUSED", p.Code)
 	}
-	require.Zero(t, hits, "the refused origin heard nothing")
+	require.Zero(t, hits.Load(), "the refused origin heard nothing")
 }
 
 func TestRESTAPIKeyQueryFallback(t *testing.T) {

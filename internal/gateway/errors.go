@@ -58,11 +58,8 @@ func (g *Gateway) grpcError(ctx context.Context, mux *runtime.ServeMux, _ runtim
 }
 
 func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
-	code, reason := httpStatus(st), ""
+	code, reason := httpStatus(st), reasonOf(st)
 	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			reason = info.GetReason()
-		}
 		if retry, ok := d.(*errdetails.RetryInfo); ok && retry.GetRetryDelay() != nil {
 			secs := max(1, int(retry.GetRetryDelay().AsDuration().Seconds()+0.999))
 			w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -104,10 +101,8 @@ func httpStatus(st *status.Status) int {
 	case codes.AlreadyExists, codes.Aborted:
 		return http.StatusConflict
 	case codes.ResourceExhausted:
-		for _, d := range st.Details() {
-			if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "CREDITS_EXHAUSTED" {
-				return http.StatusPaymentRequired
-			}
+		if reasonOf(st) == "CREDITS_EXHAUSTED" {
+			return http.StatusPaymentRequired
 		}
 		return http.StatusTooManyRequests
 	case codes.Canceled:
@@ -120,6 +115,16 @@ func httpStatus(st *status.Status) int {
 		return http.StatusGatewayTimeout
 	}
 	return http.StatusInternalServerError
+}
+
+// reasonOf is the ErrorInfo reason a status carries, "" if none.
+func reasonOf(st *status.Status) string {
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
 }
 
 // routingError answers unknown paths (404) and wrong methods (405) as JSON.
