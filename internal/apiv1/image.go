@@ -57,10 +57,30 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 	}, nil
 }
 
-// Upscale implements enhancev1.ImageServiceServer. Upscaling arrives with
-// the image engine work; until then the method says so plainly.
-func (s *ImageServer) Upscale(ctx context.Context, _ *enhancev1.UpscaleRequest) (*enhancev1.UpscaleResponse, error) {
-	return nil, toStatus(ctx, s.log, fmt.Errorf("%w: upscaling is not available yet", engine.ErrNotImplemented))
+// Upscale implements enhancev1.ImageServiceServer.
+func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest) (*enhancev1.UpscaleResponse, error) {
+	opts, err := encodeOptions(req.GetOutputFormat(), req.GetQuality())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	factor := int(req.GetScaleFactor())
+	if factor < 2 || factor > 4 {
+		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: scaleFactor must be 2, 3 or 4 (got %d)", engine.ErrInvalidOption, factor))
+	}
+	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	res, err := s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.UpscaleResponse{
+		Image:        &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
+		WidthPixels:  int32(res.Width),
+		HeightPixels: int32(res.Height),
+		Steps:        appliedSteps(res.Steps),
+	}, nil
 }
 
 // Colorize implements enhancev1.ImageServiceServer; see Upscale.

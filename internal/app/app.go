@@ -88,7 +88,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		}
 	}
 
-	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, Workers: cfg.Workers})
+	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
 	}

@@ -56,7 +56,11 @@ func TestGRPCEnhance(t *testing.T) {
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
 	require.Equal(t, "INVALID_REQUEST", reasonOf(err))
 
-	_, err = client.Upscale(withKey(s.key), &enhancev1.UpscaleRequest{Image: testImage(t, "bird.png"), ScaleFactor: 2})
+	up, err := client.Upscale(withKey(s.key), &enhancev1.UpscaleRequest{Image: testImage(t, "bird.png"), ScaleFactor: 2})
+	require.NoError(t, err)
+	require.Equal(t, int32(576), up.GetHeightPixels())
+
+	_, err = client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png")})
 	require.Equal(t, codes.Unimplemented, status.Code(err))
 }
 

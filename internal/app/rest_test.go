@@ -51,6 +51,12 @@ func TestRESTEnhanceFromEverySource(t *testing.T) {
 		{"raw webp body", func() *http.Response {
 			return s.post(t, "/v1/enhance?enhancementType=general", "image/webp", webpData, map[string]string{"x-api-key": s.key})
 		}, "image/webp", "webp", 768},
+		{"upscale ×2 from imageUrl", func() *http.Response {
+			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 2}, s.key)
+		}, "image/png", "png", 576},
+		{"upscale ×3 raw body to jpeg", func() *http.Response {
+			return s.post(t, "/v1/upscale?scaleFactor=3&outputFormat=jpeg", "image/png", testImage(t, "bird.png"), map[string]string{"x-api-key": s.key})
+		}, "image/jpeg", "jpeg", 864},
 		{"imageUrl to webp", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "outputFormat": "webp"}, s.key)
 		}, "image/webp", "webp", 288},
@@ -82,7 +88,7 @@ func itoa(n int) string {
 
 func TestRESTErrors(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *config.Config) { c.MaxBodyBytes = 300 << 10; c.MaxSourcePixels = 300_000 })
+	s := startServer(t, func(c *config.Config) { c.MaxBodyBytes = 300 << 10; c.MaxSourcePixels = 300_000; c.MaxOutputPixels = 1_000_000 })
 	img := origin(t)
 	key := map[string]string{"x-api-key": s.key}
 	png := testImage(t, "bird.png")
@@ -155,9 +161,12 @@ func TestRESTErrors(t *testing.T) {
 		{"portrait not built yet", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "enhancementType": "portrait"}, s.key)
 		}, 501, "NOT_IMPLEMENTED", "portrait"},
-		{"upscale not built yet", func() *http.Response {
-			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 2}, s.key)
-		}, 501, "NOT_IMPLEMENTED", "upscaling is not available yet"},
+		{"upscale without a factor", func() *http.Response {
+			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png"}, s.key)
+		}, 400, "INVALID_OPTION", "scaleFactor must be 2, 3 or 4"},
+		{"upscale past the output limit", func() *http.Response {
+			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 4}, s.key)
+		}, 400, "IMAGE_TOO_LARGE", "1152x1152"},
 		{"colorize not built yet", func() *http.Response { return s.post(t, "/v1/colorize", "image/png", png, key) }, 501, "NOT_IMPLEMENTED", "colorization is not available yet"},
 		{"raw image to a JSON-only route", func() *http.Response { return s.post(t, "/v1/accounts", "image/png", png, nil) }, 415, "UNSUPPORTED_MEDIA_TYPE", "image body"},
 		{"registration with a bad email", func() *http.Response {

@@ -30,6 +30,7 @@ type Config struct {
 	DevAccount bool
 
 	MaxSourcePixels int
+	MaxOutputPixels int
 	MaxBodyBytes    int64
 	FetchTimeout    time.Duration
 	RequestTimeout  time.Duration
@@ -53,6 +54,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.BoolVar(&c.FetchAllowPrivate, "fetch-allow-private", false, "let imageUrl reach private and loopback addresses on any port (development and tests only)")
 	fs.BoolVar(&c.DevAccount, "dev-account", false, "on an empty database, create a development account and write its key to <data-dir>/dev-api-key")
 	fs.IntVar(&c.MaxSourcePixels, "max-source-pixels", 25_000_000, "largest source image, in pixels, checked before decoding")
+	fs.IntVar(&c.MaxOutputPixels, "max-output-pixels", 64_000_000, "largest output image, in pixels, checked before upscaling")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 20<<20, "largest uploaded or fetched image, in bytes")
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
@@ -104,6 +106,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSourcePixels <= 0 {
 		errs = append(errs, errors.New("config: --max-source-pixels must be positive"))
+	}
+	if c.MaxOutputPixels <= 0 {
+		errs = append(errs, errors.New("config: --max-output-pixels must be positive"))
 	}
 	if c.MaxBodyBytes <= 0 {
 		errs = append(errs, errors.New("config: --max-body-bytes must be positive"))

@@ -24,41 +24,58 @@ func Sniff(data []byte) (Format, error) {
 	return "", fmt.Errorf("%w: the source is not a JPEG, PNG or WebP image", ErrUnsupportedFormat)
 }
 
-// Decode reads data (JPEG, PNG or WebP) into planar form. The header is
-// checked against MaxSourcePixels before any pixel memory is allocated.
-func (e *Engine) Decode(data []byte) (*Image, Format, error) {
+// codec is how one accepted format is read.
+type codec struct {
+	config func([]byte) (image.Config, error)
+	decode func([]byte) (image.Image, error)
+}
+
+var codecs = map[Format]codec{
+	JPEG: {
+		config: func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) },
+		decode: func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) },
+	},
+	PNG: {
+		config: func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) },
+		decode: func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) },
+	},
+	WebP: {
+		config: func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) },
+		// webp.Decode returns the first frame of an animation.
+		decode: func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) },
+	},
+}
+
+// DecodeConfig reads only the header of data and checks its size against
+// MaxSourcePixels, so no pixel memory is spent on an image that will be
+// refused.
+func (e *Engine) DecodeConfig(data []byte) (image.Config, Format, error) {
 	format, err := Sniff(data)
+	if err != nil {
+		return image.Config{}, "", err
+	}
+	cfg, err := codecs[format].config(data)
+	if err != nil {
+		return image.Config{}, "", fmt.Errorf("%w: cannot read the %s header", ErrInvalidImage, format)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return image.Config{}, "", fmt.Errorf("%w: the %s image has no pixels", ErrInvalidImage, format)
+	}
+	if px := cfg.Width * cfg.Height; px > e.cfg.MaxSourcePixels || cfg.Width > 1<<16 || cfg.Height > 1<<16 {
+		return image.Config{}, "", fmt.Errorf("%w: the source is %dx%d (%.1f megapixels); the limit is %.1f megapixels",
+			ErrTooLarge, cfg.Width, cfg.Height, float64(px)/1e6, float64(e.cfg.MaxSourcePixels)/1e6)
+	}
+	return cfg, format, nil
+}
+
+// Decode reads data (JPEG, PNG or WebP) into planar form, after
+// DecodeConfig has accepted its header.
+func (e *Engine) Decode(data []byte) (*Image, Format, error) {
+	_, format, err := e.DecodeConfig(data)
 	if err != nil {
 		return nil, "", err
 	}
-	var (
-		decodeConfig func([]byte) (image.Config, error)
-		decode       func([]byte) (image.Image, error)
-	)
-	switch format {
-	case JPEG:
-		decodeConfig = func(b []byte) (image.Config, error) { return jpeg.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return jpeg.Decode(bytes.NewReader(b)) }
-	case PNG:
-		decodeConfig = func(b []byte) (image.Config, error) { return png.DecodeConfig(bytes.NewReader(b)) }
-		decode = func(b []byte) (image.Image, error) { return png.Decode(bytes.NewReader(b)) }
-	case WebP:
-		decodeConfig = func(b []byte) (image.Config, error) { return webp.DecodeConfig(bytes.NewReader(b)) }
-		// webp.Decode returns the first frame of an animation.
-		decode = func(b []byte) (image.Image, error) { return webp.Decode(bytes.NewReader(b)) }
-	}
-	cfg, err := decodeConfig(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: cannot read the %s header", ErrInvalidImage, format)
-	}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, "", fmt.Errorf("%w: the %s image has no pixels", ErrInvalidImage, format)
-	}
-	if px := cfg.Width * cfg.Height; px > e.cfg.MaxSourcePixels || cfg.Width > 1<<16 || cfg.Height > 1<<16 {
-		return nil, "", fmt.Errorf("%w: the source is %dx%d (%.1f megapixels); the limit is %.1f megapixels",
-			ErrTooLarge, cfg.Width, cfg.Height, float64(px)/1e6, float64(e.cfg.MaxSourcePixels)/1e6)
-	}
-	src, err := decode(data)
+	src, err := codecs[format].decode(data)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the %s data is corrupt or truncated", ErrInvalidImage, format)
 	}

@@ -70,7 +70,7 @@ func TestSniff(t *testing.T) {
 
 func TestDecodeChecksPixelLimitBeforeDecoding(t *testing.T) {
 	t.Parallel()
-	e, err := New(Config{MaxSourcePixels: 1000, Workers: 2})
+	e, err := New(Config{MaxSourcePixels: 1000, MaxOutputPixels: 64_000_000, Workers: 2})
 	require.NoError(t, err)
 	_, _, err = e.Decode(pngHeaderOnly(16384, 16384))
 	require.ErrorIs(t, err, ErrTooLarge)
@@ -134,7 +134,7 @@ func FuzzDecode(f *testing.F) {
 		f.Add(data[:min(len(data), 4096)])
 	}
 	f.Add(pngHeaderOnly(1<<15, 1<<15))
-	e, err := New(Config{MaxSourcePixels: 1 << 20, Workers: 1})
+	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 64_000_000, Workers: 1})
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, _, err := e.Decode(data)

@@ -60,6 +60,8 @@ func (f Format) MIMEType() string {
 type Config struct {
 	// MaxSourcePixels is the largest source (width × height) decoded.
 	MaxSourcePixels int
+	// MaxOutputPixels is the largest image an operation may produce.
+	MaxOutputPixels int
 	// Workers is how many goroutines one image's filters use.
 	Workers int
 }
@@ -73,6 +75,9 @@ type Engine struct {
 func New(cfg Config) (*Engine, error) {
 	if cfg.MaxSourcePixels <= 0 {
 		return nil, errors.New("engine: MaxSourcePixels must be positive")
+	}
+	if cfg.MaxOutputPixels <= 0 {
+		return nil, errors.New("engine: MaxOutputPixels must be positive")
 	}
 	if cfg.Workers <= 0 {
 		return nil, errors.New("engine: Workers must be positive")

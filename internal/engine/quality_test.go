@@ -72,7 +72,7 @@ func loadTestImage(t testing.TB, name string) *Image {
 }
 
 func newTestEngine(t testing.TB) *Engine {
-	e, err := New(Config{MaxSourcePixels: 30_000_000, Workers: 2})
+	e, err := New(Config{MaxSourcePixels: 30_000_000, MaxOutputPixels: 64_000_000, Workers: 2})
 	require.NoError(t, err)
 	return e
 }
