@@ -41,11 +41,18 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 	if _, err := engine.PipelineFor(kind); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
+	strength := float32(1)
+	if req.Strength != nil {
+		strength = req.GetStrength()
+		if !(strength >= 0 && strength <= 1) { // also refuses NaN
+			return nil, toStatus(ctx, s.log, fmt.Errorf("%w: strength %g is outside 0..1", engine.ErrInvalidOption, strength))
+		}
+	}
 	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	res, err := s.engine.Enhance(ctx, src, kind, opts)
+	res, err := s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

@@ -51,6 +51,12 @@ func TestRESTEnhanceFromEverySource(t *testing.T) {
 		{"raw webp body", func() *http.Response {
 			return s.post(t, "/v1/enhance?enhancementType=general", "image/webp", webpData, map[string]string{"x-api-key": s.key})
 		}, "image/webp", "webp", 768},
+		{"portrait at half strength", func() *http.Response {
+			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/kodim05.jpg", "enhancementType": "portrait", "strength": 0.5, "outputFormat": "jpeg"}, s.key)
+		}, "image/jpeg", "jpeg", 768},
+		{"landscape raw upload", func() *http.Response {
+			return s.post(t, "/v1/enhance?enhancementType=landscape&strength=0.8", "image/jpeg", jpegData, map[string]string{"x-api-key": s.key})
+		}, "image/jpeg", "jpeg", 768},
 		{"upscale ×2 from imageUrl", func() *http.Response {
 			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 2}, s.key)
 		}, "image/png", "png", 576},
@@ -88,7 +94,11 @@ func itoa(n int) string {
 
 func TestRESTErrors(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *config.Config) { c.MaxBodyBytes = 300 << 10; c.MaxSourcePixels = 300_000; c.MaxOutputPixels = 1_000_000 })
+	s := startServer(t, func(c *config.Config) {
+		c.MaxBodyBytes = 300 << 10
+		c.MaxSourcePixels = 300_000
+		c.MaxOutputPixels = 1_000_000
+	})
 	img := origin(t)
 	key := map[string]string{"x-api-key": s.key}
 	png := testImage(t, "bird.png")
@@ -158,9 +168,10 @@ func TestRESTErrors(t *testing.T) {
 		{"source scheme refused", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": "file:///etc/passwd"}, s.key)
 		}, 400, "SOURCE_REFUSED", "not allowed"},
-		{"portrait not built yet", func() *http.Response {
-			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "enhancementType": "portrait"}, s.key)
-		}, 501, "NOT_IMPLEMENTED", "portrait"},
+		{"strength out of range", func() *http.Response {
+			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "strength": 1.5}, s.key)
+		}, 400, "INVALID_OPTION", "strength 1.5 is outside 0..1"},
+		{"strength not a number on raw upload", func() *http.Response { return s.post(t, "/v1/enhance?strength=lots", "image/png", png, key) }, 400, "INVALID_OPTION", "strength"},
 		{"upscale without a factor", func() *http.Response {
 			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png"}, s.key)
 		}, 400, "INVALID_OPTION", "scaleFactor must be 2, 3 or 4"},

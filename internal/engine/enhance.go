@@ -8,9 +8,7 @@ import (
 // EnhancementType names a pipeline.
 type EnhancementType string
 
-// The enhancement pipelines. Only General is built so far; the others
-// are refused with ErrInvalidOption rather than served by General under
-// another name.
+// The enhancement pipelines.
 const (
 	General   EnhancementType = "general"
 	Portrait  EnhancementType = "portrait"
@@ -20,13 +18,44 @@ const (
 // ErrNotImplemented marks an operation the engine does not offer yet.
 var ErrNotImplemented = fmt.Errorf("not implemented")
 
-// GeneralPipeline is automatic levels, white balance and gentle sharpening.
-// White balance runs first so that levels stretch the corrected colours.
+// GeneralPipeline suits any photo: denoise only if noisy, white balance,
+// levels and exposure, CLAHE on luma, gentle luma sharpening. Denoising
+// comes first so that the contrast steps do not amplify noise.
 func GeneralPipeline() Pipeline {
 	return Pipeline{
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.07},
+		Denoise{MinSigma: 3.5, Radius: 2},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.05},
 		Levels{ClipFraction: 0.002, Slack: 0.04, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7},
+		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.2, MinShare: 0},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.008, MaxDelta: 0.08},
+	}
+}
+
+// PortraitPipeline is tuned for skin: white balance that keeps skin in
+// the skin-tone range, a gentler stretch and local contrast, skin-only
+// smoothing, and sharpening that spares skin.
+func PortraitPipeline() Pipeline {
+	return Pipeline{
+		Denoise{MinSigma: 3, Radius: 2},
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.08, KeepSkin: true},
+		Levels{ClipFraction: 0.002, Slack: 0.05, MaxGain: 2, MedianLow: 0.32, MedianHigh: 0.7},
+		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.2, MinShare: 0.1},
+		SkinSmooth{Amount: 0.6},
+		Sharpen{Sigma: 1.2, Amount: 0.35, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true},
+	}
+}
+
+// LandscapePipeline adds haze removal and vibrance, with stronger local
+// contrast.
+func LandscapePipeline() Pipeline {
+	return Pipeline{
+		Dehaze{Omega: 0.95, MinTransmission: 0.15, MinHaze: 0.1},
+		Denoise{MinSigma: 3.5, Radius: 2},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.07},
+		Levels{ClipFraction: 0.002, Slack: 0.03, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7},
+		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.6, TargetStd: 0.22, MinShare: 0.1},
+		Vibrance{Amount: 0.2},
+		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1},
 	}
 }
 
@@ -35,10 +64,20 @@ func PipelineFor(t EnhancementType) (Pipeline, error) {
 	switch t {
 	case General, "":
 		return GeneralPipeline(), nil
-	case Portrait, Landscape:
-		return nil, fmt.Errorf("%w: enhancementType %q is not available yet; use \"general\"", ErrNotImplemented, t)
+	case Portrait:
+		return PortraitPipeline(), nil
+	case Landscape:
+		return LandscapePipeline(), nil
 	}
 	return nil, fmt.Errorf("%w: enhancementType %q is not one of general, portrait, landscape", ErrInvalidOption, t)
+}
+
+// EnhanceOptions are the choices of an enhance request.
+type EnhanceOptions struct {
+	Type EnhancementType
+	// Strength in [0, 1] scales every step; 1 is the full effect.
+	Strength float32
+	EncodeOptions
 }
 
 // Result is an encoded output image and what produced it.
@@ -49,12 +88,15 @@ type Result struct {
 	Steps         []Applied
 }
 
-// Enhance decodes src, runs the pipeline for t and encodes the result in
+// Enhance decodes src, runs the pipeline for opts.Type and encodes the result in
 // opts.Format (the source's format when empty).
-func (e *Engine) Enhance(ctx context.Context, src []byte, t EnhancementType, opts EncodeOptions) (Result, error) {
-	pipeline, err := PipelineFor(t)
+func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (Result, error) {
+	pipeline, err := PipelineFor(opts.Type)
 	if err != nil {
 		return Result{}, err
+	}
+	if opts.Strength < 0 || opts.Strength > 1 {
+		return Result{}, fmt.Errorf("%w: strength %g is outside 0..1", ErrInvalidOption, opts.Strength)
 	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
@@ -63,14 +105,14 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, t EnhancementType, opt
 	if err != nil {
 		return Result{}, err
 	}
-	steps, err := pipeline.Run(ctx, img, e.cfg.Workers)
+	steps, err := pipeline.RunAt(ctx, img, e.cfg.Workers, opts.Strength)
 	if err != nil {
 		return Result{}, err
 	}
 	if opts.Format == "" {
 		opts.Format = format
 	}
-	data, err := e.Encode(img, opts)
+	data, err := e.Encode(img, opts.EncodeOptions)
 	if err != nil {
 		return Result{}, err
 	}

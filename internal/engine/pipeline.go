@@ -22,19 +22,63 @@ type Applied struct {
 // Pipeline is an ordered list of steps.
 type Pipeline []Step
 
-// Run applies every step in order, stopping early if ctx ends, and returns
-// the steps that changed the image.
+// Run applies every step in order at full strength, stopping early if
+// ctx ends, and returns the steps that changed the image.
 func (p Pipeline) Run(ctx context.Context, img *Image, workers int) ([]Applied, error) {
+	return p.RunAt(ctx, img, workers, 1)
+}
+
+// RunAt applies every step scaled by strength in [0, 1]: each step's
+// output is blended with its input, so 0 leaves the image as it was and
+// 0.5 goes half way at every step.
+func (p Pipeline) RunAt(ctx context.Context, img *Image, workers int, strength float32) ([]Applied, error) {
 	var done []Applied
+	if strength <= 0 {
+		return nil, ctx.Err()
+	}
+	var before [][]float32
 	for _, s := range p {
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
-		if params, ok := s.Apply(img, workers); ok {
-			done = append(done, Applied{Name: s.Name(), Params: params})
+		if strength < 1 {
+			before = snapshot(img.Planes, before)
 		}
+		params, ok := s.Apply(img, workers)
+		if !ok {
+			continue
+		}
+		if strength < 1 {
+			blend(img, before, strength, workers)
+			params["strength"] = formatFloat(strength)
+		}
+		done = append(done, Applied{Name: s.Name(), Params: params})
 	}
 	return done, nil
+}
+
+// snapshot copies planes into dst, reusing its memory.
+func snapshot(planes, dst [][]float32) [][]float32 {
+	if len(dst) != len(planes) {
+		dst = make([][]float32, len(planes))
+	}
+	for i, p := range planes {
+		dst[i] = append(dst[i][:0], p...)
+	}
+	return dst
+}
+
+// blend moves img back toward before: img = before + s·(img − before).
+func blend(img *Image, before [][]float32, s float32, workers int) {
+	w := img.Width
+	parallelRows(img.Height, workers, func(y0, y1 int) {
+		for c, p := range img.Planes {
+			b := before[c]
+			for i := y0 * w; i < y1*w; i++ {
+				p[i] = b[i] + s*(p[i]-b[i])
+			}
+		}
+	})
 }
 
 func formatFloat(v float32) string {

@@ -9,6 +9,9 @@ type Sharpen struct {
 	Amount    float32
 	Threshold float32
 	MaxDelta  float32
+	// SparesSkin reduces sharpening on skin (portraits), where it shows
+	// pores and blemishes rather than detail.
+	SparesSkin bool
 }
 
 // Name implements Step.
@@ -22,6 +25,10 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 	w := img.Width
 	luma := img.Luma(workers)
 	blur := gaussianBlur(luma, w, img.Height, s.Sigma, workers)
+	var skin []float32
+	if s.SparesSkin {
+		skin = skinMask(img, workers)
+	}
 	parallelRows(img.Height, workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
 			d := luma[i] - blur[i]
@@ -36,6 +43,9 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 				continue
 			}
 			d *= s.Amount
+			if skin != nil {
+				d *= 1 - 0.8*skin[i]
+			}
 			d = min(max(d, -s.MaxDelta), s.MaxDelta)
 			for _, p := range img.Planes {
 				p[i] = clamp01(p[i] + d)

@@ -104,13 +104,11 @@ func TestPipelineStopsWhenCancelled(t *testing.T) {
 
 func TestPipelineFor(t *testing.T) {
 	t.Parallel()
-	for _, k := range []EnhancementType{"", General} {
+	for _, k := range []EnhancementType{"", General, Portrait, Landscape} {
 		_, err := PipelineFor(k)
 		require.NoError(t, err)
 	}
-	_, err := PipelineFor(Portrait)
-	require.ErrorIs(t, err, ErrNotImplemented)
-	_, err = PipelineFor("sepia")
+	_, err := PipelineFor("sepia")
 	require.ErrorIs(t, err, ErrInvalidOption)
 }
 

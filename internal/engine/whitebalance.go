@@ -13,6 +13,9 @@ type WhiteBalance struct {
 	MaxGain float64
 	// MinCast is the cast (in log gain) taken to be the scene's own colour.
 	MinCast float64
+	// KeepSkin (portraits) weakens a correction that would move the
+	// average skin colour out of the skin-tone range.
+	KeepSkin bool
 }
 
 // Name implements Step.
@@ -47,6 +50,9 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	}
 	if !changed {
 		return nil, false
+	}
+	if wb.KeepSkin {
+		gains = keepSkin(img, gains, workers)
 	}
 	g := [3]float32{float32(gains[0]), float32(gains[1]), float32(gains[2])}
 	w := img.Width
@@ -111,4 +117,36 @@ func (wb WhiteBalance) estimate(img *Image) (gains [3]float64, ok bool) {
 		gains[c] = math.Max(1/wb.MaxGain, math.Min(wb.MaxGain, gains[c]/norm))
 	}
 	return gains, true
+}
+
+// keepSkin halves the correction until the mean colour of the skin pixels,
+// corrected, stays inside the skin chroma box (Cb 77..127, Cr 133..173).
+func keepSkin(img *Image, gains [3]float64, workers int) [3]float64 {
+	mask := skinMask(img, workers)
+	var sum [3]float64
+	var n float64
+	for i, m := range mask {
+		if m > 0.5 {
+			for c := range 3 {
+				sum[c] += float64(img.Planes[c][i])
+			}
+			n++
+		}
+	}
+	if n < float64(len(mask))/200 {
+		return gains
+	}
+	for range 4 {
+		r, g, b := sum[0]/n*gains[0], sum[1]/n*gains[1], sum[2]/n*gains[2]
+		y := 0.299*r + 0.587*g + 0.114*b
+		cb := 128 + (b-y)*0.5643*255
+		cr := 128 + (r-y)*0.7133*255
+		if cb >= 77 && cb <= 127 && cr >= 133 && cr <= 173 {
+			break
+		}
+		for c := range gains {
+			gains[c] = math.Sqrt(gains[c])
+		}
+	}
+	return gains
 }

@@ -101,7 +101,7 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	var resp imageResponse
 	switch method {
 	case "enhance":
-		req := &enhancev1.EnhanceRequest{Image: body, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality")}
+		req := &enhancev1.EnhanceRequest{Image: body, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), Strength: q.float32("strength")}
 		if q.check(w, r) {
 			resp, err = g.images.Enhance(ctx, req, grpc.Header(&header))
 		}
@@ -165,6 +165,20 @@ func (q *query) int32(name string) int32 {
 		q.err = fmt.Sprintf("query parameter %s=%q is not an integer", name, s)
 	}
 	return int32(n)
+}
+
+// float32 reads an optional number: nil when the parameter is absent.
+func (q *query) float32(name string) *float32 {
+	s := q.str(name)
+	if s == "" {
+		return nil
+	}
+	f, err := strconv.ParseFloat(s, 32)
+	if err != nil && q.err == "" {
+		q.err = fmt.Sprintf("query parameter %s=%q is not a number", name, s)
+	}
+	v := float32(f)
+	return &v
 }
 
 // check writes a 400 for a bad or unknown parameter and reports whether

@@ -37,7 +37,9 @@ type EnhanceRequest struct {
 	// Output encoding: "png", "jpeg" or "webp"; default the source's format.
 	OutputFormat string `protobuf:"bytes,4,opt,name=output_format,json=outputFormat,proto3" json:"output_format,omitempty"`
 	// Quality 1..100 for lossy output formats; 0 means the default (90).
-	Quality       int32 `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
+	Quality int32 `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
+	// How strongly to apply every step, 0..1; unset means 1 (full effect).
+	Strength      *float32 `protobuf:"fixed32,6,opt,name=strength,proto3,oneof" json:"strength,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -103,6 +105,13 @@ func (x *EnhanceRequest) GetOutputFormat() string {
 func (x *EnhanceRequest) GetQuality() int32 {
 	if x != nil {
 		return x.Quality
+	}
+	return 0
+}
+
+func (x *EnhanceRequest) GetStrength() float32 {
+	if x != nil && x.Strength != nil {
+		return *x.Strength
 	}
 	return 0
 }
@@ -542,13 +551,15 @@ var File_smartimage_enhance_v1_image_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\n" +
-	"!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xb3\x01\n" +
+	"!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe1\x01\n" +
 	"\x0eEnhanceRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12)\n" +
 	"\x10enhancement_type\x18\x03 \x01(\tR\x0fenhancementType\x12#\n" +
 	"\routput_format\x18\x04 \x01(\tR\foutputFormat\x12\x18\n" +
-	"\aquality\x18\x05 \x01(\x05R\aquality\"\xbf\x01\n" +
+	"\aquality\x18\x05 \x01(\x05R\aquality\x12\x1f\n" +
+	"\bstrength\x18\x06 \x01(\x02H\x00R\bstrength\x88\x01\x01B\v\n" +
+	"\t_strength\"\xbf\x01\n" +
 	"\x0fEnhanceResponse\x12*\n" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
@@ -644,6 +655,7 @@ func file_smartimage_enhance_v1_image_proto_init() {
 	if File_smartimage_enhance_v1_image_proto != nil {
 		return
 	}
+	file_smartimage_enhance_v1_image_proto_msgTypes[0].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -1,0 +1,115 @@
+package engine
+
+import (
+	"math"
+	"sort"
+)
+
+// Dehaze removes haze with the dark channel prior (He, Sun and Tang 2009):
+// in haze-free outdoor photos most patches have some channel near zero,
+// so a patch's darkest value measures the haze over it. The transmission
+// map this gives is refined with a guided filter on the luma (instead of
+// soft matting), and the scene is recovered as J = (I − A)/t + A. A photo
+// without haze has a dark dark channel and is left alone.
+type Dehaze struct {
+	// Omega is the share of haze removed (He et al. keep 5% for depth).
+	Omega float64
+	// MinTransmission bounds the amplification in dense haze and sky.
+	MinTransmission float32
+	// MinHaze is the mean dark channel below which the photo counts as clear.
+	MinHaze float64
+}
+
+// Name implements Step.
+func (Dehaze) Name() string { return "dehaze" }
+
+// Apply implements Step.
+func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
+	if img.Gray() {
+		return nil, false
+	}
+	w, h := img.Width, img.Height
+	patch := max(7, min(w, h)/40) // 15 px at 600 px, as in He et al.
+	dark := d.darkChannel(img.Planes, nil, w, h, patch, workers)
+	// Haze is bright and grey: a bright dark channel counts as haze only
+	// as far as the photo is also desaturated, so a sunny close-up of
+	// pale, colourful things is not mistaken for fog.
+	var mean, sat float64
+	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+	for i, v := range dark {
+		mean += float64(v)
+		mx := max(r[i], g[i], b[i])
+		if mx > 0 {
+			sat += float64((mx - min(r[i], g[i], b[i])) / mx)
+		}
+	}
+	mean /= float64(len(dark))
+	sat /= float64(len(dark))
+	mean *= 1 - sat
+	if mean < d.MinHaze {
+		return nil, false
+	}
+	atmo := atmosphere(img, dark)
+	// Scale the removal by how hazy the photo is, so light haze is
+	// lightened rather than stripped.
+	omega := d.Omega * math.Min(1, (mean-d.MinHaze)/0.15)
+	t := d.darkChannel(img.Planes, atmo[:], w, h, patch, workers)
+	for i, v := range t {
+		t[i] = 1 - float32(omega)*v
+	}
+	t = guidedFilter(img.Luma(workers), t, w, h, 4*patch, 1e-3, workers)
+	parallelRows(h, workers, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			ti := max(t[i], d.MinTransmission)
+			for c, p := range img.Planes {
+				p[i] = clamp01((p[i]-atmo[c])/ti + atmo[c])
+			}
+		}
+	})
+	return map[string]string{
+		"haze":     formatFloat(float32(mean)),
+		"airlight": formatFloat((atmo[0] + atmo[1] + atmo[2]) / 3),
+		"omega":    formatFloat(float32(omega)),
+	}, true
+}
+
+// darkChannel is the patch minimum of the channel minimum, each channel
+// first divided by atmo when given.
+func (d Dehaze) darkChannel(planes [][]float32, atmo []float32, w, h, patch, workers int) []float32 {
+	m := make([]float32, w*h)
+	parallelRows(h, workers, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			v := float32(1)
+			for c, p := range planes {
+				s := p[i]
+				if atmo != nil {
+					s /= max(atmo[c], 1e-3)
+				}
+				v = min(v, s)
+			}
+			m[i] = v
+		}
+	})
+	return minFilter(m, w, h, patch/2, workers)
+}
+
+// atmosphere estimates the airlight as the mean colour of the pixels
+// whose dark channel is in the top 0.1%.
+func atmosphere(img *Image, dark []float32) [3]float32 {
+	idx := make([]int, len(dark))
+	for i := range idx {
+		idx[i] = i
+	}
+	n := max(1, len(dark)/1000)
+	sort.Slice(idx, func(a, b int) bool { return dark[idx[a]] > dark[idx[b]] })
+	var a [3]float32
+	for _, i := range idx[:n] {
+		for c, p := range img.Planes {
+			a[c] += p[i]
+		}
+	}
+	for c := range a {
+		a[c] /= float32(n)
+	}
+	return a
+}
