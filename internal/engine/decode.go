@@ -79,7 +79,10 @@ func (e *Engine) Decode(data []byte) (*Image, Format, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the %s data is corrupt or truncated", ErrInvalidImage, format)
 	}
-	return e.fromImage(src), format, nil
+	meta := ReadMetadata(data, format)
+	img := e.fromImage(src)
+	img.ICC = meta.ICC
+	return Orient(img, meta.Orientation), format, nil
 }
 
 // fromImage converts a decoded image to planes, with fast paths for the
@@ -105,6 +108,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		return img
 	case *image.Gray16:
 		img := NewImage(w, h, 1, false)
+		img.HighDepth = true
 		p := img.Planes[0]
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
@@ -153,6 +157,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		return img
 	case *image.NRGBA64:
 		img := NewImage(w, h, 3, !opaque(s))
+		img.HighDepth = true
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
 				row := s.Pix[y*s.Stride : y*s.Stride+8*w]
@@ -173,6 +178,8 @@ func (e *Engine) fromImage(src image.Image) *Image {
 	// through the generic colour model: slower, but exact.
 	hasAlpha := !opaque(src)
 	img := NewImage(w, h, 3, hasAlpha)
+	_, deep := src.(*image.RGBA64)
+	img.HighDepth = deep
 	parallelRows(h, workers, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			for x := range w {

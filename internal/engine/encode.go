@@ -45,7 +45,11 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		// BestSpeed: the default level costs several times the time of the
 		// whole enhancement for files only a few percent smaller.
 		enc := png.Encoder{CompressionLevel: png.BestSpeed}
-		err = enc.Encode(&buf, e.toImage(img, img.Alpha != nil))
+		if img.HighDepth {
+			err = enc.Encode(&buf, e.toImage16(img))
+		} else {
+			err = enc.Encode(&buf, e.toImage(img, img.Alpha != nil))
+		}
 	case JPEG:
 		err = jpeg.Encode(&buf, e.toImage(img, false), &jpeg.Options{Quality: quality})
 	case WebP:
@@ -56,7 +60,42 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode %s: %w", opts.Format, err)
 	}
-	return buf.Bytes(), nil
+	return embedICC(buf.Bytes(), opts.Format, img.ICC, img.Alpha != nil, img.Width, img.Height)
+}
+
+// toImage16 keeps 16 bits per sample for PNG output of a 16-bit source.
+func (e *Engine) toImage16(img *Image) image.Image {
+	w, h := img.Width, img.Height
+	rect := image.Rect(0, 0, w, h)
+	to16 := func(v float32) uint16 { return uint16(clamp01(v)*65535 + 0.5) }
+	if img.Gray() && img.Alpha == nil {
+		out := image.NewGray16(rect)
+		parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
+			for i := y0 * w; i < y1*w; i++ {
+				v := to16(img.Planes[0][i])
+				out.Pix[2*i], out.Pix[2*i+1] = byte(v>>8), byte(v)
+			}
+		})
+		return out
+	}
+	out := image.NewNRGBA64(rect)
+	parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			for c := range 4 {
+				var v uint16 = 65535
+				switch {
+				case c < 3 && img.Gray():
+					v = to16(img.Planes[0][i])
+				case c < 3:
+					v = to16(img.Planes[c][i])
+				case img.Alpha != nil:
+					v = to16(img.Alpha[i])
+				}
+				out.Pix[8*i+2*c], out.Pix[8*i+2*c+1] = byte(v>>8), byte(v)
+			}
+		}
+	})
+	return out
 }
 
 // toImage converts planes to the standard image type each encoder handles

@@ -109,6 +109,7 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (
 	if err != nil {
 		return Result{}, err
 	}
+	steps = append(sourceSteps(img), steps...)
 	if opts.Format == "" {
 		opts.Format = format
 	}

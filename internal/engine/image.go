@@ -10,6 +10,18 @@ type Image struct {
 	Planes [][]float32
 	// Alpha is the straight (unpremultiplied) alpha plane, nil when opaque.
 	Alpha []float32
+	// HighDepth marks a 16-bit source, written back as 16-bit PNG.
+	HighDepth bool
+	// ICC is the source's colour profile, embedded again in the output.
+	ICC []byte
+	// Orientation is the EXIF orientation applied at decoding (0 if none).
+	Orientation int
+}
+
+// like returns an empty image of the given size that carries m's
+// depth and colour profile.
+func (m *Image) like(w, h int) *Image {
+	return &Image{Width: w, Height: h, HighDepth: m.HighDepth, ICC: m.ICC, Orientation: m.Orientation}
 }
 
 // NewImage allocates an image with n colour planes (1 or 3).

@@ -127,7 +127,8 @@ func resizePlane(src []float32, w, h, dw, dh int, k Kernel, workers int) []float
 
 // Resize resamples every plane of img to dw×dh with kernel k.
 func Resize(img *Image, dw, dh int, k Kernel, workers int) *Image {
-	out := &Image{Width: dw, Height: dh, Planes: make([][]float32, len(img.Planes))}
+	out := img.like(dw, dh)
+	out.Planes = make([][]float32, len(img.Planes))
 	for i, p := range img.Planes {
 		out.Planes[i] = resizePlane(p, img.Width, img.Height, dw, dh, k, workers)
 	}

@@ -19,7 +19,7 @@ func (e *Engine) Upscale(img *Image, factor int) *Image {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
-	out := &Image{Width: W, Height: H}
+	out := img.like(W, H)
 	if img.Gray() {
 		y := resizePlane(img.Planes[0], w, h, W, H, Lanczos3, workers)
 		e.backProject(img.Planes[0], y, w, h, W, H)
@@ -158,9 +158,9 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err != nil {
 		return Result{}, err
 	}
-	step := Applied{Name: "upscale", Params: map[string]string{
+	steps := append(sourceSteps(img), Applied{Name: "upscale", Params: map[string]string{
 		"factor": strconv.Itoa(opts.Factor),
 		"method": "back-projection",
-	}}
-	return Result{Data: data, Format: opts.Format, Width: out.Width, Height: out.Height, Steps: []Applied{step}}, nil
+	}})
+	return Result{Data: data, Format: opts.Format, Width: out.Width, Height: out.Height, Steps: steps}, nil
 }
