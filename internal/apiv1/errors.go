@@ -40,7 +40,6 @@ var errorTable = []errorRow{
 	{engine.ErrUnsupportedFormat, codes.InvalidArgument, "UNSUPPORTED_IMAGE", ""},
 	{engine.ErrInvalidImage, codes.InvalidArgument, "INVALID_IMAGE", ""},
 	{engine.ErrTooLarge, codes.InvalidArgument, "IMAGE_TOO_LARGE", ""},
-	{engine.ErrNotImplemented, codes.Unimplemented, "NOT_IMPLEMENTED", ""},
 	{fetch.ErrRefused, codes.InvalidArgument, "SOURCE_REFUSED", ""},
 	{fetch.ErrTooLarge, codes.InvalidArgument, "SOURCE_TOO_LARGE", ""},
 	{fetch.ErrUnreachable, codes.FailedPrecondition, "SOURCE_UNREACHABLE", ""},

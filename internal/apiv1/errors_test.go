@@ -33,7 +33,6 @@ func TestToStatusTable(t *testing.T) {
 		{fmt.Errorf("%w: x", engine.ErrUnsupportedFormat), codes.InvalidArgument, "UNSUPPORTED_IMAGE"},
 		{fmt.Errorf("%w: x", engine.ErrInvalidImage), codes.InvalidArgument, "INVALID_IMAGE"},
 		{fmt.Errorf("%w: x", engine.ErrTooLarge), codes.InvalidArgument, "IMAGE_TOO_LARGE"},
-		{fmt.Errorf("%w: x", engine.ErrNotImplemented), codes.Unimplemented, "NOT_IMPLEMENTED"},
 		{fetch.ErrRefused, codes.InvalidArgument, "SOURCE_REFUSED"},
 		{fetch.ErrTooLarge, codes.InvalidArgument, "SOURCE_TOO_LARGE"},
 		{fmt.Errorf("%w: 404", fetch.ErrUnreachable), codes.FailedPrecondition, "SOURCE_UNREACHABLE"},

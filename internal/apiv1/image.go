@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
@@ -90,16 +91,87 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	}, nil
 }
 
-// Colorize implements enhancev1.ImageServiceServer; see Upscale.
-func (s *ImageServer) Colorize(ctx context.Context, _ *enhancev1.ColorizeRequest) (*enhancev1.ColorizeResponse, error) {
-	return nil, toStatus(ctx, s.log, fmt.Errorf("%w: colorization is not available yet", engine.ErrNotImplemented))
+// Colorize implements enhancev1.ImageServiceServer.
+func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeRequest) (*enhancev1.ColorizeResponse, error) {
+	opts, err := encodeOptions(req.GetOutputFormat(), req.GetQuality())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	hints, err := colorHints(req.GetHints())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
+		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
+	}
+	var ref []byte
+	if req.GetReferenceImageUrl() != "" || len(req.GetReferenceImage()) > 0 {
+		if ref, err = s.sourceNamed(ctx, "referenceImageUrl", "referenceImageBase64", req.GetReferenceImageUrl(), req.GetReferenceImage()); err != nil {
+			return nil, toStatus(ctx, s.log, err)
+		}
+	}
+	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	res, err := s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.ColorizeResponse{
+		Image:        &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
+		WidthPixels:  int32(res.Width),
+		HeightPixels: int32(res.Height),
+		Steps:        appliedSteps(res.Steps),
+	}, nil
+}
+
+// colorHints converts hints from the API, checking colours.
+func colorHints(in []*enhancev1.ColorHint) ([]engine.ColorHint, error) {
+	out := make([]engine.ColorHint, len(in))
+	for i, h := range in {
+		r, g, b, ok := parseHexColor(h.GetColor())
+		if !ok {
+			return nil, fmt.Errorf("%w: hint %d color %q is not #rrggbb", engine.ErrInvalidOption, i, h.GetColor())
+		}
+		pts := make([][2]int, len(h.GetPoints()))
+		for k, p := range h.GetPoints() {
+			pts[k] = [2]int{int(p.GetX()), int(p.GetY())}
+		}
+		out[i] = engine.ColorHint{Points: pts, R: r, G: g, B: b, Width: int(h.GetWidthPixels())}
+	}
+	return out, nil
+}
+
+func parseHexColor(s string) (r, g, b float32, ok bool) {
+	if len(s) != 7 || s[0] != '#' {
+		return 0, 0, 0, false
+	}
+	var v [3]float32
+	for i := range 3 {
+		n, err := strconv.ParseUint(s[1+2*i:3+2*i], 16, 8)
+		if err != nil {
+			return 0, 0, 0, false
+		}
+		v[i] = float32(n) / 255
+	}
+	return v[0], v[1], v[2], true
 }
 
 // source returns the image bytes from exactly one of url and inline.
 func (s *ImageServer) source(ctx context.Context, url string, inline []byte) ([]byte, error) {
+	if url == "" && len(inline) == 0 {
+		return nil, fmt.Errorf("%w: an image is required: give imageUrl or imageBase64, or send the image as a raw image/* body", errInvalidRequest)
+	}
+	return s.sourceNamed(ctx, "imageUrl", "imageBase64 (or a raw image body)", url, inline)
+}
+
+// sourceNamed returns image bytes from exactly one of url and inline,
+// naming the fields in errors.
+func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, url string, inline []byte) ([]byte, error) {
 	switch {
 	case url != "" && len(inline) > 0:
-		return nil, fmt.Errorf("%w: give the image once: imageUrl or imageBase64 (or a raw image body), not both", errInvalidRequest)
+		return nil, fmt.Errorf("%w: give the image once: %s or %s, not both", errInvalidRequest, urlField, inlineField)
 	case url != "":
 		return s.fetcher.Fetch(ctx, url)
 	case len(inline) > 0:
@@ -108,7 +180,7 @@ func (s *ImageServer) source(ctx context.Context, url string, inline []byte) ([]
 		}
 		return inline, nil
 	}
-	return nil, fmt.Errorf("%w: an image is required: give imageUrl or imageBase64, or send the image as a raw image/* body", errInvalidRequest)
+	return nil, fmt.Errorf("%w: give %s or %s", errInvalidRequest, urlField, inlineField)
 }
 
 func encodeOptions(format string, quality int32) (engine.EncodeOptions, error) {

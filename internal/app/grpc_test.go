@@ -61,7 +61,11 @@ func TestGRPCEnhance(t *testing.T) {
 	require.Equal(t, int32(576), up.GetHeightPixels())
 
 	_, err = client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png")})
-	require.Equal(t, codes.Unimplemented, status.Code(err))
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	col, err := client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png"),
+		Hints: []*enhancev1.ColorHint{{Points: []*enhancev1.Point{{X: 5, Y: 5}}, Color: "#20a040"}}})
+	require.NoError(t, err)
+	require.Equal(t, "colorize", col.GetSteps()[len(col.GetSteps())-1].GetName())
 }
 
 func TestGRPCScopeIsEnforced(t *testing.T) {

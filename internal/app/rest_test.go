@@ -63,6 +63,13 @@ func TestRESTEnhanceFromEverySource(t *testing.T) {
 		{"upscale ×3 raw body to jpeg", func() *http.Response {
 			return s.post(t, "/v1/upscale?scaleFactor=3&outputFormat=jpeg", "image/png", testImage(t, "bird.png"), map[string]string{"x-api-key": s.key})
 		}, "image/jpeg", "jpeg", 864},
+		{"colorize from a stroke", func() *http.Response {
+			return s.postJSON(t, "/v1/colorize", map[string]any{"imageUrl": img.URL + "/bird.png",
+				"hints": []map[string]any{{"points": []map[string]int{{"x": 10, "y": 10}, {"x": 100, "y": 40}}, "color": "#3366cc", "widthPixels": 3}}}, s.key)
+		}, "image/png", "png", 288},
+		{"colorize from a reference URL on a raw upload", func() *http.Response {
+			return s.post(t, "/v1/colorize?referenceImageUrl="+img.URL+"/kodim23.jpg&outputFormat=jpeg", "image/png", testImage(t, "bird.png"), map[string]string{"x-api-key": s.key})
+		}, "image/jpeg", "jpeg", 288},
 		{"imageUrl to webp", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "outputFormat": "webp"}, s.key)
 		}, "image/webp", "webp", 288},
@@ -178,7 +185,13 @@ func TestRESTErrors(t *testing.T) {
 		{"upscale past the output limit", func() *http.Response {
 			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 4}, s.key)
 		}, 400, "IMAGE_TOO_LARGE", "1152x1152"},
-		{"colorize not built yet", func() *http.Response { return s.post(t, "/v1/colorize", "image/png", png, key) }, 501, "NOT_IMPLEMENTED", "colorization is not available yet"},
+		{"colorize with nothing to go on", func() *http.Response { return s.post(t, "/v1/colorize", "image/png", png, key) }, 400, "INVALID_OPTION", "colorization needs colour hints"},
+		{"colorize with a bad colour", func() *http.Response {
+			return s.postJSON(t, "/v1/colorize", map[string]any{"imageUrl": img.URL + "/bird.png", "hints": []map[string]any{{"points": []map[string]int{{"x": 1, "y": 1}}, "color": "red"}}}, s.key)
+		}, 400, "INVALID_OPTION", "not #rrggbb"},
+		{"colorize with a hint off the image", func() *http.Response {
+			return s.postJSON(t, "/v1/colorize", map[string]any{"imageUrl": img.URL + "/bird.png", "hints": []map[string]any{{"points": []map[string]int{{"x": 1000, "y": 1}}, "color": "#ff0000"}}}, s.key)
+		}, 400, "INVALID_OPTION", "outside the 288x288 image"},
 		{"raw image to a JSON-only route", func() *http.Response { return s.post(t, "/v1/accounts", "image/png", png, nil) }, 415, "UNSUPPORTED_MEDIA_TYPE", "image body"},
 		{"registration with a bad email", func() *http.Response {
 			return s.postJSON(t, "/v1/accounts", map[string]any{"email": "nope", "password": "long enough password"}, "")

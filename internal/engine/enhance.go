@@ -15,9 +15,6 @@ const (
 	Landscape EnhancementType = "landscape"
 )
 
-// ErrNotImplemented marks an operation the engine does not offer yet.
-var ErrNotImplemented = fmt.Errorf("not implemented")
-
 // GeneralPipeline suits any photo: denoise only if noisy, white balance,
 // levels and exposure, CLAHE on luma, gentle luma sharpening. Denoising
 // comes first so that the contrast steps do not amplify noise.

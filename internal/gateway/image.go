@@ -111,7 +111,7 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 			resp, err = g.images.Upscale(ctx, req, grpc.Header(&header))
 		}
 	case "colorize":
-		req := &enhancev1.ColorizeRequest{Image: body, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality")}
+		req := &enhancev1.ColorizeRequest{Image: body, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), ReferenceImageUrl: q.str("referenceImageUrl")}
 		if q.check(w, r) {
 			resp, err = g.images.Colorize(ctx, req, grpc.Header(&header))
 		}

@@ -355,9 +355,17 @@ type ColorizeRequest struct {
 	// Output encoding: "png", "jpeg" or "webp"; default the source's format.
 	OutputFormat string `protobuf:"bytes,3,opt,name=output_format,json=outputFormat,proto3" json:"output_format,omitempty"`
 	// Quality 1..100 for lossy output formats; 0 means the default (90).
-	Quality       int32 `protobuf:"varint,4,opt,name=quality,proto3" json:"quality,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Quality int32 `protobuf:"varint,4,opt,name=quality,proto3" json:"quality,omitempty"`
+	// Colours asserted for some pixels: points or strokes.
+	Hints []*ColorHint `protobuf:"bytes,5,rep,name=hints,proto3" json:"hints,omitempty"`
+	// URL of a colour photo of a similar scene whose colours seed hints by
+	// luminance and texture matching.
+	ReferenceImageUrl string `protobuf:"bytes,6,opt,name=reference_image_url,json=referenceImageUrl,proto3" json:"reference_image_url,omitempty"`
+	// Bytes of the reference photo. In JSON this is the base64 text in
+	// `referenceImageBase64`.
+	ReferenceImage []byte `protobuf:"bytes,7,opt,name=reference_image,json=referenceImageBase64,proto3" json:"reference_image,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *ColorizeRequest) Reset() {
@@ -418,6 +426,146 @@ func (x *ColorizeRequest) GetQuality() int32 {
 	return 0
 }
 
+func (x *ColorizeRequest) GetHints() []*ColorHint {
+	if x != nil {
+		return x.Hints
+	}
+	return nil
+}
+
+func (x *ColorizeRequest) GetReferenceImageUrl() string {
+	if x != nil {
+		return x.ReferenceImageUrl
+	}
+	return ""
+}
+
+func (x *ColorizeRequest) GetReferenceImage() []byte {
+	if x != nil {
+		return x.ReferenceImage
+	}
+	return nil
+}
+
+// ColorHint gives a colour to one point, or to a stroke through several.
+type ColorHint struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The point, or the stroke's points in order, in source pixels.
+	Points []*Point `protobuf:"bytes,1,rep,name=points,proto3" json:"points,omitempty"`
+	// The colour as "#rrggbb" (sRGB).
+	Color string `protobuf:"bytes,2,opt,name=color,proto3" json:"color,omitempty"`
+	// Stroke width in pixels, 1..64; 0 means 1.
+	WidthPixels   int32 `protobuf:"varint,3,opt,name=width_pixels,json=widthPixels,proto3" json:"width_pixels,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColorHint) Reset() {
+	*x = ColorHint{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColorHint) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColorHint) ProtoMessage() {}
+
+func (x *ColorHint) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColorHint.ProtoReflect.Descriptor instead.
+func (*ColorHint) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *ColorHint) GetPoints() []*Point {
+	if x != nil {
+		return x.Points
+	}
+	return nil
+}
+
+func (x *ColorHint) GetColor() string {
+	if x != nil {
+		return x.Color
+	}
+	return ""
+}
+
+func (x *ColorHint) GetWidthPixels() int32 {
+	if x != nil {
+		return x.WidthPixels
+	}
+	return 0
+}
+
+// Point is a pixel position, from the top-left corner.
+type Point struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Column, 0 at the left.
+	X int32 `protobuf:"varint,1,opt,name=x,proto3" json:"x,omitempty"`
+	// Row, 0 at the top.
+	Y             int32 `protobuf:"varint,2,opt,name=y,proto3" json:"y,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Point) Reset() {
+	*x = Point{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Point) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Point) ProtoMessage() {}
+
+func (x *Point) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Point.ProtoReflect.Descriptor instead.
+func (*Point) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Point) GetX() int32 {
+	if x != nil {
+		return x.X
+	}
+	return 0
+}
+
+func (x *Point) GetY() int32 {
+	if x != nil {
+		return x.Y
+	}
+	return 0
+}
+
 // ColorizeResponse is the coloured image.
 type ColorizeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -435,7 +583,7 @@ type ColorizeResponse struct {
 
 func (x *ColorizeResponse) Reset() {
 	*x = ColorizeResponse{}
-	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[5]
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +595,7 @@ func (x *ColorizeResponse) String() string {
 func (*ColorizeResponse) ProtoMessage() {}
 
 func (x *ColorizeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[5]
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +608,7 @@ func (x *ColorizeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ColorizeResponse.ProtoReflect.Descriptor instead.
 func (*ColorizeResponse) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{5}
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ColorizeResponse) GetImage() *httpbody.HttpBody {
@@ -505,7 +653,7 @@ type AppliedStep struct {
 
 func (x *AppliedStep) Reset() {
 	*x = AppliedStep{}
-	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[6]
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -517,7 +665,7 @@ func (x *AppliedStep) String() string {
 func (*AppliedStep) ProtoMessage() {}
 
 func (x *AppliedStep) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[6]
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -530,7 +678,7 @@ func (x *AppliedStep) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppliedStep.ProtoReflect.Descriptor instead.
 func (*AppliedStep) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{6}
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppliedStep) GetName() string {
@@ -575,12 +723,22 @@ const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
 	"\rheight_pixels\x18\x03 \x01(\x05R\fheightPixels\x128\n" +
-	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\x89\x01\n" +
+	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xa0\x02\n" +
 	"\x0fColorizeRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12#\n" +
 	"\routput_format\x18\x03 \x01(\tR\foutputFormat\x12\x18\n" +
-	"\aquality\x18\x04 \x01(\x05R\aquality\"\xc0\x01\n" +
+	"\aquality\x18\x04 \x01(\x05R\aquality\x126\n" +
+	"\x05hints\x18\x05 \x03(\v2 .smartimage.enhance.v1.ColorHintR\x05hints\x12.\n" +
+	"\x13reference_image_url\x18\x06 \x01(\tR\x11referenceImageUrl\x12-\n" +
+	"\x0freference_image\x18\a \x01(\fR\x14referenceImageBase64\"z\n" +
+	"\tColorHint\x124\n" +
+	"\x06points\x18\x01 \x03(\v2\x1c.smartimage.enhance.v1.PointR\x06points\x12\x14\n" +
+	"\x05color\x18\x02 \x01(\tR\x05color\x12!\n" +
+	"\fwidth_pixels\x18\x03 \x01(\x05R\vwidthPixels\"#\n" +
+	"\x05Point\x12\f\n" +
+	"\x01x\x18\x01 \x01(\x05R\x01x\x12\f\n" +
+	"\x01y\x18\x02 \x01(\x05R\x01y\"\xc0\x01\n" +
 	"\x10ColorizeResponse\x12*\n" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
@@ -617,37 +775,41 @@ func file_smartimage_enhance_v1_image_proto_rawDescGZIP() []byte {
 	return file_smartimage_enhance_v1_image_proto_rawDescData
 }
 
-var file_smartimage_enhance_v1_image_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_smartimage_enhance_v1_image_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_smartimage_enhance_v1_image_proto_goTypes = []any{
 	(*EnhanceRequest)(nil),    // 0: smartimage.enhance.v1.EnhanceRequest
 	(*EnhanceResponse)(nil),   // 1: smartimage.enhance.v1.EnhanceResponse
 	(*UpscaleRequest)(nil),    // 2: smartimage.enhance.v1.UpscaleRequest
 	(*UpscaleResponse)(nil),   // 3: smartimage.enhance.v1.UpscaleResponse
 	(*ColorizeRequest)(nil),   // 4: smartimage.enhance.v1.ColorizeRequest
-	(*ColorizeResponse)(nil),  // 5: smartimage.enhance.v1.ColorizeResponse
-	(*AppliedStep)(nil),       // 6: smartimage.enhance.v1.AppliedStep
-	nil,                       // 7: smartimage.enhance.v1.AppliedStep.ParametersEntry
-	(*httpbody.HttpBody)(nil), // 8: google.api.HttpBody
+	(*ColorHint)(nil),         // 5: smartimage.enhance.v1.ColorHint
+	(*Point)(nil),             // 6: smartimage.enhance.v1.Point
+	(*ColorizeResponse)(nil),  // 7: smartimage.enhance.v1.ColorizeResponse
+	(*AppliedStep)(nil),       // 8: smartimage.enhance.v1.AppliedStep
+	nil,                       // 9: smartimage.enhance.v1.AppliedStep.ParametersEntry
+	(*httpbody.HttpBody)(nil), // 10: google.api.HttpBody
 }
 var file_smartimage_enhance_v1_image_proto_depIdxs = []int32{
-	8,  // 0: smartimage.enhance.v1.EnhanceResponse.image:type_name -> google.api.HttpBody
-	6,  // 1: smartimage.enhance.v1.EnhanceResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
-	8,  // 2: smartimage.enhance.v1.UpscaleResponse.image:type_name -> google.api.HttpBody
-	6,  // 3: smartimage.enhance.v1.UpscaleResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
-	8,  // 4: smartimage.enhance.v1.ColorizeResponse.image:type_name -> google.api.HttpBody
-	6,  // 5: smartimage.enhance.v1.ColorizeResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
-	7,  // 6: smartimage.enhance.v1.AppliedStep.parameters:type_name -> smartimage.enhance.v1.AppliedStep.ParametersEntry
-	0,  // 7: smartimage.enhance.v1.ImageService.Enhance:input_type -> smartimage.enhance.v1.EnhanceRequest
-	2,  // 8: smartimage.enhance.v1.ImageService.Upscale:input_type -> smartimage.enhance.v1.UpscaleRequest
-	4,  // 9: smartimage.enhance.v1.ImageService.Colorize:input_type -> smartimage.enhance.v1.ColorizeRequest
-	1,  // 10: smartimage.enhance.v1.ImageService.Enhance:output_type -> smartimage.enhance.v1.EnhanceResponse
-	3,  // 11: smartimage.enhance.v1.ImageService.Upscale:output_type -> smartimage.enhance.v1.UpscaleResponse
-	5,  // 12: smartimage.enhance.v1.ImageService.Colorize:output_type -> smartimage.enhance.v1.ColorizeResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 0: smartimage.enhance.v1.EnhanceResponse.image:type_name -> google.api.HttpBody
+	8,  // 1: smartimage.enhance.v1.EnhanceResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
+	10, // 2: smartimage.enhance.v1.UpscaleResponse.image:type_name -> google.api.HttpBody
+	8,  // 3: smartimage.enhance.v1.UpscaleResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
+	5,  // 4: smartimage.enhance.v1.ColorizeRequest.hints:type_name -> smartimage.enhance.v1.ColorHint
+	6,  // 5: smartimage.enhance.v1.ColorHint.points:type_name -> smartimage.enhance.v1.Point
+	10, // 6: smartimage.enhance.v1.ColorizeResponse.image:type_name -> google.api.HttpBody
+	8,  // 7: smartimage.enhance.v1.ColorizeResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
+	9,  // 8: smartimage.enhance.v1.AppliedStep.parameters:type_name -> smartimage.enhance.v1.AppliedStep.ParametersEntry
+	0,  // 9: smartimage.enhance.v1.ImageService.Enhance:input_type -> smartimage.enhance.v1.EnhanceRequest
+	2,  // 10: smartimage.enhance.v1.ImageService.Upscale:input_type -> smartimage.enhance.v1.UpscaleRequest
+	4,  // 11: smartimage.enhance.v1.ImageService.Colorize:input_type -> smartimage.enhance.v1.ColorizeRequest
+	1,  // 12: smartimage.enhance.v1.ImageService.Enhance:output_type -> smartimage.enhance.v1.EnhanceResponse
+	3,  // 13: smartimage.enhance.v1.ImageService.Upscale:output_type -> smartimage.enhance.v1.UpscaleResponse
+	7,  // 14: smartimage.enhance.v1.ImageService.Colorize:output_type -> smartimage.enhance.v1.ColorizeResponse
+	12, // [12:15] is the sub-list for method output_type
+	9,  // [9:12] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_smartimage_enhance_v1_image_proto_init() }
@@ -662,7 +824,7 @@ func file_smartimage_enhance_v1_image_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartimage_enhance_v1_image_proto_rawDesc), len(file_smartimage_enhance_v1_image_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
