@@ -18,6 +18,9 @@ type Dehaze struct {
 	MinTransmission float32
 	// MinHaze is the mean dark channel below which the photo counts as clear.
 	MinHaze float64
+	// Tolerance is how close to the airlight a pixel must be to count as
+	// sky or fog, where haze is left rather than amplified.
+	Tolerance float32
 }
 
 // Name implements Step.
@@ -61,6 +64,17 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 	parallelRows(h, workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
 			ti := max(t[i], d.MinTransmission)
+			// Sky and dense fog are close to the airlight, where the prior
+			// fails and a small t would amplify noise and JPEG blocks:
+			// within Tolerance of A, t is raised in proportion (the
+			// tolerance rule of Li et al.'s sky-region correction).
+			diff := float32(0)
+			for c, p := range img.Planes {
+				diff = max(diff, abs32(p[i]-atmo[c]))
+			}
+			if diff < d.Tolerance {
+				ti = min(1, ti*d.Tolerance/max(diff, 1e-3))
+			}
 			for c, p := range img.Planes {
 				p[i] = clamp01((p[i]-atmo[c])/ti + atmo[c])
 			}

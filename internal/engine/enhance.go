@@ -46,7 +46,7 @@ func PortraitPipeline() Pipeline {
 // contrast.
 func LandscapePipeline() Pipeline {
 	return Pipeline{
-		Dehaze{Omega: 0.95, MinTransmission: 0.15, MinHaze: 0.1},
+		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.1, Tolerance: 0.15},
 		Denoise{MinSigma: 3.5, Radius: 2},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.07},
 		Levels{ClipFraction: 0.002, Slack: 0.03, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7},

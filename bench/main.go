@@ -1,0 +1,85 @@
+// Command bench is the measurement harness behind docs/quality.md and
+// docs/benchmarks.md: super-resolution PSNR/SSIM on Set5 and Set14,
+// enhancement colour error on degraded Kodak photos next to ImageMagick's
+// automatic options, colorization from sparse hints, speed against
+// ImageMagick and libvips on camera photos, and before/after contact
+// sheets. Run it with `make harness`; it is not part of `make test`.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/smartimage/enhance/internal/engine"
+)
+
+func main() {
+	images := flag.String("images", "../shared/testdata/images", "folder with set5/, set14/, kodak/ and camera/")
+	out := flag.String("out", "docs", "folder for the reports and contact sheets")
+	only := flag.String("only", "quality,speed,sheets", "comma-separated parts to run")
+	flag.Parse()
+	e, err := engine.New(engine.Config{MaxSourcePixels: 30_000_000, MaxOutputPixels: 200_000_000, Workers: runtime.NumCPU()})
+	if err != nil {
+		fail(err)
+	}
+	h := &harness{engine: e, images: *images, out: *out}
+	for _, part := range strings.Split(*only, ",") {
+		switch part {
+		case "quality":
+			h.quality()
+		case "speed":
+			h.speed()
+		case "sheets":
+			h.sheets()
+		default:
+			fail(fmt.Errorf("unknown part %q", part))
+		}
+	}
+}
+
+type harness struct {
+	engine *engine.Engine
+	images string
+	out    string
+}
+
+func (h *harness) load(path string) *engine.Image {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		fail(err)
+	}
+	img, _, err := h.engine.Decode(data)
+	if err != nil {
+		fail(fmt.Errorf("%s: %w", path, err))
+	}
+	return img
+}
+
+func (h *harness) glob(dir string) []string {
+	names, err := filepath.Glob(filepath.Join(h.images, dir, "*"))
+	if err != nil || len(names) == 0 {
+		fail(fmt.Errorf("no images in %s", filepath.Join(h.images, dir)))
+	}
+	return names
+}
+
+func (h *harness) write(name, content string) {
+	path := filepath.Join(h.out, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		fail(err)
+	}
+	fmt.Println("wrote", path)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
