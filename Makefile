@@ -6,6 +6,7 @@ GO_TAGS   := nodynamic
 GO        := go
 BUF       := $(GO) run github.com/bufbuild/buf/cmd/buf@v1.75.0
 DATA_DIR  ?= ./data
+IMAGES    ?= ../shared/testdata/images
 
 .DEFAULT_GOAL := help
 
@@ -34,6 +35,10 @@ clients: ## Install node-fetch for the documented Node example (skipped without 
 .PHONY: bench
 bench: ## Run the benchmarks.
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -bench . -benchmem ./...
+
+.PHONY: harness
+harness: ## Measure quality and speed against ImageMagick and libvips; writes docs/*.md and contact sheets (needs imagemagick and libvips-tools).
+	$(GO) run -tags $(GO_TAGS) ./bench -images $(IMAGES) -out docs
 
 .PHONY: fuzz
 fuzz: ## Fuzz the key parser and the decoder for a while each.

@@ -21,6 +21,8 @@ func main() {
 	images := flag.String("images", "../shared/testdata/images", "folder with set5/, set14/, kodak/ and camera/")
 	out := flag.String("out", "docs", "folder for the reports and contact sheets")
 	only := flag.String("only", "quality,speed,sheets", "comma-separated parts to run")
+	childInput := flag.String("child-input", "", "internal: the file the memory child enhances")
+	childType := flag.String("child-type", "general", "internal: the memory child's pipeline")
 	flag.Parse()
 	e, err := engine.New(engine.Config{MaxSourcePixels: 30_000_000, MaxOutputPixels: 200_000_000, Workers: runtime.NumCPU()})
 	if err != nil {
@@ -35,6 +37,8 @@ func main() {
 			h.speed()
 		case "sheets":
 			h.sheets()
+		case "memory-child":
+			h.memoryChild(*childInput, *childType)
 		default:
 			fail(fmt.Errorf("unknown part %q", part))
 		}

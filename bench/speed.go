@@ -173,5 +173,6 @@ func (h *harness) speed() {
 		})
 		fmt.Fprintf(&b, "| %s | %.2f s | %.1f MB |\n", lv.name, d.Seconds(), float64(size)/1e6)
 	}
+	h.memory(&b)
 	h.write("benchmarks.md", b.String())
 }

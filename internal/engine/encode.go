@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"image"
-	"image/jpeg"
 	"image/png"
 
 	"github.com/gen2brain/webp"
@@ -51,7 +50,9 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 			err = enc.Encode(&buf, e.toImage(img, img.Alpha != nil))
 		}
 	case JPEG:
-		err = jpeg.Encode(&buf, e.toImage(img, false), &jpeg.Options{Quality: quality})
+		var data []byte
+		data, err = encodeJPEG(e.toImage(img, false), quality, e.cfg.Workers)
+		buf.Write(data)
 	case WebP:
 		err = webp.Encode(&buf, e.toImage(img, img.Alpha != nil), webp.Options{Quality: quality, Method: 4})
 	default:
