@@ -122,11 +122,27 @@ func (e *Engine) fromImage(src image.Image) *Image {
 	case *image.YCbCr:
 		img := NewImage(w, h, 3, false)
 		r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
+		// Chroma subsampling as shifts: 4:2:0 halves both axes, and so on.
+		sx, sy := 0, 0
+		switch s.SubsampleRatio {
+		case image.YCbCrSubsampleRatio422:
+			sx = 1
+		case image.YCbCrSubsampleRatio420:
+			sx, sy = 1, 1
+		case image.YCbCrSubsampleRatio440:
+			sy = 1
+		case image.YCbCrSubsampleRatio411:
+			sx = 2
+		case image.YCbCrSubsampleRatio410:
+			sx, sy = 2, 1
+		}
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
+				yRow := s.Y[(y+b.Min.Y-s.Rect.Min.Y)*s.YStride+(b.Min.X-s.Rect.Min.X):]
+				cBase := ((y+b.Min.Y)>>sy-s.Rect.Min.Y>>sy)*s.CStride - s.Rect.Min.X>>sx
 				for x := range w {
-					yy := float32(s.Y[s.YOffset(b.Min.X+x, b.Min.Y+y)])
-					ci := s.COffset(b.Min.X+x, b.Min.Y+y)
+					ci := cBase + (x+b.Min.X)>>sx
+					yy := float32(yRow[x])
 					cb := float32(s.Cb[ci]) - 128
 					cr := float32(s.Cr[ci]) - 128
 					i := y*w + x

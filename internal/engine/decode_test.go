@@ -144,3 +144,33 @@ func FuzzDecode(f *testing.F) {
 		require.LessOrEqual(t, img.Width*img.Height, 1<<20)
 	})
 }
+
+// TestYCbCrConversionMatchesTheColorModel checks the fast path against
+// the standard library for every subsampling ratio, on a sub-image.
+func TestYCbCrConversionMatchesTheColorModel(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	for _, ratio := range []image.YCbCrSubsampleRatio{
+		image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420,
+		image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410,
+	} {
+		full := image.NewYCbCr(image.Rect(0, 0, 37, 29), ratio)
+		for i := range full.Y {
+			full.Y[i] = uint8(i * 7)
+		}
+		for i := range full.Cb {
+			full.Cb[i], full.Cr[i] = uint8(i*13), uint8(255-i*5)
+		}
+		sub := full.SubImage(image.Rect(3, 5, 30, 27)).(*image.YCbCr)
+		got := e.fromImage(sub)
+		for y := range 22 {
+			for x := range 27 {
+				r, g, b, _ := sub.At(3+x, 5+y).RGBA()
+				i := y*27 + x
+				require.InDelta(t, float64(r)/65535, got.Planes[0][i], 0.01, "ratio %v at %d,%d", ratio, x, y)
+				require.InDelta(t, float64(g)/65535, got.Planes[1][i], 0.01)
+				require.InDelta(t, float64(b)/65535, got.Planes[2][i], 0.01)
+			}
+		}
+	}
+}
