@@ -23,20 +23,28 @@ func main() {
 	only := flag.String("only", "quality,speed,sheets", "comma-separated parts to run")
 	childInput := flag.String("child-input", "", "internal: the file the memory child enhances")
 	childType := flag.String("child-type", "general", "internal: the memory child's pipeline")
+	kodak := flag.Int("kodak", 0, "use only the first N Kodak images (0: all); for quick tuning runs")
+	noMagick := flag.Bool("no-magick", false, "skip the ImageMagick comparisons; for quick tuning runs")
 	flag.Parse()
 	e, err := engine.New(engine.Config{MaxSourcePixels: 30_000_000, MaxOutputPixels: 200_000_000, Workers: runtime.NumCPU()})
 	if err != nil {
 		fail(err)
 	}
-	h := &harness{engine: e, images: *images, out: *out}
+	h := &harness{engine: e, images: *images, out: *out, kodak: *kodak, noMagick: *noMagick}
 	for _, part := range strings.Split(*only, ",") {
 		switch part {
 		case "quality":
 			h.quality()
+		case "enhance":
+			var b strings.Builder
+			h.enhancement(&b)
+			fmt.Print(b.String())
 		case "speed":
 			h.speed()
 		case "sheets":
 			h.sheets()
+		case "steps-general", "steps-portrait", "steps-landscape":
+			h.steps(engine.EnhancementType(strings.TrimPrefix(part, "steps-")))
 		case "memory-child":
 			h.memoryChild(*childInput, *childType)
 		default:
@@ -46,9 +54,11 @@ func main() {
 }
 
 type harness struct {
-	engine *engine.Engine
-	images string
-	out    string
+	engine   *engine.Engine
+	images   string
+	out      string
+	kodak    int
+	noMagick bool
 }
 
 func (h *harness) load(path string) *engine.Image {
@@ -67,6 +77,9 @@ func (h *harness) glob(dir string) []string {
 	names, err := filepath.Glob(filepath.Join(h.images, dir, "*"))
 	if err != nil || len(names) == 0 {
 		fail(fmt.Errorf("no images in %s", filepath.Join(h.images, dir)))
+	}
+	if dir == "kodak" && h.kodak > 0 && h.kodak < len(names) {
+		names = names[:h.kodak]
 	}
 	return names
 }

@@ -45,8 +45,12 @@ func (h *harness) sheets() {
 			after := cloneImage(img)
 			p, _ := engine.PipelineFor(kind)
 			p.Run(context.Background(), after, 2)
-			th := thumb * img.Height / img.Width
-			cells = append(cells, engine.Resize(img, thumb, th, engine.Lanczos3, 2), engine.Resize(after, thumb, th, engine.Lanczos3, 2))
+			// Fit each photo in a thumb×thumb box, whatever its orientation.
+			tw, th := thumb, thumb*img.Height/img.Width
+			if img.Height > img.Width {
+				tw, th = thumb*img.Width/img.Height, thumb
+			}
+			cells = append(cells, engine.Resize(img, tw, th, engine.Lanczos3, 2), engine.Resize(after, tw, th, engine.Lanczos3, 2))
 		}
 		rows := (len(cells) + cols - 1) / cols
 		rowH := make([]int, rows)
@@ -69,7 +73,7 @@ func (h *harness) sheets() {
 					break
 				}
 				m := cells[k]
-				x0 := c*(thumb+4) + 2
+				x0 := c*(thumb+4) + 2 + (thumb-m.Width)/2
 				for y := range m.Height {
 					for x := range m.Width {
 						i := y*m.Width + x

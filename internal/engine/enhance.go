@@ -15,16 +15,17 @@ const (
 	Landscape EnhancementType = "landscape"
 )
 
-// GeneralPipeline suits any photo: denoise only if noisy, white balance,
-// levels and exposure, CLAHE on luma, gentle luma sharpening. Denoising
-// comes first so that the contrast steps do not amplify noise.
+// GeneralPipeline suits any photo: denoise only if noisy, levels and
+// exposure, white balance of what cast remains, CLAHE on luma, gentle
+// luma sharpening. Denoising comes first so that the contrast steps do
+// not amplify noise.
 func GeneralPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3.5, Radius: 2},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.05},
-		Levels{ClipFraction: 0.002, Slack: 0.04, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7},
+		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.1},
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.2, MinShare: 0},
-		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.008, MaxDelta: 0.08},
+		Sharpen{Sigma: 1.0, Amount: 0.35, Threshold: 0.01, MaxDelta: 0.06},
 	}
 }
 
@@ -34,8 +35,8 @@ func GeneralPipeline() Pipeline {
 func PortraitPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3, Radius: 2},
-		WhiteBalance{MaxGain: 1.4, MinCast: 0.08, KeepSkin: true},
-		Levels{ClipFraction: 0.002, Slack: 0.05, MaxGain: 2, MedianLow: 0.32, MedianHigh: 0.7},
+		Levels{ClipFraction: 0.0001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75},
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.04, KeepSkin: true},
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.2, MinShare: 0.1},
 		SkinSmooth{Amount: 0.6},
 		Sharpen{Sigma: 1.2, Amount: 0.35, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true},
@@ -48,8 +49,8 @@ func LandscapePipeline() Pipeline {
 	return Pipeline{
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.1, Tolerance: 0.15},
 		Denoise{MinSigma: 3.5, Radius: 2},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.07},
-		Levels{ClipFraction: 0.002, Slack: 0.03, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7},
+		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.1},
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.6, TargetStd: 0.22, MinShare: 0.1},
 		Vibrance{Amount: 0.2},
 		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1},

@@ -2,15 +2,17 @@ package engine
 
 import "math"
 
-// Levels stretches the tonal range from the luminance histogram and
-// corrects exposure with a gamma on the midtones. The same curve is
-// applied to every channel, so hues are kept.
+// Levels sets black and white points from the histograms and corrects
+// exposure with a gamma on the midtones. The common range runs from the
+// darkest to the brightest channel (clipping ClipFraction of pixels at
+// each end), so a photo that already uses the full range is left alone.
+// The channels share one curve: stretching them separately would also
+// "correct" every scene that is naturally short of one colour (measured
+// on the Kodak set, it moved undamaged photos by 1.6 to 2.2 ΔE00); casts
+// are WhiteBalance's job.
 type Levels struct {
 	// ClipFraction is the share of pixels allowed to clip at each end.
 	ClipFraction float64
-	// Slack is how far from pure black and white the range may end
-	// without being stretched.
-	Slack float64
 	// MaxGain bounds the stretch, so a nearly flat image (fog, a wall)
 	// is not blown into noise.
 	MaxGain float64
@@ -26,49 +28,39 @@ const histBins = 1024
 
 // Apply implements Step.
 func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
-	hist := lumaHistogram(img, workers)
-	total := 0
-	for _, c := range hist {
-		total += c
-	}
-	// The black and white points move only by what lies beyond Slack: a
-	// photo whose darkest pixels are a deep gray is normal, one whose
-	// darkest are mid-gray is washed out.
-	lo, hi := percentile(hist, total, l.ClipFraction), percentile(hist, total, 1-l.ClipFraction)
+	h := histograms(img, workers)
+	total := img.Width * img.Height
+	lo := percentile(h.min, total, l.ClipFraction)
+	hi := percentile(h.max, total, 1-l.ClipFraction)
 	if hi-lo < 2.0/histBins { // flat image: nothing to stretch
 		return nil, false
 	}
-	lo, hi = max(0, lo-l.Slack), min(1, hi+l.Slack)
-	gain := 1 / (hi - lo)
-	if gain > l.MaxGain {
+	if 1/(hi-lo) > l.MaxGain {
 		// Keep the stretch centred on the content instead of pinning black.
 		mid := (hi + lo) / 2
-		gain = l.MaxGain
-		lo = mid - 0.5/gain
-	}
-	if gain < 1 { // never compress a range that already spans everything
-		gain, lo = 1, 0
+		lo, hi = mid-0.5/l.MaxGain, mid+0.5/l.MaxGain
 	}
 	// Exposure: only a median outside the normal band counts as badly
-	// exposed (dark and bright scenes exist on purpose); it is moved toward
-	// the nearer edge of the band with a bounded gamma.
-	median := (percentile(hist, total, 0.5) - lo) * gain
+	// exposed (dark and bright scenes exist on purpose); such a median is
+	// brought to the band's nearer quartile with a bounded gamma.
+	median := (percentile(h.luma, total, 0.5) - lo) / (hi - lo)
 	gamma := 1.0
 	if median > 0.02 && median < 0.98 {
 		target := median
 		switch {
 		case median < l.MedianLow:
-			target = l.MedianLow
+			target = l.MedianLow + (l.MedianHigh-l.MedianLow)/4
 		case median > l.MedianHigh:
-			target = l.MedianHigh
+			target = l.MedianHigh - (l.MedianHigh-l.MedianLow)/4
 		}
 		gamma = math.Log(target) / math.Log(median)
 		gamma = math.Max(0.5, math.Min(1.6, gamma))
 	}
-	if gain < 1.02 && math.Abs(gamma-1) < 0.02 {
+	if math.Abs(gamma-1) < 0.02 && lo <= 1.0/histBins && hi >= 1-1.0/histBins {
 		return nil, false
 	}
-	curve := func(v float64) float64 {
+	gain := 1 / (hi - lo)
+	curve := newLUT(func(v float64) float64 {
 		v = (v - lo) * gain
 		if v <= 0 {
 			return 0
@@ -77,58 +69,83 @@ func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
 			return 1
 		}
 		return math.Pow(v, gamma)
+	})
+	for _, p := range img.Planes {
+		applyLUT(p, img.Width, img.Height, curve, workers)
 	}
-	applyCurve(img, newLUT(curve), workers)
 	return map[string]string{
 		"black": formatFloat(float32(lo)),
-		"white": formatFloat(float32(lo + 1/gain)),
+		"white": formatFloat(float32(hi)),
 		"gamma": formatFloat(float32(gamma)),
 	}, true
 }
 
-func lumaHistogram(img *Image, workers int) []int {
-	parts := make([][]int, max(workers, 1))
+// hists are the histograms Levels reads: of each pixel's darkest and
+// brightest channel, and of luma.
+type hists struct {
+	min, max, luma []int
+}
+
+func histograms(img *Image, workers int) hists {
+	n := len(img.Planes)
+	parts := make([]hists, max(workers, 1))
 	bands := make(chan int, len(parts))
 	for i := range parts {
 		bands <- i
 	}
+	newHists := func() hists {
+		return hists{min: make([]int, histBins), max: make([]int, histBins), luma: make([]int, histBins)}
+	}
 	parallelRows(img.Height, workers, func(y0, y1 int) {
-		i := <-bands
-		h := make([]int, histBins)
+		k := <-bands
+		h := newHists()
 		w := img.Width
-		if img.Gray() {
+		if n == 1 {
 			for _, v := range img.Planes[0][y0*w : y1*w] {
-				h[binOf(v)]++
+				b := binOf(v)
+				h.min[b]++
+				h.max[b]++
+				h.luma[b]++
 			}
 		} else {
-			r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+			r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
 			for j := y0 * w; j < y1*w; j++ {
-				h[binOf(lumaR*r[j]+lumaG*g[j]+lumaB*b[j])]++
+				h.min[binOf(min(r[j], g[j], bl[j]))]++
+				h.max[binOf(max(r[j], g[j], bl[j]))]++
+				h.luma[binOf(lumaR*r[j]+lumaG*g[j]+lumaB*bl[j])]++
 			}
 		}
-		parts[i] = h
+		parts[k] = h
 	})
-	hist := make([]int, histBins)
-	for _, p := range parts {
-		for i, c := range p {
-			hist[i] += c
+	out := newHists()
+	add := func(dst, src []int) {
+		for i, c := range src {
+			dst[i] += c
 		}
 	}
-	return hist
+	for _, p := range parts {
+		if p.min == nil {
+			continue
+		}
+		add(out.min, p.min)
+		add(out.max, p.max)
+		add(out.luma, p.luma)
+	}
+	return out
 }
 
 func binOf(v float32) int {
-	i := int(v * (histBins - 1))
+	i := int(v*(histBins-1) + 0.5)
 	return min(max(i, 0), histBins-1)
 }
 
-// percentile returns the luminance below which fraction q of pixels lie.
+// percentile returns the value below which fraction q of pixels lie.
 func percentile(hist []int, total int, q float64) float64 {
 	target := q * float64(total)
 	acc := 0.0
 	for i, c := range hist {
 		acc += float64(c)
-		if acc >= target {
+		if acc > target {
 			return float64(i) / (histBins - 1)
 		}
 	}
@@ -159,14 +176,11 @@ func (t lut) at(v float32) float32 {
 	return t[i] + f*(t[i+1]-t[i])
 }
 
-func applyCurve(img *Image, t lut, workers int) {
-	w := img.Width
-	parallelRows(img.Height, workers, func(y0, y1 int) {
-		for _, p := range img.Planes {
-			row := p[y0*w : y1*w]
-			for i, v := range row {
-				row[i] = t.at(v)
-			}
+func applyLUT(p []float32, w, h int, t lut, workers int) {
+	parallelRows(h, workers, func(y0, y1 int) {
+		row := p[y0*w : y1*w]
+		for i, v := range row {
+			row[i] = t.at(v)
 		}
 	})
 }

@@ -10,22 +10,20 @@ func TestLevelsStretchesWashedOutImage(t *testing.T) {
 	t.Parallel()
 	orig := loadTestImage(t, "kodim05.jpg")
 	img := degrade(orig, degradations[0]) // low contrast: 0.25 + 0.5v
-	params, ok := Levels{ClipFraction: 0.002, Slack: 0.04, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7}.Apply(img, 2)
+	params, ok := Levels{ClipFraction: 0.001, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7}.Apply(img, 2)
 	require.True(t, ok)
 	require.Contains(t, params, "black")
 	lo, hi := float32(1), float32(0)
 	for _, v := range img.Planes[1] {
 		lo, hi = min(lo, v), max(hi, v)
 	}
-	// The range is stretched to within Slack (0.04 before the gain) of
-	// the ends, from 0.25..0.75.
-	require.Less(t, lo, float32(0.1))
-	require.Greater(t, hi, float32(0.9))
+	require.Less(t, lo, float32(0.01))
+	require.Greater(t, hi, float32(0.99))
 }
 
 func TestLevelsLeavesFlatAndGoodImagesAlone(t *testing.T) {
 	t.Parallel()
-	l := Levels{ClipFraction: 0.002, Slack: 0.04, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7}
+	l := Levels{ClipFraction: 0.001, MaxGain: 3, MedianLow: 0.3, MedianHigh: 0.7}
 	flat := NewImage(64, 64, 3, false)
 	for _, p := range flat.Planes {
 		for i := range p {

@@ -2,12 +2,16 @@ package engine
 
 import "math"
 
-// WhiteBalance removes a colour cast by making the image's near-neutral
-// pixels neutral (a robust gray-world: Huo et al., "Robust automatic white
-// balance algorithm using gray color points", 2006). Only pixels that are
-// already close to gray vote, and the vote is repeated with the corrected
-// colours, so a scene that is mostly green foliage or blue sky keeps its
-// colour while a cast that tints everything is removed.
+// WhiteBalance removes a colour cast when two independent estimates of
+// the illuminant agree. The first makes the image's near-neutral pixels
+// neutral (a robust gray-world: Huo et al., "Robust automatic white
+// balance algorithm using gray color points", 2006: only pixels already
+// close to gray vote, and the vote is repeated with the corrected
+// colours). The second is white-patch: the brightest values of each
+// channel, which a cast scales too. A real cast moves both; a scene's own
+// colour (warm light, foliage, a saturated subject) seldom fools both the
+// same way, so each channel is corrected only when both estimates point
+// the same way, and only by the smaller of the two.
 type WhiteBalance struct {
 	// MaxGain bounds each channel's correction.
 	MaxGain float64
@@ -26,9 +30,14 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	if img.Gray() {
 		return nil, false
 	}
-	gains, ok := wb.estimate(img)
+	grayGains, ok := wb.estimate(img)
 	if !ok {
 		return nil, false
+	}
+	patch := whitePatch(img)
+	var gains [3]float64
+	for c := range gains {
+		gains[c] = math.Exp(consensus(math.Log(grayGains[c]), math.Log(patch[c])))
 	}
 	// Small casts are more often the scene (warm light, foliage) than the
 	// camera: shrink every correction by MinCast in log space, so a
@@ -50,6 +59,11 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	}
 	if !changed {
 		return nil, false
+	}
+	// Keep overall luminance: normalise so the luma of gray is unchanged.
+	norm := lumaR*gains[0] + lumaG*gains[1] + lumaB*gains[2]
+	for c := range gains {
+		gains[c] = math.Max(1/wb.MaxGain, math.Min(wb.MaxGain, gains[c]/norm))
 	}
 	if wb.KeepSkin {
 		gains = keepSkin(img, gains, workers)
@@ -111,12 +125,36 @@ func (wb WhiteBalance) estimate(img *Image) (gains [3]float64, ok bool) {
 			gains[c] *= sum[1] / sum[c]
 		}
 	}
-	// Keep overall luminance: normalise so the luma of gray is unchanged.
-	norm := lumaR*gains[0] + lumaG*gains[1] + lumaB*gains[2]
-	for c := range 3 {
-		gains[c] = math.Max(1/wb.MaxGain, math.Min(wb.MaxGain, gains[c]/norm))
-	}
 	return gains, true
+}
+
+// whitePatch returns per-channel gains (green = 1) that would make the
+// channels' 99.5th percentiles equal, from a sparse grid of pixels.
+func whitePatch(img *Image) [3]float64 {
+	step := max(1, int(math.Sqrt(float64(img.Width*img.Height)/250000)))
+	var hist [3][256]int
+	n := 0
+	for y := 0; y < img.Height; y += step {
+		for x := 0; x < img.Width; x += step {
+			i := y*img.Width + x
+			for c := range 3 {
+				hist[c][min(int(img.Planes[c][i]*255+0.5), 255)]++
+			}
+			n++
+		}
+	}
+	var top [3]float64
+	for c := range 3 {
+		acc := 0
+		for v := 255; v >= 0; v-- {
+			acc += hist[c][v]
+			if acc*200 >= n { // the brightest 0.5%
+				top[c] = math.Max(float64(v), 1) / 255
+				break
+			}
+		}
+	}
+	return [3]float64{top[1] / top[0], 1, top[1] / top[2]}
 }
 
 // keepSkin halves the correction until the mean colour of the skin pixels,
@@ -149,4 +187,16 @@ func keepSkin(img *Image, gains [3]float64, workers int) [3]float64 {
 		}
 	}
 	return gains
+}
+
+// consensus is the correction two log-gain estimates agree on: the
+// smaller one when they have the same sign, none otherwise.
+func consensus(a, b float64) float64 {
+	if a*b <= 0 {
+		return 0
+	}
+	if math.Abs(a) < math.Abs(b) {
+		return a
+	}
+	return b
 }

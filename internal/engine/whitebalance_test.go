@@ -9,7 +9,7 @@ import (
 
 func TestWhiteBalanceRemovesCastAndKeepsGray(t *testing.T) {
 	t.Parallel()
-	wb := WhiteBalance{MaxGain: 1.5, MinCast: 0.07}
+	wb := WhiteBalance{MaxGain: 1.5, MinCast: 0.06}
 	orig := loadTestImage(t, "kodim05.jpg")
 	cast := degrade(orig, degradations[2]) // warm: R×1.12, B×0.8
 	ratio := func(m *Image) float64 { return meanOf(m.Planes[0]) / meanOf(m.Planes[2]) }
