@@ -58,7 +58,7 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 				wx := float32(fx - float64(i0))
 				i0c, i1c := min(max(i0, 0), tx-1), min(max(i0+1, 0), tx-1)
 				v := luma[y*w+x]
-				bin := min(int(v*(claheBins-1)+0.5), claheBins-1)
+				bin := int(clamp01(v)*(claheBins-1)+0.5)
 				top := maps[j0c*tx+i0c][bin]*(1-wx) + maps[j0c*tx+i1c][bin]*wx
 				bot := maps[j1c*tx+i0c][bin]*(1-wx) + maps[j1c*tx+i1c][bin]*wx
 				eq := top*(1-wy) + bot*wy
@@ -99,7 +99,7 @@ func (lc LocalContrast) tileMap(luma []float32, w, x0, x1, y0, y1 int) []float32
 	var hist [claheBins]float64
 	for y := y0; y < y1; y++ {
 		for _, v := range luma[y*w+x0 : y*w+x1] {
-			hist[min(int(v*(claheBins-1)+0.5), claheBins-1)]++
+			hist[int(clamp01(v)*(claheBins-1)+0.5)]++
 		}
 	}
 	n := float64((x1 - x0) * (y1 - y0))

@@ -68,6 +68,8 @@ func TestPipelinesStayFinite(t *testing.T) {
 		"one row":   flat(300, 1, 3, 0.6),
 		"gray":      flat(40, 40, 1, 0.2),
 		"noise":     addNoise(flat(80, 60, 3, 0.5), 40, 9),
+		// Resampling overshoot can leave samples just outside [0, 1].
+		"overshoot": degrade(loadTestImage(t, "bird.png"), degradation{"", func(_ int, v float32) float32 { return v*1.3 - 0.15 }}),
 	}
 	for name, src := range inputs {
 		for _, kind := range []EnhancementType{General, Portrait, Landscape} {

@@ -112,28 +112,63 @@ func resizePlane(src []float32, w, h, dw, dh int, k Kernel, workers int) []float
 	out := make([]float32, dw*dh)
 	parallelRows(dh, workers, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			dst := out[y*dw : (y+1)*dw]
-			s := wy.start[y]
-			for j, t := range wy.taps[y] {
-				row := tmp[(s+j)*dw : (s+j+1)*dw]
-				for x := range dst {
-					dst[x] += t * row[x]
-				}
-			}
+			verticalTaps(out[y*dw:(y+1)*dw], tmp, dw, wy.start[y], wy.taps[y])
 		}
 	})
 	return out
 }
 
-// Resize resamples every plane of img to dw×dh with kernel k.
+// verticalTaps writes to dst the weighted sum of rows start, start+1, …
+// of src. Four taps at a time are summed in registers, so each output is
+// written once per four taps rather than once per tap: the vertical pass
+// is bound by memory traffic, not arithmetic.
+func verticalTaps(dst, src []float32, stride, start int, taps []float32) {
+	row := func(j int) []float32 { return src[(start+j)*stride : (start+j+1)*stride][:len(dst)] }
+	j := 0
+	for ; j+4 <= len(taps); j += 4 {
+		r0, r1, r2, r3 := row(j), row(j+1), row(j+2), row(j+3)
+		t0, t1, t2, t3 := taps[j], taps[j+1], taps[j+2], taps[j+3]
+		if j == 0 {
+			for x := range dst {
+				dst[x] = t0*r0[x] + t1*r1[x] + t2*r2[x] + t3*r3[x]
+			}
+		} else {
+			for x := range dst {
+				dst[x] += t0*r0[x] + t1*r1[x] + t2*r2[x] + t3*r3[x]
+			}
+		}
+	}
+	for ; j < len(taps); j++ {
+		r, t := row(j), taps[j]
+		if j == 0 {
+			for x := range dst {
+				dst[x] = t * r[x]
+			}
+		} else {
+			for x := range dst {
+				dst[x] += t * r[x]
+			}
+		}
+	}
+}
+
+// Resize resamples every plane of img to dw×dh with kernel k, clamping
+// the kernels' overshoot so samples stay in [0, 1].
 func Resize(img *Image, dw, dh int, k Kernel, workers int) *Image {
 	out := img.like(dw, dh)
 	out.Planes = make([][]float32, len(img.Planes))
 	for i, p := range img.Planes {
-		out.Planes[i] = resizePlane(p, img.Width, img.Height, dw, dh, k, workers)
+		out.Planes[i] = clampPlane(resizePlane(p, img.Width, img.Height, dw, dh, k, workers))
 	}
 	if img.Alpha != nil {
-		out.Alpha = resizePlane(img.Alpha, img.Width, img.Height, dw, dh, k, workers)
+		out.Alpha = clampPlane(resizePlane(img.Alpha, img.Width, img.Height, dw, dh, k, workers))
 	}
 	return out
+}
+
+func clampPlane(p []float32) []float32 {
+	for i, v := range p {
+		p[i] = clamp01(v)
+	}
+	return p
 }

@@ -138,7 +138,7 @@ func whitePatch(img *Image) [3]float64 {
 		for x := 0; x < img.Width; x += step {
 			i := y*img.Width + x
 			for c := range 3 {
-				hist[c][min(int(img.Planes[c][i]*255+0.5), 255)]++
+				hist[c][int(clamp01(img.Planes[c][i])*255+0.5)]++
 			}
 			n++
 		}
