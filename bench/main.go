@@ -45,6 +45,10 @@ func main() {
 			h.sheets()
 		case "steps-general", "steps-portrait", "steps-landscape":
 			h.steps(engine.EnhancementType(strings.TrimPrefix(part, "steps-")))
+		case "memory":
+			var b strings.Builder
+			h.memory(&b)
+			fmt.Print(b.String())
 		case "memory-child":
 			h.memoryChild(*childInput, *childType)
 		default:

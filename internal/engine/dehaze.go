@@ -32,13 +32,22 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 		return nil, false
 	}
 	w, h := img.Width, img.Height
-	patch := max(7, min(w, h)/40) // 15 px at 600 px, as in He et al.
-	dark := d.darkChannel(img.Planes, nil, w, h, patch, workers)
+	// The transmission is smooth, so it is estimated on a copy of at most
+	// dehazeWorkPixels and upsampled: a fraction of the time and memory
+	// at full size (the "fast guided filter" of He and Sun, 2015).
+	small := img
+	if w*h > dehazeWorkPixels {
+		s := math.Sqrt(float64(dehazeWorkPixels) / float64(w*h))
+		small = Resize(img, max(1, int(float64(w)*s)), max(1, int(float64(h)*s)), Bicubic, workers)
+	}
+	sw, sh := small.Width, small.Height
+	patch := max(7, min(sw, sh)/40) // 15 px at 600 px, as in He et al.
+	dark := d.darkChannel(small.Planes, nil, sw, sh, patch, workers)
 	// Haze is bright and grey: a bright dark channel counts as haze only
 	// as far as the photo is also desaturated, so a sunny close-up of
 	// pale, colourful things is not mistaken for fog.
 	var mean, sat float64
-	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+	r, g, b := small.Planes[0], small.Planes[1], small.Planes[2]
 	for i, v := range dark {
 		mean += float64(v)
 		mx := max(r[i], g[i], b[i])
@@ -52,15 +61,18 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 	if mean < d.MinHaze {
 		return nil, false
 	}
-	atmo := atmosphere(img, dark)
+	atmo := atmosphere(small, dark)
 	// Scale the removal by how hazy the photo is, so light haze is
 	// lightened rather than stripped.
 	omega := d.Omega * math.Min(1, (mean-d.MinHaze)/0.15)
-	t := d.darkChannel(img.Planes, atmo[:], w, h, patch, workers)
+	t := d.darkChannel(small.Planes, atmo[:], sw, sh, patch, workers)
 	for i, v := range t {
 		t[i] = 1 - float32(omega)*v
 	}
-	t = guidedFilter(img.Luma(workers), t, w, h, 4*patch, 1e-3, workers)
+	t = guidedFilter(small.Luma(workers), t, sw, sh, 4*patch, 1e-3, workers)
+	if sw != w {
+		t = resizePlane(t, sw, sh, w, h, Bicubic, workers)
+	}
 	parallelRows(h, workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
 			ti := max(t[i], d.MinTransmission)
@@ -86,6 +98,9 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 		"omega":    formatFloat(float32(omega)),
 	}, true
 }
+
+// dehazeWorkPixels bounds the size at which the transmission is estimated.
+const dehazeWorkPixels = 1_000_000
 
 // darkChannel is the patch minimum of the channel minimum, each channel
 // first divided by atmo when given.
