@@ -58,7 +58,7 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 				wx := float32(fx - float64(i0))
 				i0c, i1c := min(max(i0, 0), tx-1), min(max(i0+1, 0), tx-1)
 				v := luma[y*w+x]
-				bin := int(clamp01(v)*(claheBins-1)+0.5)
+				bin := int(clamp01(v)*(claheBins-1) + 0.5)
 				top := maps[j0c*tx+i0c][bin]*(1-wx) + maps[j0c*tx+i1c][bin]*wx
 				bot := maps[j1c*tx+i0c][bin]*(1-wx) + maps[j1c*tx+i1c][bin]*wx
 				eq := top*(1-wy) + bot*wy
