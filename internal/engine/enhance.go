@@ -23,9 +23,9 @@ func GeneralPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.1},
-		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.2, MinShare: 0},
-		Sharpen{Sigma: 1.0, Amount: 0.35, Threshold: 0.01, MaxDelta: 0.06},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
+		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17, MinShare: 0},
+		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
 	}
 }
 
@@ -36,10 +36,10 @@ func PortraitPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75},
-		WhiteBalance{MaxGain: 1.4, MinCast: 0.04, KeepSkin: true},
-		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.2, MinShare: 0.1},
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, KeepSkin: true},
+		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17, MinShare: 0},
 		SkinSmooth{Amount: 0.6},
-		Sharpen{Sigma: 1.2, Amount: 0.35, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true},
+		Sharpen{Sigma: 1.2, Amount: 0.4, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true, SoftAt: 0.45, SharpAt: 0.85},
 	}
 }
 
@@ -47,13 +47,13 @@ func PortraitPipeline() Pipeline {
 // contrast.
 func LandscapePipeline() Pipeline {
 	return Pipeline{
-		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.1, Tolerance: 0.15},
+		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.1, Tolerance: 0.12},
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.1},
-		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.6, TargetStd: 0.22, MinShare: 0.1},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
+		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22, MinShare: 0},
 		Vibrance{Amount: 0.2},
-		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1},
+		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1, SoftAt: 0.5, SharpAt: 0.95},
 	}
 }
 

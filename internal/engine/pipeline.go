@@ -36,6 +36,11 @@ func (p Pipeline) RunAt(ctx context.Context, img *Image, workers int, strength f
 	if strength <= 0 {
 		return nil, ctx.Err()
 	}
+	// Decoded images are always in [0, 1]; images built otherwise (a
+	// resampler's overshoot) are brought there, which every step assumes.
+	for _, p := range img.Planes {
+		clampPlane(p)
+	}
 	var before [][]float32
 	for _, s := range p {
 		if err := ctx.Err(); err != nil {

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // Sharpen is an unsharp mask on luminance only: the detail (luma minus its
 // blur) is added back to every channel equally, so colours do not fringe.
 // Detail below Threshold is left alone (it is mostly noise) and each
@@ -12,6 +14,30 @@ type Sharpen struct {
 	// SparesSkin reduces sharpening on skin (portraits), where it shows
 	// pores and blemishes rather than detail.
 	SparesSkin bool
+	// SoftAt and SharpAt make sharpening adaptive: Amount applies in full
+	// to a photo whose sharpness (see sharpness) is SoftAt or less, and
+	// fades to nothing at SharpAt. A crisp photo, or a noisy one (noise
+	// reads as crisp), is not sharpened further. Zero SharpAt: always.
+	SoftAt, SharpAt float64
+}
+
+// sharpness is the mean absolute Laplacian of luma over its mean absolute
+// gradient, on a sparse grid: fine detail relative to edges, independent
+// of contrast. Measured on this project's test photos: 0.45 to 1.1 for
+// sharp photos, 0.17 to 0.43 for the same after a σ = 1 blur.
+func sharpness(y []float32, w, h int) float64 {
+	var lap, grad float64
+	for yy := 1; yy < h-1; yy += 2 {
+		for x := 1; x < w-1; x += 2 {
+			i := yy*w + x
+			lap += float64(abs32(4*y[i] - y[i-1] - y[i+1] - y[i-w] - y[i+w]))
+			grad += float64(abs32(y[i+1]-y[i-1]) + abs32(y[i+w]-y[i-w]))
+		}
+	}
+	if grad == 0 {
+		return 0
+	}
+	return lap / grad
 }
 
 // Name implements Step.
@@ -24,6 +50,18 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 	}
 	w := img.Width
 	luma := img.Luma(workers)
+	amount := s.Amount
+	params := map[string]string{"sigma": formatFloat(float32(s.Sigma))}
+	if s.SharpAt > 0 {
+		m := sharpness(luma, w, img.Height)
+		soft := math.Min(1, math.Max(0, (s.SharpAt-m)/(s.SharpAt-s.SoftAt)))
+		amount *= float32(soft)
+		params["sharpness"] = formatFloat(float32(m))
+	}
+	if amount < 0.02 {
+		return nil, false
+	}
+	params["amount"] = formatFloat(amount)
 	blur := gaussianBlur(luma, w, img.Height, s.Sigma, workers)
 	var skin []float32
 	if s.SparesSkin {
@@ -42,7 +80,7 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 			default:
 				continue
 			}
-			d *= s.Amount
+			d *= amount
 			if skin != nil {
 				d *= 1 - 0.8*skin[i]
 			}
@@ -52,8 +90,5 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 			}
 		}
 	})
-	return map[string]string{
-		"sigma":  formatFloat(float32(s.Sigma)),
-		"amount": formatFloat(s.Amount),
-	}, true
+	return params, true
 }
