@@ -24,7 +24,7 @@ func GeneralPipeline() Pipeline {
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
-		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17, MinShare: 0},
+		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
 	}
 }
@@ -37,7 +37,7 @@ func PortraitPipeline() Pipeline {
 		Denoise{MinSigma: 3, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75},
 		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, KeepSkin: true},
-		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17, MinShare: 0},
+		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
 		SkinSmooth{Amount: 0.6},
 		Sharpen{Sigma: 1.2, Amount: 0.4, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true, SoftAt: 0.45, SharpAt: 0.85},
 	}
@@ -51,7 +51,7 @@ func LandscapePipeline() Pipeline {
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
-		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22, MinShare: 0},
+		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
 		Vibrance{Amount: 0.2},
 		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1, SoftAt: 0.5, SharpAt: 0.95},
 	}

@@ -8,15 +8,14 @@ import "math"
 // noise, equalised, and the tile mappings are blended bilinearly. The
 // luma change is added to every channel, so hues and saturation stay.
 // Amount blends the equalised luma with the original, in full only when
-// the photo lacks contrast: the blend shrinks as the luma's standard
-// deviation approaches TargetStd, down to MinShare of Amount, so a
-// photo with good contrast is barely touched.
+// the photo lacks contrast: the blend shrinks to nothing as the luma's
+// standard deviation approaches TargetStd, so a photo with good contrast
+// is left alone.
 type LocalContrast struct {
 	Tiles     int
 	ClipLimit float64
 	Amount    float32
 	TargetStd float64
-	MinShare  float64
 }
 
 // Name implements Step.
@@ -81,7 +80,7 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 }
 
 // share is the part of Amount to apply: 1 for a flat photo, falling
-// linearly to MinShare as the luma's standard deviation reaches TargetStd.
+// linearly to 0 as the luma's standard deviation reaches TargetStd.
 func (lc LocalContrast) share(luma []float32) float64 {
 	var sum, sq float64
 	for _, v := range luma {
@@ -91,7 +90,7 @@ func (lc LocalContrast) share(luma []float32) float64 {
 	n := float64(len(luma))
 	std := math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
 	deficit := math.Min(1, math.Max(0, (lc.TargetStd-std)/(lc.TargetStd/2)))
-	return lc.MinShare + (1-lc.MinShare)*deficit
+	return deficit
 }
 
 // tileMap is the clipped, equalised mapping of one tile's histogram.

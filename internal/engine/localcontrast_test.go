@@ -8,7 +8,7 @@ import (
 
 func TestLocalContrastLiftsFlatPhotosMoreThanGoodOnes(t *testing.T) {
 	t.Parallel()
-	lc := LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.2, MinShare: 0}
+	lc := LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.2}
 	orig := loadTestImage(t, "kodim05.jpg")
 	flat := degrade(orig, degradation{"flat", func(_ int, v float32) float32 { return 0.35 + 0.3*v }})
 	stdev := func(m *Image) float64 {
