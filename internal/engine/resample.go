@@ -23,6 +23,11 @@ var Bicubic = Kernel{Name: "bicubic", Radius: 2, At: func(x float64) float64 {
 	return 0
 }}
 
+// Linear is the triangle (bilinear) filter: cheap and free of overshoot.
+var Linear = Kernel{Name: "linear", Radius: 1, At: func(x float64) float64 {
+	return math.Max(0, 1-math.Abs(x))
+}}
+
 // Lanczos3 is the windowed sinc with three lobes.
 var Lanczos3 = Kernel{Name: "lanczos3", Radius: 3, At: func(x float64) float64 {
 	x = math.Abs(x)
@@ -80,22 +85,50 @@ func makeWeights(n, m int, k Kernel) weights {
 	return w
 }
 
+// flatWeights holds every output's taps at one stride n, zero-padded,
+// with starts moved left where needed so that n source samples always
+// exist: the inner loop then has a fixed length and no bounds checks.
+type flatWeights struct {
+	n     int
+	start []int
+	taps  []float32
+}
+
+// flat lays weights out for n source samples (n ≥ the longest tap list).
+func (wt weights) flat(n int) flatWeights {
+	stride := 0
+	for _, t := range wt.taps {
+		stride = max(stride, len(t))
+	}
+	stride = min(stride, n)
+	f := flatWeights{n: stride, start: make([]int, len(wt.taps)), taps: make([]float32, len(wt.taps)*stride)}
+	for i, t := range wt.taps {
+		s := min(wt.start[i], n-stride)
+		f.start[i] = s
+		copy(f.taps[i*stride+(wt.start[i]-s):], t)
+	}
+	return f
+}
+
 // resizePlane resamples a w×h plane to dw×dh with kernel k, horizontally
 // then vertically.
 func resizePlane(src []float32, w, h, dw, dh int, k Kernel, workers int) []float32 {
 	tmp := src
 	if dw != w {
-		wx := makeWeights(w, dw, k)
+		wx := makeWeights(w, dw, k).flat(w)
 		tmp = make([]float32, dw*h)
 		parallelRows(h, workers, func(y0, y1 int) {
+			n := wx.n
 			for y := y0; y < y1; y++ {
 				row := src[y*w : (y+1)*w]
 				out := tmp[y*dw : (y+1)*dw]
-				for x := range dw {
+				for x := range out {
 					s := wx.start[x]
+					r := row[s : s+n]
+					t := wx.taps[x*n : x*n+n]
 					var acc float32
-					for j, t := range wx.taps[x] {
-						acc += t * row[s+j]
+					for j, tv := range t {
+						acc += tv * r[j]
 					}
 					out[x] = acc
 				}
