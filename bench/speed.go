@@ -156,6 +156,34 @@ func (h *harness) speed() {
 		progress("upscale %s done", p)
 	}
 
+	b.WriteString("\n## Encoding each output format\n\nOne decoded photo (Bridge, 10.7 MP) written as JPEG q90, PNG and WebP q90; vips writes the same pixels from a `.v` file (`vips copy t.v out.png`, `out.webp[Q=90]`). Our WebP is libwebp compiled to WebAssembly (gen2brain/webp with `-tags nodynamic`), the same on every machine.\n\n| format | ours | vips | ours ÷ vips |\n|---|---|---|---|\n")
+	{
+		path := filepath.Join(h.images, "camera", "Bridge_by_Sander_Klootwijk.jpg")
+		img := h.load(path)
+		tmp := filepath.Join(dir, "bridge.v")
+		if err := command("vips", "copy", path, tmp)(); err != nil {
+			fail(err)
+		}
+		for _, f := range []struct {
+			format engine.Format
+			target string
+		}{{engine.JPEG, "out.jpg[Q=90]"}, {engine.PNG, "out.png"}, {engine.WebP, "out.webp[Q=90]"}} {
+			ours, err := median(func() error {
+				_, err := h.engine.Encode(img, engine.EncodeOptions{Format: f.format, Quality: 90})
+				return err
+			})
+			if err != nil {
+				fail(err)
+			}
+			v, err := median(command("vips", "copy", tmp, filepath.Join(dir, f.target)))
+			if err != nil {
+				fail(err)
+			}
+			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f |\n", f.format, ours.Seconds(), v.Seconds(), ours.Seconds()/v.Seconds())
+		}
+		progress("formats done")
+	}
+
 	b.WriteString("\n## PNG encoding: the compression level\n\nGo's `image/png` on one decoded photo (Bridge, 10.7 MP); the service uses BestSpeed.\n\n| level | time | size |\n|---|---|---|\n")
 	img := h.load(filepath.Join(h.images, "camera", "Bridge_by_Sander_Klootwijk.jpg"))
 	rgba, _ := h.engine.Encode(img, engine.EncodeOptions{Format: engine.PNG})
