@@ -23,11 +23,13 @@ func (Denoise) Name() string { return "denoise" }
 
 // Apply implements Step.
 func (d Denoise) Apply(img *Image, workers int) (map[string]string, bool) {
-	luma := img.Luma(workers)
-	sigma := EstimateNoise(luma, img.Width, img.Height)
+	// Most photos are clean: the estimate reads luma only where it
+	// samples, so they pay for no full-size plane.
+	sigma := estimateNoise(lumaAt(img), img.Width, img.Height)
 	if sigma < d.MinSigma {
 		return nil, false
 	}
+	luma := img.Luma(workers)
 	s := float32(sigma / 255)
 	w, h := img.Width, img.Height
 	// eps = 4σ²: a window whose variance is mostly noise is flattened.
@@ -51,6 +53,20 @@ func (d Denoise) Apply(img *Image, workers int) (map[string]string, bool) {
 // mask that cancels smooth content. Pixels on the strongest tenth of
 // edges are left out, since texture otherwise reads as noise.
 func EstimateNoise(plane []float32, w, h int) float64 {
+	return estimateNoise(func(i int) float32 { return plane[i] }, w, h)
+}
+
+// lumaAt reads one pixel's luma by index.
+func lumaAt(img *Image) func(int) float32 {
+	if img.Gray() {
+		p := img.Planes[0]
+		return func(i int) float32 { return p[i] }
+	}
+	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+	return func(i int) float32 { return lumaR*r[i] + lumaG*g[i] + lumaB*b[i] }
+}
+
+func estimateNoise(plane func(int) float32, w, h int) float64 {
 	if w < 3 || h < 3 {
 		return 0
 	}
@@ -60,7 +76,7 @@ func EstimateNoise(plane []float32, w, h int) float64 {
 	var samples []sample
 	for y := 1; y < h-1; y += step {
 		for x := 1; x < w-1; x += step {
-			at := func(dx, dy int) float32 { return plane[(y+dy)*w+x+dx] * 255 }
+			at := func(dx, dy int) float32 { return plane((y+dy)*w+x+dx) * 255 }
 			resp := at(-1, -1) - 2*at(0, -1) + at(1, -1) -
 				2*at(-1, 0) + 4*at(0, 0) - 2*at(1, 0) +
 				at(-1, 1) - 2*at(0, 1) + at(1, 1)

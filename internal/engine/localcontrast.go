@@ -29,11 +29,11 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 		return nil, false
 	}
 	w, h := img.Width, img.Height
-	luma := img.Luma(workers)
-	amount := lc.Amount * float32(lc.share(luma))
+	amount := lc.Amount * float32(lc.share(img))
 	if amount < 0.01 {
 		return nil, false
 	}
+	luma := img.Luma(workers)
 	tx, ty := lc.Tiles, lc.Tiles
 	maps := make([][]float32, tx*ty)
 	parallelRows(ty, workers, func(j0, j1 int) {
@@ -81,13 +81,20 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 
 // share is the part of Amount to apply: 1 for a flat photo, falling
 // linearly to 0 as the luma's standard deviation reaches TargetStd.
-func (lc LocalContrast) share(luma []float32) float64 {
-	var sum, sq float64
-	for _, v := range luma {
-		sum += float64(v)
-		sq += float64(v) * float64(v)
+func (lc LocalContrast) share(img *Image) float64 {
+	// A sparse grid is plenty for a global statistic, and it spares a
+	// photo with good contrast a full-size luma plane.
+	at := lumaAt(img)
+	step := max(1, int(math.Sqrt(float64(img.Width*img.Height)/250000)))
+	var sum, sq, n float64
+	for y := 0; y < img.Height; y += step {
+		for x := 0; x < img.Width; x += step {
+			v := float64(at(y*img.Width + x))
+			sum += v
+			sq += v * v
+			n++
+		}
 	}
-	n := float64(len(luma))
 	std := math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
 	deficit := math.Min(1, math.Max(0, (lc.TargetStd-std)/(lc.TargetStd/2)))
 	return deficit
