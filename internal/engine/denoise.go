@@ -1,9 +1,6 @@
 package engine
 
-import (
-	"math"
-	"sort"
-)
+import "math"
 
 // Denoise removes sensor and film noise only when there is some: it
 // estimates the noise level first and does nothing on a clean photo. Luma
@@ -70,10 +67,10 @@ func estimateNoise(plane func(int) float32, w, h int) float64 {
 	if w < 3 || h < 3 {
 		return 0
 	}
-	type sample struct{ grad, resp float32 }
-	// A sparse grid keeps this cheap on large images.
-	step := max(1, int(math.Sqrt(float64(w*h)/400000)))
-	var samples []sample
+	// A sparse grid of about 100k samples keeps this cheap at any size.
+	step := max(1, int(math.Sqrt(float64(w*h)/100000)))
+	var grads, resps []float32
+	maxGrad := float32(0)
 	for y := 1; y < h-1; y += step {
 		for x := 1; x < w-1; x += step {
 			at := func(dx, dy int) float32 { return plane((y+dy)*w+x+dx) * 255 }
@@ -82,16 +79,39 @@ func estimateNoise(plane func(int) float32, w, h int) float64 {
 				at(-1, 1) - 2*at(0, 1) + at(1, 1)
 			gx := at(1, -1) + 2*at(1, 0) + at(1, 1) - at(-1, -1) - 2*at(-1, 0) - at(-1, 1)
 			gy := at(-1, 1) + 2*at(0, 1) + at(1, 1) - at(-1, -1) - 2*at(0, -1) - at(1, -1)
-			samples = append(samples, sample{grad: abs32(gx) + abs32(gy), resp: abs32(resp)})
+			g := abs32(gx) + abs32(gy)
+			grads = append(grads, g)
+			resps = append(resps, abs32(resp))
+			maxGrad = max(maxGrad, g)
 		}
 	}
-	sort.Slice(samples, func(i, j int) bool { return samples[i].grad < samples[j].grad })
-	keep := samples[:len(samples)/2]
-	var sum float64
-	for _, s := range keep {
-		sum += float64(s.resp)
+	// Keep the flatter half: the median gradient, from a histogram.
+	const bins = 4096
+	var hist [bins]int
+	scale := float32(bins-1) / max(maxGrad, 1e-6)
+	for _, g := range grads {
+		hist[int(g*scale)]++
 	}
-	return math.Sqrt(math.Pi/2) * sum / (6 * float64(len(keep)))
+	half, acc, cut := len(grads)/2, 0, bins-1
+	for i, c := range hist {
+		acc += c
+		if acc >= half {
+			cut = i
+			break
+		}
+	}
+	var sum float64
+	n := 0
+	for k, g := range grads {
+		if int(g*scale) <= cut {
+			sum += float64(resps[k])
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return math.Sqrt(math.Pi/2) * sum / (6 * float64(n))
 }
 
 func abs32(v float32) float32 {
