@@ -15,15 +15,16 @@ const (
 	Landscape EnhancementType = "landscape"
 )
 
-// GeneralPipeline suits any photo: denoise only if noisy, levels and
-// exposure, white balance of what cast remains, CLAHE on luma, gentle
-// luma sharpening. Denoising comes first so that the contrast steps do
-// not amplify noise.
+// GeneralPipeline suits any photo: denoise only if noisy, white balance,
+// levels and exposure, CLAHE on luma, luma sharpening as far as the photo
+// is soft. Denoising comes first so that the contrast steps do not
+// amplify noise, and white balance before levels so that the stretch
+// does not make a cast more vivid.
 func GeneralPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3.5, Radius: 2},
-		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
+		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
 	}
