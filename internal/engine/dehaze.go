@@ -16,7 +16,9 @@ type Dehaze struct {
 	Omega float64
 	// MinTransmission bounds the amplification in dense haze and sky.
 	MinTransmission float32
-	// MinHaze is the mean dark channel below which the photo counts as clear.
+	// MinHaze is the haze score (mean dark channel × (1 − saturation) ÷
+	// luma standard deviation) below which the photo counts as clear;
+	// removal is full from hazeRamp above it.
 	MinHaze float64
 	// Tolerance is how close to the airlight a pixel must be to count as
 	// sky or fog, where haze is left rather than amplified.
@@ -43,10 +45,11 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 	sw, sh := small.Width, small.Height
 	patch := max(7, min(sw, sh)/40) // 15 px at 600 px, as in He et al.
 	dark := d.darkChannel(small.Planes, nil, sw, sh, patch, workers)
-	// Haze is bright and grey: a bright dark channel counts as haze only
-	// as far as the photo is also desaturated, so a sunny close-up of
-	// pale, colourful things is not mistaken for fog.
-	var mean, sat float64
+	// Haze is bright, grey and flat: a bright dark channel counts as
+	// haze only as far as the photo is also desaturated (a sunny close-up
+	// of pale, colourful things is not fog) and low in contrast (a clear
+	// photo with much sky has a bright dark channel but strong contrast).
+	var mean, sat, sum, sq float64
 	r, g, b := small.Planes[0], small.Planes[1], small.Planes[2]
 	for i, v := range dark {
 		mean += float64(v)
@@ -54,17 +57,22 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 		if mx > 0 {
 			sat += float64((mx - min(r[i], g[i], b[i])) / mx)
 		}
+		y := float64(lumaR*r[i] + lumaG*g[i] + lumaB*b[i])
+		sum += y
+		sq += y * y
 	}
-	mean /= float64(len(dark))
-	sat /= float64(len(dark))
-	mean *= 1 - sat
-	if mean < d.MinHaze {
+	n := float64(len(dark))
+	mean /= n
+	sat /= n
+	std := math.Sqrt(math.Max(0, sq/n-(sum/n)*(sum/n)))
+	score := mean * (1 - sat) / math.Max(std, 0.05)
+	if score < d.MinHaze {
 		return nil, false
 	}
 	atmo := atmosphere(small, dark)
 	// Scale the removal by how hazy the photo is, so light haze is
 	// lightened rather than stripped.
-	omega := d.Omega * math.Min(1, (mean-d.MinHaze)/0.15)
+	omega := d.Omega * math.Min(1, (score-d.MinHaze)/hazeRamp)
 	t := d.darkChannel(small.Planes, atmo[:], sw, sh, patch, workers)
 	for i, v := range t {
 		t[i] = 1 - float32(omega)*v
@@ -98,6 +106,13 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 		"omega":    formatFloat(float32(omega)),
 	}, true
 }
+
+// hazeRamp is how far above MinHaze the haze score must be for full
+// removal. On the Kodak photos clear ones score 0.2 to 2.1 (sky-heavy ones
+// highest) and the same with synthetic haze 1.8 to 4.8; a slow ramp
+// scored best (mean ΔE00 9.15 against 9.76 for a ramp of 1 and 10.40 for
+// 0.5), since the prior overestimates haze over bright scenes.
+const hazeRamp = 1.5
 
 // dehazeWorkPixels bounds the size at which the transmission is estimated.
 const dehazeWorkPixels = 1_000_000

@@ -8,7 +8,7 @@ import (
 
 func TestDehaze(t *testing.T) {
 	t.Parallel()
-	d := Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.1, Tolerance: 0.15}
+	d := Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12}
 	orig := loadTestImage(t, "kodim05.jpg")
 	_, ok := d.Apply(clone(orig), 2)
 	require.False(t, ok, "a clear photo is left alone")

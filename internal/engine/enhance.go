@@ -48,7 +48,7 @@ func PortraitPipeline() Pipeline {
 // contrast.
 func LandscapePipeline() Pipeline {
 	return Pipeline{
-		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 0.16, Tolerance: 0.12},
+		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
