@@ -57,17 +57,18 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			if msg == "" {
 				msg = err.Error()
 			}
-			return withReason(row.code, msg, row.reason)
+			return WithReason(row.code, msg, row.reason)
 		}
 	}
 	id := requestid.From(ctx)
 	log.ErrorContext(ctx, "internal error", "request_id", id, "err", err)
-	return withReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+	return WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
 }
 
-// withReason builds a status carrying an ErrorInfo, whose reason REST
-// callers see as "code".
-func withReason(code codes.Code, msg, reason string) error {
+// WithReason builds a status error carrying an ErrorInfo, whose reason
+// REST callers see as "code". The interceptors use it too, so every error
+// the API returns has the same shape and domain.
+func WithReason(code codes.Code, msg, reason string) error {
 	st := status.New(code, msg)
 	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain}); err == nil {
 		st = d

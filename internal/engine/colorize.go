@@ -76,14 +76,7 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 	out.Planes = fromYCbCr([][]float32{luma, ucb, ucr}, img.Width, img.Height, e.cfg.Workers)
 	out.Alpha = img.Alpha
 	steps = append(steps, Applied{Name: "colorize", Params: map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}})
-	if opts.Format == "" {
-		opts.Format = format
-	}
-	data, err := e.Encode(out, opts.EncodeOptions)
-	if err != nil {
-		return Result{}, err
-	}
-	return Result{Data: data, Format: opts.Format, Width: out.Width, Height: out.Height, Steps: steps}, nil
+	return e.result(out, format, opts.EncodeOptions, steps)
 }
 
 func lumaBT601(img *Image, workers int) []float32 {

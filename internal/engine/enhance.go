@@ -108,11 +108,17 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (
 	if err != nil {
 		return Result{}, err
 	}
-	steps = append(sourceSteps(img), steps...)
+	return e.result(img, format, opts.EncodeOptions, append(sourceSteps(img), steps...))
+}
+
+// result encodes img (in the source's format unless opts names one) and
+// reports it with the steps that made it: the last stage of every
+// operation.
+func (e *Engine) result(img *Image, source Format, opts EncodeOptions, steps []Applied) (Result, error) {
 	if opts.Format == "" {
-		opts.Format = format
+		opts.Format = source
 	}
-	data, err := e.Encode(img, opts.EncodeOptions)
+	data, err := e.Encode(img, opts)
 	if err != nil {
 		return Result{}, err
 	}

@@ -153,17 +153,9 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	out := e.Upscale(img, opts.Factor)
-	if opts.Format == "" {
-		opts.Format = format
-	}
-	data, err := e.Encode(out, opts.EncodeOptions)
-	if err != nil {
-		return Result{}, err
-	}
 	steps := append(sourceSteps(img), Applied{Name: "upscale", Params: map[string]string{
 		"factor": strconv.Itoa(opts.Factor),
 		"method": "back-projection",
 	}})
-	return Result{Data: data, Format: opts.Format, Width: out.Width, Height: out.Height, Steps: steps}, nil
+	return e.result(e.Upscale(img, opts.Factor), format, opts.EncodeOptions, steps)
 }

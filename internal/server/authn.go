@@ -5,13 +5,12 @@ import (
 	"errors"
 	"log/slog"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 
+	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/requestid"
 )
@@ -41,7 +40,7 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 		if !errors.Is(err, auth.ErrUnauthenticated) {
 			id := requestid.From(ctx)
 			a.log.ErrorContext(ctx, "key verification failed", "request_id", id, "err", err)
-			return nil, status.Error(codes.Internal, "internal error (request id "+id+")")
+			return nil, apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
 		}
 		// Never log raw: it may be a real key with one typo.
 		a.log.WarnContext(ctx, "authentication failed",
@@ -49,11 +48,11 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 			"client", clientAddress(ctx),
 			"key_id", auth.KeyIDHint(raw),
 			"reason", err.Error())
-		return nil, statusWithReason(codes.Unauthenticated, UnauthenticatedMessage, "UNAUTHENTICATED")
+		return nil, apiv1.WithReason(codes.Unauthenticated, UnauthenticatedMessage, "UNAUTHENTICATED")
 	}
 	method, _ := grpc.Method(ctx)
 	if need := a.scopes[method]; need != "" && !p.Has(need) {
-		return nil, statusWithReason(codes.PermissionDenied, "this API key lacks the scope "+need, "MISSING_SCOPE")
+		return nil, apiv1.WithReason(codes.PermissionDenied, "this API key lacks the scope "+need, "MISSING_SCOPE")
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
@@ -72,12 +71,4 @@ func clientAddress(ctx context.Context) string {
 		}
 	}
 	return addr
-}
-
-func statusWithReason(code codes.Code, msg, reason string) error {
-	st := status.New(code, msg)
-	if d, err := st.WithDetails(&errdetails.ErrorInfo{Reason: reason, Domain: "smartimage.enhance.v1"}); err == nil {
-		st = d
-	}
-	return st.Err()
 }

@@ -21,8 +21,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
-	"google.golang.org/grpc/status"
 
+	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/requestid"
 )
@@ -74,7 +74,7 @@ func New(cfg Config, verifier *auth.Verifier, metrics *grpcprom.ServerMetrics, l
 			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 				id := requestid.From(ctx)
 				log.ErrorContext(ctx, "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-				return status.Error(codes.Internal, "internal error (request id "+id+")")
+				return apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
 			})),
 			// 4. Per-method request counts and latencies.
 			metrics.UnaryServerInterceptor(),
