@@ -51,7 +51,13 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		}
 	case JPEG:
 		var data []byte
-		data, err = encodeJPEG(e.toImage(img, false), quality, e.cfg.Workers)
+		var m image.Image
+		if img.Gray() {
+			m = e.toImage(img, false)
+		} else {
+			m = e.toYCbCr420(img)
+		}
+		data, err = encodeJPEG(m, quality, e.cfg.Workers)
 		buf.Write(data)
 	case WebP:
 		err = webp.Encode(&buf, e.toImage(img, img.Alpha != nil), webp.Options{Quality: quality, Method: 4})
@@ -149,6 +155,62 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 			out.Pix[4*i+3] = 255
 		}
 	})
+	return out
+}
+
+// toYCbCr420 converts colour planes to the JPEG encoder's own layout:
+// full-range BT.601 with chroma averaged over 2×2 pixels, as the encoder
+// would do itself. Handing it RGBA instead costs a per-pixel conversion on
+// the encoder's single thread; here it runs on every core. Transparent
+// pixels are composited over white, as JPEG has no alpha.
+func (e *Engine) toYCbCr420(img *Image) *image.YCbCr {
+	w, h := img.Width, img.Height
+	out := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
+	src := img
+	if img.Alpha != nil {
+		src = flattenOverWhite(img, e.cfg.Workers)
+	}
+	r, g, b := src.Planes[0], src.Planes[1], src.Planes[2]
+	parallelRows((h+1)/2, e.cfg.Workers, func(cy0, cy1 int) {
+		for cy := cy0; cy < cy1; cy++ {
+			ys := []int{2 * cy, min(2*cy+1, h-1)} // the last odd row pairs with itself
+			for _, y := range ys[:min(2, h-2*cy)] {
+				rr, gg, bb := r[y*w:(y+1)*w], g[y*w:(y+1)*w], b[y*w:(y+1)*w]
+				yrow := out.Y[y*out.YStride : y*out.YStride+w]
+				for x := range yrow {
+					yrow[x] = to8(0.299*rr[x] + 0.587*gg[x] + 0.114*bb[x])
+				}
+			}
+			i0, i1 := ys[0]*w, ys[1]*w
+			cbRow := out.Cb[cy*out.CStride:]
+			crRow := out.Cr[cy*out.CStride:]
+			for cx := range (w + 1) / 2 {
+				x0, x1 := 2*cx, min(2*cx+1, w-1)
+				rv := (r[i0+x0] + r[i0+x1] + r[i1+x0] + r[i1+x1]) * 0.25
+				gv := (g[i0+x0] + g[i0+x1] + g[i1+x0] + g[i1+x1]) * 0.25
+				bv := (b[i0+x0] + b[i0+x1] + b[i1+x0] + b[i1+x1]) * 0.25
+				cbRow[cx] = to8(0.5 - 0.168736*rv - 0.331264*gv + 0.5*bv)
+				crRow[cx] = to8(0.5 + 0.5*rv - 0.418688*gv - 0.081312*bv)
+			}
+		}
+	})
+	return out
+}
+
+// flattenOverWhite composites a transparent image over white.
+func flattenOverWhite(img *Image, workers int) *Image {
+	out := img.like(img.Width, img.Height)
+	out.Planes = make([][]float32, len(img.Planes))
+	for c, p := range img.Planes {
+		q := make([]float32, len(p))
+		parallelRows(img.Height, workers, func(y0, y1 int) {
+			for i := y0 * img.Width; i < y1*img.Width; i++ {
+				a := clamp01(img.Alpha[i])
+				q[i] = clamp01(p[i])*a + 1 - a
+			}
+		})
+		out.Planes[c] = q
+	}
 	return out
 }
 

@@ -9,7 +9,8 @@ import (
 	"sync"
 )
 
-// encodeJPEG encodes m (*image.RGBA or *image.Gray) on several cores.
+// encodeJPEG encodes m (*image.YCbCr 4:2:0, *image.RGBA or *image.Gray)
+// on several cores.
 // Go's encoder is single-threaded, but it always uses the same tables for
 // a given quality, so horizontal strips can be encoded independently and
 // joined into one baseline JPEG with restart markers between them: a

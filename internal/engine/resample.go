@@ -113,9 +113,22 @@ func (wt weights) flat(n int) flatWeights {
 // resizePlane resamples a w×h plane to dw×dh with kernel k, horizontally
 // then vertically.
 func resizePlane(src []float32, w, h, dw, dh int, k Kernel, workers int) []float32 {
+	var wx, wy weights
+	if dw != w {
+		wx = makeWeights(w, dw, k)
+	}
+	if dh != h {
+		wy = makeWeights(h, dh, k)
+	}
+	return resizeWith(src, w, h, dw, dh, wx, wy, workers)
+}
+
+// resizeWith resamples a w×h plane to dw×dh with precomputed taps,
+// horizontally then vertically; a dimension that keeps its size needs none.
+func resizeWith(src []float32, w, h, dw, dh int, wxs, wy weights, workers int) []float32 {
 	tmp := src
 	if dw != w {
-		wx := makeWeights(w, dw, k).flat(w)
+		wx := wxs.flat(w)
 		tmp = make([]float32, dw*h)
 		parallelRows(h, workers, func(y0, y1 int) {
 			n := wx.n
@@ -141,7 +154,6 @@ func resizePlane(src []float32, w, h, dw, dh int, k Kernel, workers int) []float
 		}
 		return tmp
 	}
-	wy := makeWeights(h, dh, k)
 	out := make([]float32, dw*dh)
 	parallelRows(dh, workers, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
