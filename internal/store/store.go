@@ -16,6 +16,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict means a unique value (such as an email) is already taken.
 	ErrConflict = errors.New("store: conflict")
+	// ErrLimit means a per-account limit (such as the number of keys) is
+	// reached.
+	ErrLimit = errors.New("store: limit reached")
 )
 
 // Account is a customer of the service.
@@ -39,7 +42,43 @@ type APIKey struct {
 	ExpireTime time.Time
 	// RevokeTime is zero while the key has not been revoked.
 	RevokeTime time.Time
+	// LastUseTime is when the key last authenticated a request (zero:
+	// never); written in batches, so up to a flush interval behind.
+	LastUseTime time.Time
+	// PreviousSecretHash is the hash of the secret a rotation replaced; it
+	// keeps working until PreviousExpireTime.
+	PreviousSecretHash []byte
+	PreviousExpireTime time.Time
 }
+
+// Session is a signed-in dashboard or CLI user. Like keys, only the hash
+// of its secret is kept.
+type Session struct {
+	ID            string
+	AccountID     string
+	SecretHash    []byte
+	CreateTime    time.Time
+	ExpireTime    time.Time
+	ClientAddress string
+}
+
+// AuditEvent is one security-relevant event: a key created, renamed,
+// rotated or revoked, a session opened or closed, a failed
+// authentication. AccountID is empty for a failure that names no known
+// key.
+type AuditEvent struct {
+	ID            int64
+	AccountID     string
+	Time          time.Time
+	Kind          string
+	KeyID         string
+	ClientAddress string
+	Reason        string
+}
+
+// KeyUpdate changes a key inside a transaction; returning an error aborts
+// it and leaves the key as it was.
+type KeyUpdate func(k *APIKey) error
 
 // Store is the persistent state of the service.
 type Store interface {
@@ -50,6 +89,43 @@ type Store interface {
 	AccountCount(ctx context.Context) (int, error)
 	// APIKey finds a key by its id, revoked or not; ErrNotFound if absent.
 	APIKey(ctx context.Context, id string) (APIKey, error)
+	// Account finds an account by id; ErrNotFound if absent.
+	Account(ctx context.Context, id string) (Account, error)
+	// AccountByEmail finds an account by email, ignoring case.
+	AccountByEmail(ctx context.Context, email string) (Account, error)
+	// DeleteAccount erases an account with its keys, sessions and audit
+	// events.
+	DeleteAccount(ctx context.Context, id string) error
+
+	// CreateAPIKey stores a key and its audit event, both or neither;
+	// ErrLimit when the account already holds maxKeys live keys.
+	CreateAPIKey(ctx context.Context, key APIKey, event AuditEvent, maxKeys int) error
+	// APIKeys lists an account's keys that are not revoked, oldest first.
+	APIKeys(ctx context.Context, accountID string) ([]APIKey, error)
+	// UpdateAPIKey applies update to the account's live key id and records
+	// event, atomically; ErrNotFound when the key is revoked, absent or
+	// another account's.
+	UpdateAPIKey(ctx context.Context, accountID, id string, update KeyUpdate, event AuditEvent) (APIKey, error)
+	// TouchAPIKeys records last-use times in one write.
+	TouchAPIKeys(ctx context.Context, lastUse map[string]time.Time) error
+
+	// CreateSession stores a session and its audit event.
+	CreateSession(ctx context.Context, s Session, event AuditEvent) error
+	// Session finds a session by id; ErrNotFound if absent.
+	Session(ctx context.Context, id string) (Session, error)
+	// DeleteSession ends a session and records event; ErrNotFound if absent.
+	DeleteSession(ctx context.Context, id string, event AuditEvent) error
+
+	// RecordAudit appends an event.
+	RecordAudit(ctx context.Context, event AuditEvent) error
+	// AuditEvents lists an account's events newest first, those with ids
+	// below before (0: from the newest), at most limit.
+	AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]AuditEvent, error)
+
+	// Secret returns the named server secret, creating it with generate on
+	// first use; every instance sharing the database gets the same value.
+	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the database.

@@ -133,31 +133,6 @@ func (s *Store) AccountCount(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// APIKey implements store.Store.
-func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
-	var (
-		k                store.APIKey
-		scopes           string
-		created          int64
-		expires, revoked sql.NullInt64
-	)
-	err := s.db.QueryRowContext(ctx,
-		`SELECT id, account_id, display_name, secret_hash, scopes, create_time, expire_time, revoke_time
-		 FROM api_keys WHERE id = ?`, id).
-		Scan(&k.ID, &k.AccountID, &k.DisplayName, &k.SecretHash, &scopes, &created, &expires, &revoked)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.APIKey{}, store.ErrNotFound
-	}
-	if err != nil {
-		return store.APIKey{}, fmt.Errorf("storesqlite: read key: %w", err)
-	}
-	k.Scopes = strings.Fields(scopes)
-	k.CreateTime = time.UnixMicro(created).UTC()
-	k.ExpireTime = fromNull(expires)
-	k.RevokeTime = fromNull(revoked)
-	return k, nil
-}
-
 // Ping implements store.Store.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
@@ -181,4 +156,45 @@ func fromNull(n sql.NullInt64) time.Time {
 func isUniqueViolation(err error) bool {
 	var e *sqlite.Error
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
+}
+
+const accountColumns = `id, email, password_hash, create_time`
+
+func scanAccount(row scanner) (store.Account, error) {
+	var (
+		a       store.Account
+		created int64
+	)
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Account{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Account{}, fmt.Errorf("storesqlite: read account: %w", err)
+	}
+	a.CreateTime = time.UnixMicro(created).UTC()
+	return a, nil
+}
+
+// Account implements store.Store.
+func (s *Store) Account(ctx context.Context, id string) (store.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id))
+}
+
+// AccountByEmail implements store.Store.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email = ?`, email))
+}
+
+// DeleteAccount implements store.Store. Keys, sessions and audit events go
+// with the account (ON DELETE CASCADE).
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE id = ?`, id)
+	if err != nil {
+		return fmt.Errorf("storesqlite: delete account: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ package storetest
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -53,8 +54,130 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 	})
+	t.Run("KeyLifecycle", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		seedAccount(t, s, "a2", "b@example.com", "k2", now)
+		ev := store.AuditEvent{AccountID: "a1", Time: now, Kind: "key.created", KeyID: "k3", ClientAddress: "192.0.2.1"}
+		k3 := store.APIKey{ID: "k3", AccountID: "a1", DisplayName: "ci", SecretHash: []byte{3}, Scopes: []string{"images:upscale"}, CreateTime: now.Add(time.Second)}
+		require.NoError(t, s.CreateAPIKey(ctx, k3, ev, 2))
+		err := s.CreateAPIKey(ctx, store.APIKey{ID: "k4", AccountID: "a1", SecretHash: []byte{4}, CreateTime: now}, ev, 2)
+		require.ErrorIs(t, err, store.ErrLimit)
+		_, err = s.APIKey(ctx, "k4")
+		require.ErrorIs(t, err, store.ErrNotFound, "a refused key is not written")
+
+		keys, err := s.APIKeys(ctx, "a1")
+		require.NoError(t, err)
+		require.Len(t, keys, 2)
+		require.Equal(t, []string{"k1", "k3"}, []string{keys[0].ID, keys[1].ID})
+
+		// Another account's key is not found, and nothing changes.
+		_, err = s.UpdateAPIKey(ctx, "a2", "k3", func(k *store.APIKey) error { k.DisplayName = "stolen"; return nil }, ev)
+		require.ErrorIs(t, err, store.ErrNotFound)
+		// An update that fails leaves the key and the audit log as they were.
+		_, err = s.UpdateAPIKey(ctx, "a1", "k3", func(k *store.APIKey) error { k.DisplayName = "x"; return errors.New("no") }, ev)
+		require.Error(t, err)
+		got, err := s.APIKey(ctx, "k3")
+		require.NoError(t, err)
+		require.Equal(t, "ci", got.DisplayName)
+
+		rotated, err := s.UpdateAPIKey(ctx, "a1", "k3", func(k *store.APIKey) error {
+			k.PreviousSecretHash, k.PreviousExpireTime = k.SecretHash, now.Add(time.Hour)
+			k.SecretHash = []byte{33}
+			return nil
+		}, store.AuditEvent{AccountID: "a1", Time: now, Kind: "key.rotated", KeyID: "k3"})
+		require.NoError(t, err)
+		got, err = s.APIKey(ctx, "k3")
+		require.NoError(t, err)
+		require.Equal(t, rotated, got)
+		require.Equal(t, []byte{3}, got.PreviousSecretHash)
+
+		require.NoError(t, s.TouchAPIKeys(ctx, map[string]time.Time{"k3": now.Add(time.Minute), "gone": now}))
+		require.NoError(t, s.TouchAPIKeys(ctx, map[string]time.Time{"k3": now}), "an older time never wins")
+		got, err = s.APIKey(ctx, "k3")
+		require.NoError(t, err)
+		require.Equal(t, now.Add(time.Minute), got.LastUseTime)
+
+		_, err = s.UpdateAPIKey(ctx, "a1", "k3", func(k *store.APIKey) error { k.RevokeTime = now; return nil },
+			store.AuditEvent{AccountID: "a1", Time: now, Kind: "key.revoked", KeyID: "k3"})
+		require.NoError(t, err)
+		keys, err = s.APIKeys(ctx, "a1")
+		require.NoError(t, err)
+		require.Len(t, keys, 1, "revoked keys are not listed")
+		_, err = s.UpdateAPIKey(ctx, "a1", "k3", func(*store.APIKey) error { return nil }, ev)
+		require.ErrorIs(t, err, store.ErrNotFound, "a revoked key cannot be changed")
+
+		events, err := s.AuditEvents(ctx, "a1", 0, 10)
+		require.NoError(t, err)
+		var kinds []string
+		for _, e := range events {
+			kinds = append(kinds, e.Kind)
+		}
+		require.Equal(t, []string{"key.revoked", "key.rotated", "key.created"}, kinds, "newest first, failed updates absent")
+		page, err := s.AuditEvents(ctx, "a1", events[0].ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, events[1], page[0])
+	})
+	t.Run("SessionsAndDeletion", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		a, err := s.AccountByEmail(ctx, "A@EXAMPLE.COM")
+		require.NoError(t, err)
+		require.Equal(t, "a1", a.ID)
+		ses := store.Session{ID: "s1", AccountID: "a1", SecretHash: []byte{9}, CreateTime: now, ExpireTime: now.Add(time.Hour), ClientAddress: "192.0.2.7"}
+		require.NoError(t, s.CreateSession(ctx, ses, store.AuditEvent{AccountID: "a1", Time: now, Kind: "session.created"}))
+		got, err := s.Session(ctx, "s1")
+		require.NoError(t, err)
+		require.Equal(t, ses, got)
+		// A later sign-in sweeps expired sessions.
+		later := store.Session{ID: "s2", AccountID: "a1", SecretHash: []byte{8}, CreateTime: now.Add(2 * time.Hour), ExpireTime: now.Add(3 * time.Hour)}
+		require.NoError(t, s.CreateSession(ctx, later, store.AuditEvent{AccountID: "a1", Time: now, Kind: "session.created"}))
+		_, err = s.Session(ctx, "s1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		require.NoError(t, s.DeleteSession(ctx, "s2", store.AuditEvent{AccountID: "a1", Time: now, Kind: "session.deleted"}))
+		require.ErrorIs(t, s.DeleteSession(ctx, "s2", store.AuditEvent{AccountID: "a1", Time: now, Kind: "x"}), store.ErrNotFound)
+
+		require.NoError(t, s.RecordAudit(ctx, store.AuditEvent{Time: now, Kind: "auth.failed", ClientAddress: "198.51.100.1", Reason: "malformed key"}))
+		require.NoError(t, s.CreateSession(ctx, store.Session{ID: "s3", AccountID: "a1", SecretHash: []byte{7}, CreateTime: now, ExpireTime: now.Add(time.Hour)},
+			store.AuditEvent{AccountID: "a1", Time: now, Kind: "session.created"}))
+		require.NoError(t, s.DeleteAccount(ctx, "a1"))
+		_, err = s.Account(ctx, "a1")
+		require.ErrorIs(t, err, store.ErrNotFound)
+		_, err = s.APIKey(ctx, "k1")
+		require.ErrorIs(t, err, store.ErrNotFound, "keys go with the account")
+		_, err = s.Session(ctx, "s3")
+		require.ErrorIs(t, err, store.ErrNotFound, "sessions go with the account")
+		events, err := s.AuditEvents(ctx, "a1", 0, 10)
+		require.NoError(t, err)
+		require.Empty(t, events)
+		require.ErrorIs(t, s.DeleteAccount(ctx, "a1"), store.ErrNotFound)
+	})
+	t.Run("SecretIsCreatedOnce", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		first, err := s.Secret(ctx, "checksum", func() ([]byte, error) { return []byte("one"), nil })
+		require.NoError(t, err)
+		second, err := s.Secret(ctx, "checksum", func() ([]byte, error) { return []byte("two"), nil })
+		require.NoError(t, err)
+		require.Equal(t, []byte("one"), first)
+		require.Equal(t, first, second)
+	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		require.NoError(t, open(t).Ping(context.Background()))
 	})
+}
+
+func seedAccount(t *testing.T, s store.Store, id, email, keyID string, now time.Time) {
+	t.Helper()
+	require.NoError(t, s.CreateAccount(context.Background(),
+		store.Account{ID: id, Email: email, PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: keyID, AccountID: id, DisplayName: "default", SecretHash: []byte(keyID), Scopes: []string{"images:enhance"}, CreateTime: now}))
 }
