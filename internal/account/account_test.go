@@ -1,6 +1,7 @@
 package account
 
 import (
+	"bytes"
 	"context"
 	"path/filepath"
 	"strings"
@@ -18,19 +19,23 @@ func TestRegister(t *testing.T) {
 	db, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	r, err := NewRegistrar(db, nil)
+	codec, err := auth.NewCodec(bytes.Repeat([]byte{1}, auth.MinCodecSecret))
+	require.NoError(t, err)
+	r, err := New(Config{Store: db, Codec: codec})
 	require.NoError(t, err)
 
-	reg, err := r.Register(ctx, "  ann@example.com ", "correct horse battery")
+	reg, err := r.Register(ctx, "  ann@example.com ", "correct horse battery", "")
 	require.NoError(t, err)
 	require.Equal(t, "ann@example.com", reg.Account.Email)
 	require.NoError(t, auth.CheckPassword(reg.Account.PasswordHash, "correct horse battery"))
 	stored, err := db.APIKey(ctx, reg.Key.ID)
 	require.NoError(t, err)
-	require.Equal(t, reg.Key.SecretHash(), stored.SecretHash)
+	tok, err := codec.Parse(auth.APIKey, reg.Secret)
+	require.NoError(t, err)
+	require.Equal(t, tok.SecretHash(), stored.SecretHash)
 	require.Equal(t, auth.DefaultScopes, stored.Scopes)
 
-	_, err = r.Register(ctx, "ANN@example.com", "another long password")
+	_, err = r.Register(ctx, "ANN@example.com", "another long password", "")
 	require.ErrorIs(t, err, ErrEmailTaken)
 
 	for _, tt := range []struct{ email, password string }{
@@ -42,7 +47,7 @@ func TestRegister(t *testing.T) {
 		{"bob@example.com", "short"},
 		{"bob@example.com", strings.Repeat("p", 257)},
 	} {
-		_, err := r.Register(ctx, tt.email, tt.password)
+		_, err := r.Register(ctx, tt.email, tt.password, "")
 		require.ErrorIs(t, err, ErrInvalid, tt.email)
 	}
 	n, err := db.AccountCount(ctx)

@@ -4,45 +4,151 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/store"
 )
 
 // AccountServer implements enhancev1.AccountServiceServer.
 type AccountServer struct {
 	enhancev1.UnimplementedAccountServiceServer
-	registrar *account.Registrar
-	log       *slog.Logger
+	accounts *account.Service
+	store    store.Store
+	log      *slog.Logger
 }
 
 // NewAccountServer returns the account service.
-func NewAccountServer(r *account.Registrar, log *slog.Logger) (*AccountServer, error) {
-	if r == nil || log == nil {
-		return nil, errors.New("apiv1: account server needs a registrar and a logger")
+func NewAccountServer(a *account.Service, s store.Store, log *slog.Logger) (*AccountServer, error) {
+	if a == nil || s == nil || log == nil {
+		return nil, errors.New("apiv1: account server needs accounts, a store and a logger")
 	}
-	return &AccountServer{registrar: r, log: log}, nil
+	return &AccountServer{accounts: a, store: s, log: log}, nil
 }
 
 // CreateAccount implements enhancev1.AccountServiceServer.
 func (s *AccountServer) CreateAccount(ctx context.Context, req *enhancev1.CreateAccountRequest) (*enhancev1.CreateAccountResponse, error) {
-	reg, err := s.registrar.Register(ctx, req.GetEmail(), req.GetPassword())
+	reg, err := s.accounts.Register(ctx, req.GetEmail(), req.GetPassword(), clientaddr.From(ctx))
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	key := apiKeyProto(reg.KeyInfo)
-	key.Secret = reg.Key.String()
-	return &enhancev1.CreateAccountResponse{
-		Account: &enhancev1.Account{
-			Name:       "accounts/" + reg.Account.ID,
-			Email:      reg.Account.Email,
-			CreateTime: timestamppb.New(reg.Account.CreateTime),
-		},
-		ApiKey: key,
-	}, nil
+	key := apiKeyProto(reg.Key)
+	key.Secret = reg.Secret
+	return &enhancev1.CreateAccountResponse{Account: accountProto(reg.Account), ApiKey: key}, nil
+}
+
+// CreateSession implements enhancev1.AccountServiceServer.
+func (s *AccountServer) CreateSession(ctx context.Context, req *enhancev1.CreateSessionRequest) (*enhancev1.CreateSessionResponse, error) {
+	in, err := s.accounts.SignIn(ctx, req.GetEmail(), req.GetPassword(), clientaddr.From(ctx))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.CreateSessionResponse{Token: in.Token, ExpireTime: timestamppb.New(in.Session.ExpireTime)}, nil
+}
+
+// DeleteSession implements enhancev1.AccountServiceServer.
+func (s *AccountServer) DeleteSession(ctx context.Context, _ *enhancev1.DeleteSessionRequest) (*enhancev1.DeleteSessionResponse, error) {
+	if err := s.accounts.SignOut(ctx, principal(ctx), clientaddr.From(ctx)); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.DeleteSessionResponse{}, nil
+}
+
+// GetAccount implements enhancev1.AccountServiceServer.
+func (s *AccountServer) GetAccount(ctx context.Context, _ *enhancev1.GetAccountRequest) (*enhancev1.GetAccountResponse, error) {
+	a, err := s.store.Account(ctx, principal(ctx).AccountID)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.GetAccountResponse{Account: accountProto(a)}, nil
+}
+
+// DeleteAccount implements enhancev1.AccountServiceServer.
+func (s *AccountServer) DeleteAccount(ctx context.Context, req *enhancev1.DeleteAccountRequest) (*enhancev1.DeleteAccountResponse, error) {
+	if err := s.accounts.Delete(ctx, principal(ctx), req.GetPassword()); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	return &enhancev1.DeleteAccountResponse{}, nil
+}
+
+// ExportAccount implements enhancev1.AccountServiceServer.
+func (s *AccountServer) ExportAccount(ctx context.Context, _ *enhancev1.ExportAccountRequest) (*enhancev1.ExportAccountResponse, error) {
+	ex, err := s.accounts.Export(ctx, principal(ctx))
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &enhancev1.ExportAccountResponse{Account: accountProto(ex.Account)}
+	for _, k := range ex.Keys {
+		resp.ApiKeys = append(resp.ApiKeys, apiKeyProto(k))
+	}
+	for _, e := range ex.AuditEvents {
+		resp.AuditEvents = append(resp.AuditEvents, auditProto(e))
+	}
+	return resp, nil
+}
+
+// Audit log paging: the page token is the id of the last event shown.
+const (
+	defaultAuditPage = 50
+	maxAuditPage     = 500
+)
+
+// ListAuditEvents implements enhancev1.AccountServiceServer.
+func (s *AccountServer) ListAuditEvents(ctx context.Context, req *enhancev1.ListAuditEventsRequest) (*enhancev1.ListAuditEventsResponse, error) {
+	size := int(req.GetPageSize())
+	switch {
+	case size < 0:
+		return nil, toStatus(ctx, s.log, invalidRequest("pageSize must not be negative"))
+	case size == 0:
+		size = defaultAuditPage
+	case size > maxAuditPage:
+		size = maxAuditPage
+	}
+	var before int64
+	if tok := req.GetPageToken(); tok != "" {
+		v, err := strconv.ParseInt(tok, 10, 64)
+		if err != nil || v <= 0 {
+			return nil, toStatus(ctx, s.log, invalidRequest("pageToken is not one this API returned"))
+		}
+		before = v
+	}
+	events, err := s.store.AuditEvents(ctx, principal(ctx).AccountID, before, size+1)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	resp := &enhancev1.ListAuditEventsResponse{}
+	if len(events) > size {
+		events = events[:size]
+		resp.NextPageToken = strconv.FormatInt(events[size-1].ID, 10)
+	}
+	for _, e := range events {
+		resp.AuditEvents = append(resp.AuditEvents, auditProto(e))
+	}
+	return resp, nil
+}
+
+// principal is the caller the auth interceptor verified; methods that
+// reach here without one are public and do not call it.
+func principal(ctx context.Context) auth.Principal {
+	p, _ := auth.PrincipalFrom(ctx)
+	return p
+}
+
+func accountProto(a store.Account) *enhancev1.Account {
+	return &enhancev1.Account{Name: "accounts/" + a.ID, Email: a.Email, CreateTime: timestamppb.New(a.CreateTime)}
+}
+
+func auditProto(e store.AuditEvent) *enhancev1.AuditEvent {
+	p := &enhancev1.AuditEvent{Kind: e.Kind, Time: timestamppb.New(e.Time), ClientAddress: e.ClientAddress, Reason: e.Reason}
+	if e.KeyID != "" {
+		p.Key = "keys/" + e.KeyID
+	}
+	return p
 }
 
 func apiKeyProto(k store.APIKey) *enhancev1.ApiKey {
@@ -51,9 +157,16 @@ func apiKeyProto(k store.APIKey) *enhancev1.ApiKey {
 		DisplayName: k.DisplayName,
 		Scopes:      k.Scopes,
 		CreateTime:  timestamppb.New(k.CreateTime),
+		Prefix:      string(auth.APIKey) + "_" + k.ID,
 	}
 	if !k.ExpireTime.IsZero() {
 		p.ExpireTime = timestamppb.New(k.ExpireTime)
+	}
+	if !k.LastUseTime.IsZero() {
+		p.LastUseTime = timestamppb.New(k.LastUseTime)
+	}
+	if !k.PreviousExpireTime.IsZero() {
+		p.PreviousSecretExpireTime = timestamppb.New(k.PreviousExpireTime)
 	}
 	return p
 }

@@ -8,14 +8,36 @@ import (
 	"github.com/smartimage/enhance/internal/auth"
 )
 
-// MethodScopes names the scope each authenticated method needs.
-var MethodScopes = map[string]string{
-	enhancev1.ImageService_Enhance_FullMethodName:  auth.ScopeImagesEnhance,
-	enhancev1.ImageService_Upscale_FullMethodName:  auth.ScopeImagesUpscale,
-	enhancev1.ImageService_Colorize_FullMethodName: auth.ScopeImagesColorize,
+// Access is what a method asks of its caller.
+type Access struct {
+	// Public methods need no credential.
+	Public bool
+	// Scope the caller must hold: an API key's scopes, or a session's
+	// (auth.SessionScopes).
+	Scope string
+	// SessionOnly methods refuse API keys: they are the signed-in owner's.
+	SessionOnly bool
 }
 
-// PublicMethods need no API key.
-var PublicMethods = map[string]bool{
-	enhancev1.AccountService_CreateAccount_FullMethodName: true,
+// MethodAccess lists every method of the API; a method missing here is
+// refused (the server checks the table covers every registered method).
+var MethodAccess = map[string]Access{
+	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance},
+	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale},
+	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize},
+
+	enhancev1.AccountService_CreateAccount_FullMethodName:   {Public: true},
+	enhancev1.AccountService_CreateSession_FullMethodName:   {Public: true},
+	enhancev1.AccountService_DeleteSession_FullMethodName:   {SessionOnly: true},
+	enhancev1.AccountService_GetAccount_FullMethodName:      {Scope: auth.ScopeKeysManage},
+	enhancev1.AccountService_DeleteAccount_FullMethodName:   {SessionOnly: true},
+	enhancev1.AccountService_ExportAccount_FullMethodName:   {SessionOnly: true},
+	enhancev1.AccountService_ListAuditEvents_FullMethodName: {Scope: auth.ScopeKeysManage},
+
+	enhancev1.KeyService_ListKeys_FullMethodName:  {Scope: auth.ScopeKeysManage},
+	enhancev1.KeyService_CreateKey_FullMethodName: {Scope: auth.ScopeKeysManage},
+	enhancev1.KeyService_GetKey_FullMethodName:    {Scope: auth.ScopeKeysManage},
+	enhancev1.KeyService_UpdateKey_FullMethodName: {Scope: auth.ScopeKeysManage},
+	enhancev1.KeyService_RotateKey_FullMethodName: {Scope: auth.ScopeKeysManage},
+	enhancev1.KeyService_DeleteKey_FullMethodName: {Scope: auth.ScopeKeysManage},
 }

@@ -3,16 +3,21 @@ package apiv1
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // ErrorDomain is the ErrorInfo domain of every error this API returns.
@@ -45,6 +50,14 @@ var errorTable = []errorRow{
 	{fetch.ErrUnreachable, codes.FailedPrecondition, "SOURCE_UNREACHABLE", ""},
 	{account.ErrInvalid, codes.InvalidArgument, "INVALID_REGISTRATION", ""},
 	{account.ErrEmailTaken, codes.AlreadyExists, "EMAIL_TAKEN", ""},
+	{account.ErrRegistrationClosed, codes.PermissionDenied, "REGISTRATION_CLOSED", ""},
+	{account.ErrBadCredentials, codes.Unauthenticated, "BAD_CREDENTIALS", ""},
+	{account.ErrWrongPassword, codes.PermissionDenied, "WRONG_PASSWORD", ""},
+	{account.ErrSessionRequired, codes.PermissionDenied, "SESSION_REQUIRED", ""},
+	{apikeys.ErrInvalid, codes.InvalidArgument, "INVALID_KEY_REQUEST", ""},
+	{apikeys.ErrNotFound, codes.NotFound, "KEY_NOT_FOUND", ""},
+	{apikeys.ErrTooMany, codes.FailedPrecondition, "TOO_MANY_KEYS", ""},
+	{throttle.ErrThrottled, codes.ResourceExhausted, "RATE_LIMITED", ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "the request did not finish before its deadline"},
 	{context.Canceled, codes.Canceled, "CANCELLED", "the request was cancelled"},
 }
@@ -57,12 +70,35 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			if msg == "" {
 				msg = err.Error()
 			}
+			var throttled *throttle.Error
+			if errors.As(err, &throttled) {
+				return withRetry(row.code, msg, row.reason, throttled.RetryAfter)
+			}
 			return WithReason(row.code, msg, row.reason)
 		}
 	}
 	id := requestid.From(ctx)
 	log.ErrorContext(ctx, "internal error", "request_id", id, "err", err)
 	return WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+}
+
+// invalidRequest is a request rejected for its shape, with a message
+// safe to show.
+func invalidRequest(msg string) error {
+	return fmt.Errorf("%w: %s", errInvalidRequest, msg)
+}
+
+// withRetry is WithReason plus a RetryInfo, which REST callers see as
+// Retry-After.
+func withRetry(code codes.Code, msg, reason string, after time.Duration) error {
+	st := status.New(code, msg)
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(after.Round(time.Second))},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
 }
 
 // WithReason builds a status error carrying an ErrorInfo, whose reason

@@ -27,6 +27,7 @@ import (
 	"github.com/smartimage/enhance/gen/openapiv2"
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/config"
@@ -59,8 +60,13 @@ type App struct {
 	metricsServer *http.Server
 	metricsLis    net.Listener
 
-	devKey string
+	verifier *auth.Verifier
+	accounts *account.Service
+	devKey   string
 }
+
+// lastUseFlush is how often key last-use times are written.
+const lastUseFlush = 5 * time.Second
 
 // New builds the server and opens its listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
@@ -82,12 +88,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.tls, err = tlsconfig.Load(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), time.Now()); err != nil {
 		return nil, err
 	}
-	if cfg.DevAccount {
-		if err := a.ensureDevAccount(ctx); err != nil {
-			return nil, err
-		}
-	}
-
 	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels, Workers: cfg.Workers})
 	if err != nil {
 		return nil, err
@@ -96,11 +96,33 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := auth.NewVerifier(a.store, nil)
+	// The key checksum secret is shared through the database, so every
+	// instance accepts the keys any of them issued.
+	secret, err := a.store.Secret(ctx, "key-checksum", auth.NewCodecSecret)
+	if err != nil {
+		return nil, fmt.Errorf("app: key checksum secret: %w", err)
+	}
+	codec, err := auth.NewCodec(secret)
 	if err != nil {
 		return nil, err
 	}
-	registrar, err := account.NewRegistrar(a.store, nil)
+	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
+		return nil, err
+	}
+	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, RegistrationClosed: cfg.RegistrationClosed})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DevAccount {
+		if err := a.ensureDevAccount(ctx); err != nil {
+			return nil, err
+		}
+	}
+	keyManager, err := apikeys.New(a.store, codec, a.verifier, nil)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := apiv1.NewKeyServer(keyManager, log)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +130,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := apiv1.NewAccountServer(registrar, log)
+	accounts, err := apiv1.NewAccountServer(a.accounts, a.store, log)
 	if err != nil {
 		return nil, err
 	}
@@ -123,14 +145,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxRecvBytes:   int(cfg.MaxBodyBytes) + 1<<20,
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
-		PublicMethods:  apiv1.PublicMethods,
-		MethodScopes:   apiv1.MethodScopes,
-	}, verifier, metrics, log)
+		Access:         apiv1.MethodAccess,
+	}, a.verifier, a.store, metrics, log)
 	if err != nil {
 		return nil, err
 	}
 	enhancev1.RegisterImageServiceServer(a.grpcServer, images)
 	enhancev1.RegisterAccountServiceServer(a.grpcServer, accounts)
+	enhancev1.RegisterKeyServiceServer(a.grpcServer, keys)
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcServer, a.health)
 	reflection.Register(a.grpcServer)
@@ -258,6 +280,12 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	a.log.Info("serving", "https", a.HTTPAddr(), "grpc", a.GRPCAddr(), "metrics", a.MetricsAddr())
+	flushDone := make(chan struct{})
+	flushCtx, stopFlush := context.WithCancel(context.Background())
+	go func() {
+		defer close(flushDone)
+		a.flushLastUse(flushCtx)
+	}()
 
 	var runErr error
 	select {
@@ -283,9 +311,30 @@ func (a *App) Run(ctx context.Context) error {
 	if a.metricsServer != nil {
 		a.metricsServer.Close()
 	}
+	stopFlush()
+	<-flushDone
 	a.close()
 	a.log.Info("stopped")
 	return runErr
+}
+
+// flushLastUse writes key last-use times every lastUseFlush until ctx
+// ends, and once more then.
+func (a *App) flushLastUse(ctx context.Context) {
+	t := time.NewTicker(lastUseFlush)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		if err := a.verifier.FlushLastUse(context.Background()); err != nil {
+			a.log.Error("writing key last-use times failed", "err", err)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
 }
 
 // close releases what New acquired; safe on a partly built App.

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-
-	"github.com/smartimage/enhance/internal/account"
 )
 
 // devEmail is the development account's sign-in name.
@@ -25,15 +23,11 @@ func (a *App) ensureDevAccount(ctx context.Context) error {
 	if n > 0 {
 		return nil
 	}
-	reg, err := account.NewRegistrar(a.store, nil)
-	if err != nil {
-		return err
-	}
-	r, err := reg.Register(ctx, devEmail, rand.Text())
+	r, err := a.accounts.Register(ctx, devEmail, rand.Text(), "")
 	if err != nil {
 		return fmt.Errorf("app: development account: %w", err)
 	}
-	a.devKey = r.Key.String()
+	a.devKey = r.Secret
 	path := filepath.Join(a.cfg.DataDir, DevKeyFile)
 	if err := os.WriteFile(path, []byte(a.devKey+"\n"), 0o600); err != nil {
 		return fmt.Errorf("app: write %s: %w", path, err)

@@ -21,7 +21,6 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/config"
-	"github.com/smartimage/enhance/internal/store"
 )
 
 func withKey(key string) context.Context {
@@ -71,21 +70,18 @@ func TestGRPCEnhance(t *testing.T) {
 func TestGRPCScopeIsEnforced(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
-	k, err := auth.NewKey()
-	require.NoError(t, err)
-	now := time.Now()
-	require.NoError(t, s.app.Store().CreateAccount(context.Background(),
-		store.Account{ID: "limited", Email: "limited@example.com", PasswordHash: "x", CreateTime: now},
-		store.APIKey{ID: k.ID, AccountID: "limited", DisplayName: "upscale only", SecretHash: k.SecretHash(),
-			Scopes: []string{auth.ScopeImagesUpscale}, CreateTime: now}))
+	token := s.signUpAndIn(t, "limited@example.com")
+	limited := s.createKey(t, token, "upscale only", auth.ScopeImagesUpscale)
 	client := enhancev1.NewImageServiceClient(s.grpc)
-	_, err = client.Enhance(withKey(k.String()), &enhancev1.EnhanceRequest{Image: testImage(t, "bird.png")})
+	_, err := client.Enhance(withKey(limited), &enhancev1.EnhanceRequest{Image: testImage(t, "bird.png")})
 	require.Equal(t, codes.PermissionDenied, status.Code(err))
 	require.Contains(t, status.Convert(err).Message(), auth.ScopeImagesEnhance)
 
-	resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": "http://example.invalid/x.png"}, k.String())
+	resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": "http://example.invalid/x.png"}, limited)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
-	require.Equal(t, "MISSING_SCOPE", readProblem(t, resp).Code)
+	problem := readProblem(t, resp)
+	require.Equal(t, "MISSING_SCOPE", problem.Code)
+	require.Contains(t, problem.Detail, auth.ScopeImagesEnhance)
 }
 
 func TestHealthReflectionAndMetrics(t *testing.T) {

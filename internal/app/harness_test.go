@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -176,4 +177,82 @@ func testImage(t testing.TB, name string) []byte {
 	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name))
 	require.NoError(t, err)
 	return data
+}
+
+// call sends a JSON request (body may be nil) with the given headers and
+// decodes a 2xx JSON answer into out (when not nil).
+func (s *testServer) call(t testing.TB, method, path string, body any, headers map[string]string, out any) *http.Response {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, s.base+path, r)
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Do(req)
+	require.NoError(t, err)
+	if out != nil && resp.StatusCode/100 == 2 {
+		defer resp.Body.Close()
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+	}
+	return resp
+}
+
+func bearer(token string) map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+
+const testPassword = "correct horse battery staple"
+
+// signUpAndIn registers email and returns a session token for it.
+func (s *testServer) signUpAndIn(t testing.TB, email string) string {
+	t.Helper()
+	resp := s.call(t, http.MethodPost, "/v1/accounts", map[string]any{"email": email, "password": testPassword}, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	return s.signIn(t, email)
+}
+
+func (s *testServer) signIn(t testing.TB, email string) string {
+	t.Helper()
+	var ses struct {
+		Token      string    `json:"token"`
+		ExpireTime time.Time `json:"expireTime"`
+	}
+	resp := s.call(t, http.MethodPost, "/v1/sessions", map[string]any{"email": email, "password": testPassword}, nil, &ses)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotEmpty(t, ses.Token)
+	return ses.Token
+}
+
+// apiKey is the JSON form of a key.
+type apiKey struct {
+	Name                     string     `json:"name"`
+	DisplayName              string     `json:"displayName"`
+	Scopes                   []string   `json:"scopes"`
+	Secret                   string     `json:"secret"`
+	Prefix                   string     `json:"prefix"`
+	ExpireTime               *time.Time `json:"expireTime"`
+	LastUseTime              *time.Time `json:"lastUseTime"`
+	PreviousSecretExpireTime *time.Time `json:"previousSecretExpireTime"`
+}
+
+func (k apiKey) id() string { return strings.TrimPrefix(k.Name, "keys/") }
+
+// createKey makes a key through REST with a session and returns its secret.
+func (s *testServer) createKey(t testing.TB, token, name string, scopes ...string) string {
+	t.Helper()
+	var out struct {
+		APIKey apiKey `json:"apiKey"`
+	}
+	resp := s.call(t, http.MethodPost, "/v1/keys", map[string]any{"displayName": name, "scopes": scopes}, bearer(token), &out)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.NotEmpty(t, out.APIKey.Secret)
+	return out.APIKey.Secret
 }

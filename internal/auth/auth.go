@@ -22,6 +22,13 @@ const (
 // and reading usage, but not managing keys.
 var DefaultScopes = []string{ScopeImagesEnhance, ScopeImagesUpscale, ScopeImagesColorize, ScopeUsageRead}
 
+// SessionScopes are what a signed-in account owner may do with a session
+// token: manage keys and read usage. Image calls need an API key.
+var SessionScopes = []string{ScopeKeysManage, ScopeUsageRead}
+
+// AllScopes lists every scope, in the order documentation shows them.
+var AllScopes = []string{ScopeImagesEnhance, ScopeImagesUpscale, ScopeImagesColorize, ScopeKeysManage, ScopeUsageRead}
+
 // ErrUnauthenticated is wrapped by every verification failure. Callers show
 // one generic message for all of them; the wrapped reason is for the log.
 var ErrUnauthenticated = errors.New("auth: unauthenticated")
@@ -29,7 +36,10 @@ var ErrUnauthenticated = errors.New("auth: unauthenticated")
 // Principal is the verified caller of a request.
 type Principal struct {
 	AccountID string
+	// KeyID is set when the caller used an API key, SessionID when it used
+	// a session token; never both.
 	KeyID     string
+	SessionID string
 	Scopes    []string
 }
 

@@ -2,59 +2,172 @@ package auth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/smartimage/enhance/internal/store"
 )
 
-// Verifier checks presented API keys against the store.
+// CacheTTL bounds how long a verified key is trusted without reading the
+// database again. Revocation and rotation on this instance drop the entry
+// at once (Forget); other instances sharing the database see them within
+// CacheTTL, which keeps under the promised five seconds.
+const CacheTTL = 4 * time.Second
+
+// maxCached bounds the cache; when full it is emptied, which costs one
+// database read per key and nothing else.
+const maxCached = 100_000
+
+// Verifier checks presented API keys and session tokens against the store.
 type Verifier struct {
-	keys store.Store
-	now  func() time.Time
+	store store.Store
+	codec *Codec
+	now   func() time.Time
+
+	mu    sync.RWMutex
+	cache map[[sha256.Size]byte]cachedKey
+
+	usedMu sync.Mutex
+	used   map[string]time.Time
 }
 
-// NewVerifier returns a Verifier reading keys from s; now is the clock
-// (time.Now when nil).
-func NewVerifier(s store.Store, now func() time.Time) (*Verifier, error) {
-	if s == nil {
-		return nil, errors.New("auth: nil store")
+type cachedKey struct {
+	principal Principal
+	until     time.Time
+}
+
+// NewVerifier returns a Verifier reading credentials from s and checking
+// checksums with c; now is the clock (time.Now when nil).
+func NewVerifier(s store.Store, c *Codec, now func() time.Time) (*Verifier, error) {
+	if s == nil || c == nil {
+		return nil, errors.New("auth: verifier needs a store and a codec")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Verifier{keys: s, now: now}, nil
+	return &Verifier{store: s, codec: c, now: now, cache: map[[sha256.Size]byte]cachedKey{}, used: map[string]time.Time{}}, nil
 }
 
-// Verify returns the principal that raw authenticates. Every failure wraps
-// ErrUnauthenticated, with the reason in the message for the log; a storage
-// failure is returned as it is, so that it becomes a 500 rather than a 401.
-func (v *Verifier) Verify(ctx context.Context, raw string) (Principal, error) {
+// VerifyKey returns the principal that the API key raw authenticates.
+// Every failure wraps ErrUnauthenticated, with the reason in the message
+// for the log; a storage failure is returned as it is, so that it becomes
+// a 500 rather than a 401.
+func (v *Verifier) VerifyKey(ctx context.Context, raw string) (Principal, error) {
 	if raw == "" {
 		return Principal{}, fmt.Errorf("%w: no key", ErrUnauthenticated)
 	}
-	key, err := ParseKey(raw)
+	now := v.now()
+	digest := sha256.Sum256([]byte(raw))
+	v.mu.RLock()
+	hit, ok := v.cache[digest]
+	v.mu.RUnlock()
+	if ok && now.Before(hit.until) {
+		v.markUsed(hit.principal.KeyID, now)
+		return hit.principal, nil
+	}
+	key, err := v.codec.Parse(APIKey, raw)
 	if err != nil {
 		return Principal{}, err
 	}
-	rec, err := v.keys.APIKey(ctx, key.ID)
+	rec, err := v.store.APIKey(ctx, key.ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Principal{}, fmt.Errorf("%w: unknown key id", ErrUnauthenticated)
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: look up key: %w", err)
 	}
-	if subtle.ConstantTimeCompare(rec.SecretHash, key.SecretHash()) != 1 {
+	until := now.Add(CacheTTL)
+	presented := key.SecretHash()
+	switch {
+	case subtle.ConstantTimeCompare(rec.SecretHash, presented) == 1:
+	case rec.PreviousSecretHash != nil && subtle.ConstantTimeCompare(rec.PreviousSecretHash, presented) == 1:
+		if !now.Before(rec.PreviousExpireTime) {
+			return Principal{}, fmt.Errorf("%w: rotated key past its grace period", ErrUnauthenticated)
+		}
+		until = earliest(until, rec.PreviousExpireTime)
+	default:
 		return Principal{}, fmt.Errorf("%w: wrong secret", ErrUnauthenticated)
 	}
-	now := v.now()
 	if !rec.RevokeTime.IsZero() && !now.Before(rec.RevokeTime) {
 		return Principal{}, fmt.Errorf("%w: key revoked", ErrUnauthenticated)
 	}
-	if !rec.ExpireTime.IsZero() && !now.Before(rec.ExpireTime) {
-		return Principal{}, fmt.Errorf("%w: key expired", ErrUnauthenticated)
+	if !rec.ExpireTime.IsZero() {
+		if !now.Before(rec.ExpireTime) {
+			return Principal{}, fmt.Errorf("%w: key expired", ErrUnauthenticated)
+		}
+		until = earliest(until, rec.ExpireTime)
 	}
-	return Principal{AccountID: rec.AccountID, KeyID: rec.ID, Scopes: rec.Scopes}, nil
+	p := Principal{AccountID: rec.AccountID, KeyID: rec.ID, Scopes: rec.Scopes}
+	v.mu.Lock()
+	if len(v.cache) >= maxCached {
+		clear(v.cache)
+	}
+	v.cache[digest] = cachedKey{principal: p, until: until}
+	v.mu.Unlock()
+	v.markUsed(rec.ID, now)
+	return p, nil
+}
+
+// Forget drops every cached verification of key id, so that a revocation
+// or rotation made here takes effect on the next request.
+func (v *Verifier) Forget(id string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for digest, c := range v.cache {
+		if c.principal.KeyID == id {
+			delete(v.cache, digest)
+		}
+	}
+}
+
+// VerifySession returns the principal of a session token. Sessions are
+// read from the database every time: they serve the dashboard, not image
+// traffic, and signing out must end them everywhere at once.
+func (v *Verifier) VerifySession(ctx context.Context, raw string) (Principal, error) {
+	tok, err := v.codec.Parse(Session, raw)
+	if err != nil {
+		return Principal{}, err
+	}
+	ses, err := v.store.Session(ctx, tok.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return Principal{}, fmt.Errorf("%w: unknown session", ErrUnauthenticated)
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: look up session: %w", err)
+	}
+	if subtle.ConstantTimeCompare(ses.SecretHash, tok.SecretHash()) != 1 {
+		return Principal{}, fmt.Errorf("%w: wrong session secret", ErrUnauthenticated)
+	}
+	if !v.now().Before(ses.ExpireTime) {
+		return Principal{}, fmt.Errorf("%w: session expired", ErrUnauthenticated)
+	}
+	return Principal{AccountID: ses.AccountID, SessionID: ses.ID, Scopes: SessionScopes}, nil
+}
+
+func (v *Verifier) markUsed(id string, at time.Time) {
+	v.usedMu.Lock()
+	v.used[id] = at
+	v.usedMu.Unlock()
+}
+
+// FlushLastUse writes the last-use times gathered since the previous
+// flush in one database write, so that authenticating a request never
+// writes.
+func (v *Verifier) FlushLastUse(ctx context.Context) error {
+	v.usedMu.Lock()
+	batch := v.used
+	v.used = map[string]time.Time{}
+	v.usedMu.Unlock()
+	return v.store.TouchAPIKeys(ctx, batch)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -25,6 +25,8 @@ type Config struct {
 
 	// FetchAllowPrivate lets imageUrl reach loopback and private addresses.
 	FetchAllowPrivate bool
+	// RegistrationClosed refuses POST /v1/accounts.
+	RegistrationClosed bool
 	// DevAccount creates a development account and key on an empty
 	// database and writes the key to <data-dir>/dev-api-key.
 	DevAccount bool
@@ -51,6 +53,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "folder for the SQLite database and the development certificate")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate; without it a development certificate is made")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	fs.BoolVar(&c.RegistrationClosed, "registration-closed", false, "refuse new accounts (POST /v1/accounts answers 403)")
 	fs.BoolVar(&c.FetchAllowPrivate, "fetch-allow-private", false, "let imageUrl reach private and loopback addresses on any port (development and tests only)")
 	fs.BoolVar(&c.DevAccount, "dev-account", false, "on an empty database, create a development account and write its key to <data-dir>/dev-api-key")
 	fs.IntVar(&c.MaxSourcePixels, "max-source-pixels", 25_000_000, "largest source image, in pixels, checked before decoding")

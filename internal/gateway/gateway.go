@@ -66,6 +66,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err := enhancev1.RegisterAccountServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
 		return nil, err
 	}
+	if err := enhancev1.RegisterKeyServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
@@ -76,6 +79,8 @@ func incomingHeader(key string) (string, bool) {
 	switch strings.ToLower(key) {
 	case "x-api-key":
 		return "x-api-key", true
+	case "authorization":
+		return "authorization", true
 	case requestid.Header:
 		return requestid.Header, true
 	}

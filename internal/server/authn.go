@@ -4,15 +4,22 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strings"
+	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // APIKeyHeader is the metadata key (and HTTP header) carrying the key.
@@ -20,55 +27,111 @@ const APIKeyHeader = "x-api-key"
 
 // UnauthenticatedMessage is the one message every authentication failure
 // gets, whatever was wrong, so that a caller learns nothing about keys.
-const UnauthenticatedMessage = "invalid or missing API key: send a valid key in the x-api-key header"
+const UnauthenticatedMessage = "invalid or missing API key: send a valid key in the x-api-key header (account and key management also take a session token as Authorization: Bearer)"
+
+// Failed authentications per client address: more than this many in a
+// minute and the address is answered 429 for five minutes.
+const (
+	authFailuresPerMinute = 20
+	authFailureBlock      = 5 * time.Minute
+)
 
 type authenticator struct {
 	verifier *auth.Verifier
-	scopes   map[string]string
+	store    store.Store
+	access   map[string]apiv1.Access
+	failures *throttle.Limiter
 	log      *slog.Logger
 }
 
 func (a *authenticator) authenticate(ctx context.Context) (context.Context, error) {
-	raw := ""
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get(APIKeyHeader); len(v) > 0 {
-			raw = v[0]
-		}
+	method, _ := grpc.Method(ctx)
+	access, known := a.access[method]
+	if !known {
+		return nil, apiv1.WithReason(codes.Unimplemented, "unknown method", "UNIMPLEMENTED")
 	}
-	p, err := a.verifier.Verify(ctx, raw)
+	client := clientaddr.From(ctx)
+	if left, blocked := a.failures.Blocked(client); blocked {
+		return nil, rateLimited(left)
+	}
+	key, bearer := presented(ctx)
+	var (
+		p   auth.Principal
+		err error
+	)
+	if key == "" && bearer != "" {
+		p, err = a.verifier.VerifySession(ctx, bearer)
+	} else {
+		p, err = a.verifier.VerifyKey(ctx, key)
+	}
 	if err != nil {
 		if !errors.Is(err, auth.ErrUnauthenticated) {
 			id := requestid.From(ctx)
-			a.log.ErrorContext(ctx, "key verification failed", "request_id", id, "err", err)
+			a.log.ErrorContext(ctx, "credential verification failed", "request_id", id, "err", err)
 			return nil, apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
 		}
-		// Never log raw: it may be a real key with one typo.
-		a.log.WarnContext(ctx, "authentication failed",
-			"request_id", requestid.From(ctx),
-			"client", clientAddress(ctx),
-			"key_id", auth.KeyIDHint(raw),
-			"reason", err.Error())
+		a.failed(ctx, client, key+bearer, err)
 		return nil, apiv1.WithReason(codes.Unauthenticated, UnauthenticatedMessage, "UNAUTHENTICATED")
 	}
-	method, _ := grpc.Method(ctx)
-	if need := a.scopes[method]; need != "" && !p.Has(need) {
-		return nil, apiv1.WithReason(codes.PermissionDenied, "this API key lacks the scope "+need, "MISSING_SCOPE")
+	if access.SessionOnly && p.SessionID == "" {
+		return nil, apiv1.WithReason(codes.PermissionDenied,
+			"this method needs a session, not an API key: sign in with POST /v1/sessions and send Authorization: Bearer <token>", "SESSION_REQUIRED")
+	}
+	if access.Scope != "" && !p.Has(access.Scope) {
+		what := "this API key"
+		if p.SessionID != "" {
+			what = "a session (image methods need an API key)"
+		}
+		return nil, apiv1.WithReason(codes.PermissionDenied, what+" lacks the scope "+access.Scope, "MISSING_SCOPE")
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }
 
-// clientAddress is the caller's address: the one the gateway reports for
-// REST calls, the TCP peer for direct gRPC calls.
-func clientAddress(ctx context.Context) string {
-	pr, _ := peer.FromContext(ctx)
-	addr := ""
-	if pr != nil && pr.Addr != nil {
-		addr = pr.Addr.String()
+// failed logs, audits and counts a failed authentication. The raw
+// credential is never logged: it may be a real key with one typo.
+func (a *authenticator) failed(ctx context.Context, client, raw string, reason error) {
+	keyID := auth.IDHint(raw)
+	a.log.WarnContext(ctx, "authentication failed",
+		"request_id", requestid.From(ctx), "client", client, "key_id", keyID, "reason", reason.Error())
+	a.failures.Fail(client)
+	event := store.AuditEvent{
+		Time: time.Now().UTC(), Kind: "auth.failed", ClientAddress: client,
+		Reason: strings.TrimPrefix(reason.Error(), auth.ErrUnauthenticated.Error()+": "),
 	}
-	if md, ok := metadata.FromIncomingContext(ctx); ok {
-		if v := md.Get("x-forwarded-for"); len(v) > 0 {
-			return v[0] + " (via " + addr + ")"
+	// The owner of a key id sees attempts made with it; attempts naming
+	// no known key are kept without an account.
+	if keyID != "" && strings.HasPrefix(raw, string(auth.APIKey)+"_") {
+		if k, err := a.store.APIKey(ctx, keyID); err == nil {
+			event.AccountID, event.KeyID = k.AccountID, keyID
 		}
 	}
-	return addr
+	if err := a.store.RecordAudit(ctx, event); err != nil {
+		a.log.ErrorContext(ctx, "audit write failed", "request_id", requestid.From(ctx), "err", err)
+	}
+}
+
+// presented returns the x-api-key value and the Authorization bearer
+// token of the request, either possibly empty.
+func presented(ctx context.Context) (key, bearer string) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	if v := md.Get(APIKeyHeader); len(v) > 0 {
+		key = v[0]
+	}
+	if v := md.Get("authorization"); len(v) > 0 {
+		if t, ok := strings.CutPrefix(v[0], "Bearer "); ok {
+			bearer = strings.TrimSpace(t)
+		}
+	}
+	return key, bearer
+}
+
+func rateLimited(retryAfter time.Duration) error {
+	st := status.New(codes.ResourceExhausted, "too many failed authentications from this address; try again later")
+	if d, err := st.WithDetails(
+		&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: apiv1.ErrorDomain},
+		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter.Round(time.Second))},
+	); err == nil {
+		st = d
+	}
+	return st.Err()
 }

@@ -25,6 +25,8 @@ import (
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Config is what the gRPC server needs.
@@ -36,24 +38,25 @@ type Config struct {
 	MaxSendBytes int
 	// RequestTimeout caps every call's deadline, whatever the client asked.
 	RequestTimeout time.Duration
-	// PublicMethods need no API key.
-	PublicMethods map[string]bool
-	// MethodScopes names the scope a method needs beyond a valid key.
-	MethodScopes map[string]string
+	// Access says what each method asks of its caller.
+	Access map[string]apiv1.Access
 }
 
 // New returns a gRPC server with the interceptor chain installed; the
 // caller registers services on it.
-func New(cfg Config, verifier *auth.Verifier, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
-	if cfg.TLS == nil || verifier == nil || metrics == nil || log == nil {
-		return nil, errors.New("server: TLS config, verifier, metrics and logger are required")
+func New(cfg Config, verifier *auth.Verifier, db store.Store, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
+	if cfg.TLS == nil || verifier == nil || db == nil || metrics == nil || log == nil {
+		return nil, errors.New("server: TLS config, verifier, store, metrics and logger are required")
 	}
 	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, errors.New("server: message limits and request timeout must be positive")
 	}
-	authn := &authenticator{verifier: verifier, scopes: cfg.MethodScopes, log: log}
+	authn := &authenticator{
+		verifier: verifier, store: db, access: cfg.Access, log: log,
+		failures: throttle.New(authFailuresPerMinute, time.Minute, authFailureBlock, nil),
+	}
 	needsKey := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
-		return !cfg.PublicMethods[c.FullMethod()] && !isInfrastructure(c.Service)
+		return !cfg.Access[c.FullMethod()].Public && !isInfrastructure(c.Service)
 	})
 	return grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
@@ -80,7 +83,7 @@ func New(cfg Config, verifier *auth.Verifier, metrics *grpcprom.ServerMetrics, l
 			metrics.UnaryServerInterceptor(),
 			// 5. No call runs longer than the server allows.
 			deadlineUnary(cfg.RequestTimeout),
-			// 6. API key, then the scope the method needs.
+			// 6. API key or session, then what the method needs of it.
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
 			// 7. The quota interceptor (credits, rate limits) goes here,
 			//    after auth so that it knows the account.

@@ -66,13 +66,15 @@ func TestPanicBecomesInternalErrorWithRequestID(t *testing.T) {
 	db, err := storesqlite.Open(context.Background(), filepath.Join(dir, "db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	verifier, err := auth.NewVerifier(db, nil)
+	codec, err := auth.NewCodec(bytes.Repeat([]byte{1}, auth.MinCodecSecret))
+	require.NoError(t, err)
+	verifier, err := auth.NewVerifier(db, codec, nil)
 	require.NoError(t, err)
 	logs := &syncBuffer{}
 	srv, err := New(Config{
 		TLS: tlsconfig.ServerConfig(src.Certificate, []string{"h2"}), MaxRecvBytes: 1 << 20, MaxSendBytes: 1 << 20,
 		RequestTimeout: time.Second,
-	}, verifier, grpcprom.NewServerMetrics(), slog.New(slog.NewTextHandler(logs, nil)))
+	}, verifier, db, grpcprom.NewServerMetrics(), slog.New(slog.NewTextHandler(logs, nil)))
 	require.NoError(t, err)
 	healthpb.RegisterHealthServer(srv, panickingHealth{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -98,6 +100,6 @@ func TestPanicBecomesInternalErrorWithRequestID(t *testing.T) {
 	require.Contains(t, logs.String(), "boom: secret detail", "the cause goes to the log")
 
 	// A second server with no TLS config is refused at construction.
-	_, err = New(Config{}, verifier, grpcprom.NewServerMetrics(), slog.Default())
+	_, err = New(Config{}, verifier, db, grpcprom.NewServerMetrics(), slog.Default())
 	require.Error(t, err)
 }

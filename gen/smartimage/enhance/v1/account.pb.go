@@ -24,6 +24,653 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// CreateSessionRequest carries the credentials to sign in with.
+type CreateSessionRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Email address of the account.
+	Email string `protobuf:"bytes,1,opt,name=email,proto3" json:"email,omitempty"`
+	// The account's password.
+	Password      string `protobuf:"bytes,2,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSessionRequest) Reset() {
+	*x = CreateSessionRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSessionRequest) ProtoMessage() {}
+
+func (x *CreateSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSessionRequest.ProtoReflect.Descriptor instead.
+func (*CreateSessionRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *CreateSessionRequest) GetEmail() string {
+	if x != nil {
+		return x.Email
+	}
+	return ""
+}
+
+func (x *CreateSessionRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// CreateSessionResponse is a new session.
+type CreateSessionResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The session token, sent as `Authorization: Bearer <token>`.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// When the session ends; sign in again after it.
+	ExpireTime    *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CreateSessionResponse) Reset() {
+	*x = CreateSessionResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CreateSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CreateSessionResponse) ProtoMessage() {}
+
+func (x *CreateSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CreateSessionResponse.ProtoReflect.Descriptor instead.
+func (*CreateSessionResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *CreateSessionResponse) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CreateSessionResponse) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+// DeleteSessionRequest ends the session that sends it.
+type DeleteSessionRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionRequest) Reset() {
+	*x = DeleteSessionRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionRequest) ProtoMessage() {}
+
+func (x *DeleteSessionRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionRequest.ProtoReflect.Descriptor instead.
+func (*DeleteSessionRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{2}
+}
+
+// DeleteSessionResponse is empty.
+type DeleteSessionResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteSessionResponse) Reset() {
+	*x = DeleteSessionResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteSessionResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteSessionResponse) ProtoMessage() {}
+
+func (x *DeleteSessionResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteSessionResponse.ProtoReflect.Descriptor instead.
+func (*DeleteSessionResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{3}
+}
+
+// GetAccountRequest reads the caller's account.
+type GetAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountRequest) Reset() {
+	*x = GetAccountRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountRequest) ProtoMessage() {}
+
+func (x *GetAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountRequest.ProtoReflect.Descriptor instead.
+func (*GetAccountRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{4}
+}
+
+// GetAccountResponse is the caller's account.
+type GetAccountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account.
+	Account       *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetAccountResponse) Reset() {
+	*x = GetAccountResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetAccountResponse) ProtoMessage() {}
+
+func (x *GetAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetAccountResponse.ProtoReflect.Descriptor instead.
+func (*GetAccountResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *GetAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+// DeleteAccountRequest confirms an erasure with the password.
+type DeleteAccountRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account's password, asked again so a stolen session alone cannot
+	// erase the account.
+	Password      string `protobuf:"bytes,1,opt,name=password,proto3" json:"password,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountRequest) Reset() {
+	*x = DeleteAccountRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountRequest) ProtoMessage() {}
+
+func (x *DeleteAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountRequest.ProtoReflect.Descriptor instead.
+func (*DeleteAccountRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *DeleteAccountRequest) GetPassword() string {
+	if x != nil {
+		return x.Password
+	}
+	return ""
+}
+
+// DeleteAccountResponse is empty.
+type DeleteAccountResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeleteAccountResponse) Reset() {
+	*x = DeleteAccountResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeleteAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeleteAccountResponse) ProtoMessage() {}
+
+func (x *DeleteAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeleteAccountResponse.ProtoReflect.Descriptor instead.
+func (*DeleteAccountResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{7}
+}
+
+// ExportAccountRequest asks for the caller's data.
+type ExportAccountRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportAccountRequest) Reset() {
+	*x = ExportAccountRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAccountRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAccountRequest) ProtoMessage() {}
+
+func (x *ExportAccountRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAccountRequest.ProtoReflect.Descriptor instead.
+func (*ExportAccountRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{8}
+}
+
+// ExportAccountResponse is everything stored about the account. Password
+// and secret hashes are not included.
+type ExportAccountResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The account.
+	Account *Account `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"`
+	// Its live API keys, without secrets.
+	ApiKeys []*ApiKey `protobuf:"bytes,2,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
+	// Its whole audit log, newest first.
+	AuditEvents   []*AuditEvent `protobuf:"bytes,3,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExportAccountResponse) Reset() {
+	*x = ExportAccountResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExportAccountResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExportAccountResponse) ProtoMessage() {}
+
+func (x *ExportAccountResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExportAccountResponse.ProtoReflect.Descriptor instead.
+func (*ExportAccountResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ExportAccountResponse) GetAccount() *Account {
+	if x != nil {
+		return x.Account
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetApiKeys() []*ApiKey {
+	if x != nil {
+		return x.ApiKeys
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetAuditEvents() []*AuditEvent {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return nil
+}
+
+// ListAuditEventsRequest pages through the audit log.
+type ListAuditEventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many events (default 50, at most 500).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsRequest) Reset() {
+	*x = ListAuditEventsRequest{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsRequest) ProtoMessage() {}
+
+func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *ListAuditEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
+// ListAuditEventsResponse is one page of the audit log.
+type ListAuditEventsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Events, newest first.
+	AuditEvents []*AuditEvent `protobuf:"bytes,1,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	// Token for the next page; empty on the last one.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListAuditEventsResponse) Reset() {
+	*x = ListAuditEventsResponse{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListAuditEventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListAuditEventsResponse) ProtoMessage() {}
+
+func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
+func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
+	if x != nil {
+		return x.AuditEvents
+	}
+	return nil
+}
+
+func (x *ListAuditEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
+// AuditEvent is one security-relevant event of an account.
+type AuditEvent struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What happened: "key.created", "key.renamed", "key.rotated",
+	// "key.revoked", "session.created", "session.deleted", "signin.failed",
+	// "auth.failed".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	// When it happened.
+	Time *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=time,proto3" json:"time,omitempty"`
+	// The key concerned, if any ("keys/{key_id}").
+	Key string `protobuf:"bytes,3,opt,name=key,proto3" json:"key,omitempty"`
+	// The client address the request came from.
+	ClientAddress string `protobuf:"bytes,4,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	// Details, such as why an authentication failed.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AuditEvent) Reset() {
+	*x = AuditEvent{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AuditEvent) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AuditEvent) ProtoMessage() {}
+
+func (x *AuditEvent) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
+func (*AuditEvent) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AuditEvent) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *AuditEvent) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
+func (x *AuditEvent) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // CreateAccountRequest carries the credentials of a new account.
 type CreateAccountRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -37,7 +684,7 @@ type CreateAccountRequest struct {
 
 func (x *CreateAccountRequest) Reset() {
 	*x = CreateAccountRequest{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[0]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -49,7 +696,7 @@ func (x *CreateAccountRequest) String() string {
 func (*CreateAccountRequest) ProtoMessage() {}
 
 func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[0]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -62,7 +709,7 @@ func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccountRequest) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{0}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateAccountRequest) GetEmail() string {
@@ -92,7 +739,7 @@ type CreateAccountResponse struct {
 
 func (x *CreateAccountResponse) Reset() {
 	*x = CreateAccountResponse{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[1]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -104,7 +751,7 @@ func (x *CreateAccountResponse) String() string {
 func (*CreateAccountResponse) ProtoMessage() {}
 
 func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[1]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -117,7 +764,7 @@ func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateAccountResponse) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{1}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CreateAccountResponse) GetAccount() *Account {
@@ -149,7 +796,7 @@ type Account struct {
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[2]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -161,7 +808,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[2]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -174,7 +821,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{2}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Account) GetName() string {
@@ -213,15 +860,23 @@ type ApiKey struct {
 	// When the key stops working; unset if it never expires.
 	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
 	// The full key to send in `x-api-key`; present only in the response that
-	// created it.
-	Secret        string `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// created or rotated it.
+	Secret string `protobuf:"bytes,6,opt,name=secret,proto3" json:"secret,omitempty"`
+	// The key's visible prefix ("sie_<key_id>"), to recognise it by.
+	Prefix string `protobuf:"bytes,7,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	// When the key last authenticated a request (updated in batches, up to
+	// a few seconds behind); unset if never.
+	LastUseTime *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=last_use_time,json=lastUseTime,proto3" json:"last_use_time,omitempty"`
+	// After a rotation with a grace period: when the previous secret stops
+	// working.
+	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
+	unknownFields            protoimpl.UnknownFields
+	sizeCache                protoimpl.SizeCache
 }
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[3]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -233,7 +888,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[3]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -246,7 +901,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{3}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ApiKey) GetName() string {
@@ -291,11 +946,66 @@ func (x *ApiKey) GetSecret() string {
 	return ""
 }
 
+func (x *ApiKey) GetPrefix() string {
+	if x != nil {
+		return x.Prefix
+	}
+	return ""
+}
+
+func (x *ApiKey) GetLastUseTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastUseTime
+	}
+	return nil
+}
+
+func (x *ApiKey) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PreviousSecretExpireTime
+	}
+	return nil
+}
+
 var File_smartimage_enhance_v1_account_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\n" +
 	"#smartimage/enhance/v1/account.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"H\n" +
+	"\x14CreateSessionRequest\x12\x14\n" +
+	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
+	"\bpassword\x18\x02 \x01(\tR\bpassword\"j\n" +
+	"\x15CreateSessionResponse\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12;\n" +
+	"\vexpire_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\"\x16\n" +
+	"\x14DeleteSessionRequest\"\x17\n" +
+	"\x15DeleteSessionResponse\"\x13\n" +
+	"\x11GetAccountRequest\"N\n" +
+	"\x12GetAccountResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.smartimage.enhance.v1.AccountR\aaccount\"2\n" +
+	"\x14DeleteAccountRequest\x12\x1a\n" +
+	"\bpassword\x18\x01 \x01(\tR\bpassword\"\x17\n" +
+	"\x15DeleteAccountResponse\"\x16\n" +
+	"\x14ExportAccountRequest\"\xd1\x01\n" +
+	"\x15ExportAccountResponse\x128\n" +
+	"\aaccount\x18\x01 \x01(\v2\x1e.smartimage.enhance.v1.AccountR\aaccount\x128\n" +
+	"\bapi_keys\x18\x02 \x03(\v2\x1d.smartimage.enhance.v1.ApiKeyR\aapiKeys\x12D\n" +
+	"\faudit_events\x18\x03 \x03(\v2!.smartimage.enhance.v1.AuditEventR\vauditEvents\"T\n" +
+	"\x16ListAuditEventsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\x87\x01\n" +
+	"\x17ListAuditEventsResponse\x12D\n" +
+	"\faudit_events\x18\x01 \x03(\v2!.smartimage.enhance.v1.AuditEventR\vauditEvents\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\xa1\x01\n" +
+	"\n" +
+	"AuditEvent\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12.\n" +
+	"\x04time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
+	"\x03key\x18\x03 \x01(\tR\x03key\x12%\n" +
+	"\x0eclient_address\x18\x04 \x01(\tR\rclientAddress\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\"H\n" +
 	"\x14CreateAccountRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x89\x01\n" +
@@ -306,7 +1016,7 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\xe9\x01\n" +
+	"createTime\"\x9c\x03\n" +
 	"\x06ApiKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
@@ -315,9 +1025,19 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"createTime\x12;\n" +
 	"\vexpire_time\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"expireTime\x12\x16\n" +
-	"\x06secret\x18\x06 \x01(\tR\x06secret2\x9b\x01\n" +
+	"\x06secret\x18\x06 \x01(\tR\x06secret\x12\x16\n" +
+	"\x06prefix\x18\a \x01(\tR\x06prefix\x12>\n" +
+	"\rlast_use_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12Y\n" +
+	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime2\xc4\a\n" +
 	"\x0eAccountService\x12\x88\x01\n" +
-	"\rCreateAccount\x12+.smartimage.enhance.v1.CreateAccountRequest\x1a,.smartimage.enhance.v1.CreateAccountResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accountsBCZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1b\x06proto3"
+	"\rCreateAccount\x12+.smartimage.enhance.v1.CreateAccountRequest\x1a,.smartimage.enhance.v1.CreateAccountResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accounts\x12\x88\x01\n" +
+	"\rCreateSession\x12+.smartimage.enhance.v1.CreateSessionRequest\x1a,.smartimage.enhance.v1.CreateSessionResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/sessions\x12\x88\x01\n" +
+	"\rDeleteSession\x12+.smartimage.enhance.v1.DeleteSessionRequest\x1a,.smartimage.enhance.v1.DeleteSessionResponse\"\x1c\x82\xd3\xe4\x93\x02\x16*\x14/v1/sessions/current\x12v\n" +
+	"\n" +
+	"GetAccount\x12(.smartimage.enhance.v1.GetAccountRequest\x1a).smartimage.enhance.v1.GetAccountResponse\"\x13\x82\xd3\xe4\x93\x02\r\x12\v/v1/account\x12\x82\x01\n" +
+	"\rDeleteAccount\x12+.smartimage.enhance.v1.DeleteAccountRequest\x1a,.smartimage.enhance.v1.DeleteAccountResponse\"\x16\x82\xd3\xe4\x93\x02\x10:\x01**\v/v1/account\x12\x86\x01\n" +
+	"\rExportAccount\x12+.smartimage.enhance.v1.ExportAccountRequest\x1a,.smartimage.enhance.v1.ExportAccountResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/account/export\x12\x8a\x01\n" +
+	"\x0fListAuditEvents\x12-.smartimage.enhance.v1.ListAuditEventsRequest\x1a..smartimage.enhance.v1.ListAuditEventsResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/v1/audit-eventsBCZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1b\x06proto3"
 
 var (
 	file_smartimage_enhance_v1_account_proto_rawDescOnce sync.Once
@@ -331,27 +1051,61 @@ func file_smartimage_enhance_v1_account_proto_rawDescGZIP() []byte {
 	return file_smartimage_enhance_v1_account_proto_rawDescData
 }
 
-var file_smartimage_enhance_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_smartimage_enhance_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_smartimage_enhance_v1_account_proto_goTypes = []any{
-	(*CreateAccountRequest)(nil),  // 0: smartimage.enhance.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil), // 1: smartimage.enhance.v1.CreateAccountResponse
-	(*Account)(nil),               // 2: smartimage.enhance.v1.Account
-	(*ApiKey)(nil),                // 3: smartimage.enhance.v1.ApiKey
-	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*CreateSessionRequest)(nil),    // 0: smartimage.enhance.v1.CreateSessionRequest
+	(*CreateSessionResponse)(nil),   // 1: smartimage.enhance.v1.CreateSessionResponse
+	(*DeleteSessionRequest)(nil),    // 2: smartimage.enhance.v1.DeleteSessionRequest
+	(*DeleteSessionResponse)(nil),   // 3: smartimage.enhance.v1.DeleteSessionResponse
+	(*GetAccountRequest)(nil),       // 4: smartimage.enhance.v1.GetAccountRequest
+	(*GetAccountResponse)(nil),      // 5: smartimage.enhance.v1.GetAccountResponse
+	(*DeleteAccountRequest)(nil),    // 6: smartimage.enhance.v1.DeleteAccountRequest
+	(*DeleteAccountResponse)(nil),   // 7: smartimage.enhance.v1.DeleteAccountResponse
+	(*ExportAccountRequest)(nil),    // 8: smartimage.enhance.v1.ExportAccountRequest
+	(*ExportAccountResponse)(nil),   // 9: smartimage.enhance.v1.ExportAccountResponse
+	(*ListAuditEventsRequest)(nil),  // 10: smartimage.enhance.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil), // 11: smartimage.enhance.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),              // 12: smartimage.enhance.v1.AuditEvent
+	(*CreateAccountRequest)(nil),    // 13: smartimage.enhance.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),   // 14: smartimage.enhance.v1.CreateAccountResponse
+	(*Account)(nil),                 // 15: smartimage.enhance.v1.Account
+	(*ApiKey)(nil),                  // 16: smartimage.enhance.v1.ApiKey
+	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
 }
 var file_smartimage_enhance_v1_account_proto_depIdxs = []int32{
-	2, // 0: smartimage.enhance.v1.CreateAccountResponse.account:type_name -> smartimage.enhance.v1.Account
-	3, // 1: smartimage.enhance.v1.CreateAccountResponse.api_key:type_name -> smartimage.enhance.v1.ApiKey
-	4, // 2: smartimage.enhance.v1.Account.create_time:type_name -> google.protobuf.Timestamp
-	4, // 3: smartimage.enhance.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	4, // 4: smartimage.enhance.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	0, // 5: smartimage.enhance.v1.AccountService.CreateAccount:input_type -> smartimage.enhance.v1.CreateAccountRequest
-	1, // 6: smartimage.enhance.v1.AccountService.CreateAccount:output_type -> smartimage.enhance.v1.CreateAccountResponse
-	6, // [6:7] is the sub-list for method output_type
-	5, // [5:6] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	17, // 0: smartimage.enhance.v1.CreateSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	15, // 1: smartimage.enhance.v1.GetAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	15, // 2: smartimage.enhance.v1.ExportAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	16, // 3: smartimage.enhance.v1.ExportAccountResponse.api_keys:type_name -> smartimage.enhance.v1.ApiKey
+	12, // 4: smartimage.enhance.v1.ExportAccountResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
+	12, // 5: smartimage.enhance.v1.ListAuditEventsResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
+	17, // 6: smartimage.enhance.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	15, // 7: smartimage.enhance.v1.CreateAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	16, // 8: smartimage.enhance.v1.CreateAccountResponse.api_key:type_name -> smartimage.enhance.v1.ApiKey
+	17, // 9: smartimage.enhance.v1.Account.create_time:type_name -> google.protobuf.Timestamp
+	17, // 10: smartimage.enhance.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	17, // 11: smartimage.enhance.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 12: smartimage.enhance.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	17, // 13: smartimage.enhance.v1.ApiKey.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	13, // 14: smartimage.enhance.v1.AccountService.CreateAccount:input_type -> smartimage.enhance.v1.CreateAccountRequest
+	0,  // 15: smartimage.enhance.v1.AccountService.CreateSession:input_type -> smartimage.enhance.v1.CreateSessionRequest
+	2,  // 16: smartimage.enhance.v1.AccountService.DeleteSession:input_type -> smartimage.enhance.v1.DeleteSessionRequest
+	4,  // 17: smartimage.enhance.v1.AccountService.GetAccount:input_type -> smartimage.enhance.v1.GetAccountRequest
+	6,  // 18: smartimage.enhance.v1.AccountService.DeleteAccount:input_type -> smartimage.enhance.v1.DeleteAccountRequest
+	8,  // 19: smartimage.enhance.v1.AccountService.ExportAccount:input_type -> smartimage.enhance.v1.ExportAccountRequest
+	10, // 20: smartimage.enhance.v1.AccountService.ListAuditEvents:input_type -> smartimage.enhance.v1.ListAuditEventsRequest
+	14, // 21: smartimage.enhance.v1.AccountService.CreateAccount:output_type -> smartimage.enhance.v1.CreateAccountResponse
+	1,  // 22: smartimage.enhance.v1.AccountService.CreateSession:output_type -> smartimage.enhance.v1.CreateSessionResponse
+	3,  // 23: smartimage.enhance.v1.AccountService.DeleteSession:output_type -> smartimage.enhance.v1.DeleteSessionResponse
+	5,  // 24: smartimage.enhance.v1.AccountService.GetAccount:output_type -> smartimage.enhance.v1.GetAccountResponse
+	7,  // 25: smartimage.enhance.v1.AccountService.DeleteAccount:output_type -> smartimage.enhance.v1.DeleteAccountResponse
+	9,  // 26: smartimage.enhance.v1.AccountService.ExportAccount:output_type -> smartimage.enhance.v1.ExportAccountResponse
+	11, // 27: smartimage.enhance.v1.AccountService.ListAuditEvents:output_type -> smartimage.enhance.v1.ListAuditEventsResponse
+	21, // [21:28] is the sub-list for method output_type
+	14, // [14:21] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_smartimage_enhance_v1_account_proto_init() }
@@ -365,7 +1119,7 @@ func file_smartimage_enhance_v1_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartimage_enhance_v1_account_proto_rawDesc), len(file_smartimage_enhance_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

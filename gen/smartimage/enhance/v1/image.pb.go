@@ -755,10 +755,12 @@ const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\fImageService\x12w\n" +
 	"\aEnhance\x12%.smartimage.enhance.v1.EnhanceRequest\x1a&.smartimage.enhance.v1.EnhanceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\v/v1/enhance\x12w\n" +
 	"\aUpscale\x12%.smartimage.enhance.v1.UpscaleRequest\x1a&.smartimage.enhance.v1.UpscaleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\v/v1/upscale\x12{\n" +
-	"\bColorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\f/v1/colorizeB\xde\x02\x92A\x97\x02\x12\xd4\x01\n" +
-	"\x1bSmart Image Enhancement API\x12\xaf\x01Enhance, upscale and colorize photos. Image methods answer with the raw image bytes and its Content-Type; every failure answers JSON {\"detail\", \"code\", \"status\", \"requestId\"}.2\x031.0*\x01\x022\x10application/jsonZ\x1b\n" +
+	"\bColorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\f/v1/colorizeB\xc1\x03\x92A\xfa\x02\x12\xd4\x01\n" +
+	"\x1bSmart Image Enhancement API\x12\xaf\x01Enhance, upscale and colorize photos. Image methods answer with the raw image bytes and its Content-Type; every failure answers JSON {\"detail\", \"code\", \"status\", \"requestId\"}.2\x031.0*\x01\x022\x10application/jsonZ~\n" +
 	"\x19\n" +
-	"\x06ApiKey\x12\x0f\b\x02\x1a\tx-api-key \x02b\f\n" +
+	"\x06ApiKey\x12\x0f\b\x02\x1a\tx-api-key \x02\n" +
+	"a\n" +
+	"\aSession\x12V\b\x02\x12AA session token from POST /v1/sessions, sent as `Bearer <token>`.\x1a\rAuthorization \x02b\f\n" +
 	"\n" +
 	"\n" +
 	"\x06ApiKey\x12\x00ZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1b\x06proto3"
