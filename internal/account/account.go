@@ -52,6 +52,9 @@ type Config struct {
 	Now func() time.Time
 	// RegistrationClosed refuses new accounts (the operator's switch).
 	RegistrationClosed bool
+	// Forget drops a key from the verification cache (auth.Verifier), so
+	// that an erased account's keys stop at once.
+	Forget func(keyID string)
 }
 
 // Service registers accounts and manages their sessions.
@@ -60,6 +63,7 @@ type Service struct {
 	codec  *auth.Codec
 	now    func() time.Time
 	closed bool
+	forget func(keyID string)
 	// dummyHash is checked against when an email is unknown, so that a
 	// failed sign-in takes as long whether or not the account exists.
 	dummyHash string
@@ -74,6 +78,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Store == nil || cfg.Codec == nil {
 		return nil, errors.New("account: needs a store and a codec")
 	}
+	if cfg.Forget == nil {
+		cfg.Forget = func(string) {}
+	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
@@ -83,7 +90,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	return &Service{
-		store: cfg.Store, codec: cfg.Codec, now: now, closed: cfg.RegistrationClosed, dummyHash: dummy,
+		store: cfg.Store, codec: cfg.Codec, now: now, closed: cfg.RegistrationClosed, dummyHash: dummy, forget: cfg.Forget,
 		signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, signInWindow, now),
 		signInByAddress: throttle.New(signInFailuresPerAddress, signInWindow, signInWindow, now),
 		registrations:   throttle.New(registrationsPerAddress, registrationWindow, registrationWindow, now),

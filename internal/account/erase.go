@@ -75,5 +75,15 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, password string)
 		s.signInByAccount.Fail(strings.ToLower(acct.Email))
 		return ErrWrongPassword
 	}
-	return s.store.DeleteAccount(ctx, p.AccountID)
+	keys, err := s.store.APIKeys(ctx, p.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteAccount(ctx, p.AccountID); err != nil {
+		return err
+	}
+	for _, k := range keys {
+		s.forget(k.ID)
+	}
+	return nil
 }

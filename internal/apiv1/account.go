@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strconv"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
@@ -62,6 +63,10 @@ func (s *AccountServer) DeleteSession(ctx context.Context, _ *enhancev1.DeleteSe
 // GetAccount implements enhancev1.AccountServiceServer.
 func (s *AccountServer) GetAccount(ctx context.Context, _ *enhancev1.GetAccountRequest) (*enhancev1.GetAccountResponse, error) {
 	a, err := s.store.Account(ctx, principal(ctx).AccountID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Erased on another instance while this one still trusted a key.
+		return nil, WithReason(codes.Unauthenticated, "the account no longer exists", "UNAUTHENTICATED")
+	}
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}

@@ -109,7 +109,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
 		return nil, err
 	}
-	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, RegistrationClosed: cfg.RegistrationClosed})
+	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget})
 	if err != nil {
 		return nil, err
 	}
