@@ -206,7 +206,9 @@ func (s *testServer) call(t testing.TB, method, path string, body any, headers m
 	return resp
 }
 
-func bearer(token string) map[string]string { return map[string]string{"Authorization": "Bearer " + token} }
+func bearer(token string) map[string]string {
+	return map[string]string{"Authorization": "Bearer " + token}
+}
 
 const testPassword = "correct horse battery staple"
 
