@@ -72,7 +72,7 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			}
 			var throttled *throttle.Error
 			if errors.As(err, &throttled) {
-				return withRetry(row.code, msg, row.reason, throttled.RetryAfter)
+				return WithRetry(row.code, msg, row.reason, throttled.RetryAfter)
 			}
 			return WithReason(row.code, msg, row.reason)
 		}
@@ -88,9 +88,9 @@ func invalidRequest(msg string) error {
 	return fmt.Errorf("%w: %s", errInvalidRequest, msg)
 }
 
-// withRetry is WithReason plus a RetryInfo, which REST callers see as
+// WithRetry is WithReason plus a RetryInfo, which REST callers see as
 // Retry-After.
-func withRetry(code codes.Code, msg, reason string, after time.Duration) error {
+func WithRetry(code codes.Code, msg, reason string, after time.Duration) error {
 	st := status.New(code, msg)
 	if d, err := st.WithDetails(
 		&errdetails.ErrorInfo{Reason: reason, Domain: ErrorDomain},

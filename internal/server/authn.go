@@ -7,12 +7,9 @@ import (
 	"strings"
 	"time"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
@@ -52,7 +49,7 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	}
 	client := clientaddr.From(ctx)
 	if left, blocked := a.failures.Blocked(client); blocked {
-		return nil, rateLimited(left)
+		return nil, apiv1.WithRetry(codes.ResourceExhausted, "too many failed authentications from this address; try again later", "RATE_LIMITED", left)
 	}
 	key, bearer := presented(ctx)
 	var (
@@ -123,15 +120,4 @@ func presented(ctx context.Context) (key, bearer string) {
 		}
 	}
 	return key, bearer
-}
-
-func rateLimited(retryAfter time.Duration) error {
-	st := status.New(codes.ResourceExhausted, "too many failed authentications from this address; try again later")
-	if d, err := st.WithDetails(
-		&errdetails.ErrorInfo{Reason: "RATE_LIMITED", Domain: apiv1.ErrorDomain},
-		&errdetails.RetryInfo{RetryDelay: durationpb.New(retryAfter.Round(time.Second))},
-	); err == nil {
-		st = d
-	}
-	return st.Err()
 }

@@ -47,26 +47,20 @@ func (s *Store) APIKey(ctx context.Context, id string) (store.APIKey, error) {
 
 // CreateAPIKey implements store.Store.
 func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, event store.AuditEvent, maxKeys int) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var n int
-	if err := tx.QueryRowContext(ctx,
-		`SELECT count(*) FROM api_keys WHERE account_id = ? AND revoke_time IS NULL`, k.AccountID).Scan(&n); err != nil {
-		return fmt.Errorf("storesqlite: count keys: %w", err)
-	}
-	if n >= maxKeys {
-		return fmt.Errorf("storesqlite: account holds %d keys: %w", n, store.ErrLimit)
-	}
-	if err := insertKey(ctx, tx, k); err != nil {
-		return err
-	}
-	if err := insertAudit(ctx, tx, event); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM api_keys WHERE account_id = ? AND revoke_time IS NULL`, k.AccountID).Scan(&n); err != nil {
+			return fmt.Errorf("storesqlite: count keys: %w", err)
+		}
+		if n >= maxKeys {
+			return fmt.Errorf("storesqlite: account holds %d keys: %w", n, store.ErrLimit)
+		}
+		if err := insertKey(ctx, tx, k); err != nil {
+			return err
+		}
+		return insertAudit(ctx, tx, event)
+	})
 }
 
 // APIKeys implements store.Store.
@@ -90,31 +84,31 @@ func (s *Store) APIKeys(ctx context.Context, accountID string) ([]store.APIKey, 
 
 // UpdateAPIKey implements store.Store.
 func (s *Store) UpdateAPIKey(ctx context.Context, accountID, id string, update store.KeyUpdate, event store.AuditEvent) (store.APIKey, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var k store.APIKey
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		k, err = scanKey(tx.QueryRowContext(ctx,
+			`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ? AND revoke_time IS NULL`, id, accountID))
+		if err != nil {
+			return err
+		}
+		if err := update(&k); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx,
+			`UPDATE api_keys SET display_name = ?, secret_hash = ?, scopes = ?, expire_time = ?, revoke_time = ?,
+			 previous_secret_hash = ?, previous_expire_time = ? WHERE id = ?`,
+			k.DisplayName, k.SecretHash, strings.Join(k.Scopes, " "), nullTime(k.ExpireTime), nullTime(k.RevokeTime),
+			k.PreviousSecretHash, nullTime(k.PreviousExpireTime), k.ID)
+		if err != nil {
+			return fmt.Errorf("storesqlite: update key: %w", err)
+		}
+		return insertAudit(ctx, tx, event)
+	})
 	if err != nil {
 		return store.APIKey{}, err
 	}
-	defer tx.Rollback()
-	k, err := scanKey(tx.QueryRowContext(ctx,
-		`SELECT `+keyColumns+` FROM api_keys WHERE id = ? AND account_id = ? AND revoke_time IS NULL`, id, accountID))
-	if err != nil {
-		return store.APIKey{}, err
-	}
-	if err := update(&k); err != nil {
-		return store.APIKey{}, err
-	}
-	_, err = tx.ExecContext(ctx,
-		`UPDATE api_keys SET display_name = ?, secret_hash = ?, scopes = ?, expire_time = ?, revoke_time = ?,
-		 previous_secret_hash = ?, previous_expire_time = ? WHERE id = ?`,
-		k.DisplayName, k.SecretHash, strings.Join(k.Scopes, " "), nullTime(k.ExpireTime), nullTime(k.RevokeTime),
-		k.PreviousSecretHash, nullTime(k.PreviousExpireTime), k.ID)
-	if err != nil {
-		return store.APIKey{}, fmt.Errorf("storesqlite: update key: %w", err)
-	}
-	if err := insertAudit(ctx, tx, event); err != nil {
-		return store.APIKey{}, err
-	}
-	return k, tx.Commit()
+	return k, nil
 }
 
 // TouchAPIKeys implements store.Store.
@@ -122,21 +116,18 @@ func (s *Store) TouchAPIKeys(ctx context.Context, lastUse map[string]time.Time) 
 	if len(lastUse) == 0 {
 		return nil
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE api_keys SET last_use_time = max(coalesce(last_use_time, 0), ?) WHERE id = ?`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for id, t := range lastUse {
-		if _, err := stmt.ExecContext(ctx, t.UnixMicro(), id); err != nil {
-			return fmt.Errorf("storesqlite: touch key: %w", err)
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`UPDATE api_keys SET last_use_time = max(coalesce(last_use_time, 0), ?) WHERE id = ?`)
+		if err != nil {
+			return err
 		}
-	}
-	return tx.Commit()
+		defer stmt.Close()
+		for id, t := range lastUse {
+			if _, err := stmt.ExecContext(ctx, t.UnixMicro(), id); err != nil {
+				return fmt.Errorf("storesqlite: touch key: %w", err)
+			}
+		}
+		return nil
+	})
 }

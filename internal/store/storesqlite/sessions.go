@@ -12,25 +12,19 @@ import (
 
 // CreateSession implements store.Store.
 func (s *Store) CreateSession(ctx context.Context, ses store.Session, event store.AuditEvent) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	// Expired sessions are swept here, where sessions are written anyway.
-	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expire_time <= ?`, ses.CreateTime.UnixMicro()); err != nil {
-		return fmt.Errorf("storesqlite: sweep sessions: %w", err)
-	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO sessions (id, account_id, secret_hash, create_time, expire_time, client_address) VALUES (?, ?, ?, ?, ?, ?)`,
-		ses.ID, ses.AccountID, ses.SecretHash, ses.CreateTime.UnixMicro(), ses.ExpireTime.UnixMicro(), ses.ClientAddress)
-	if err != nil {
-		return fmt.Errorf("storesqlite: insert session: %w", err)
-	}
-	if err := insertAudit(ctx, tx, event); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		// Expired sessions are swept here, where sessions are written anyway.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE expire_time <= ?`, ses.CreateTime.UnixMicro()); err != nil {
+			return fmt.Errorf("storesqlite: sweep sessions: %w", err)
+		}
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO sessions (id, account_id, secret_hash, create_time, expire_time, client_address) VALUES (?, ?, ?, ?, ?, ?)`,
+			ses.ID, ses.AccountID, ses.SecretHash, ses.CreateTime.UnixMicro(), ses.ExpireTime.UnixMicro(), ses.ClientAddress)
+		if err != nil {
+			return fmt.Errorf("storesqlite: insert session: %w", err)
+		}
+		return insertAudit(ctx, tx, event)
+	})
 }
 
 // Session implements store.Store.
@@ -55,20 +49,14 @@ func (s *Store) Session(ctx context.Context, id string) (store.Session, error) {
 
 // DeleteSession implements store.Store.
 func (s *Store) DeleteSession(ctx context.Context, id string, event store.AuditEvent) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("storesqlite: delete session: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound
-	}
-	if err := insertAudit(ctx, tx, event); err != nil {
-		return err
-	}
-	return tx.Commit()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE id = ?`, id)
+		if err != nil {
+			return fmt.Errorf("storesqlite: delete session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return insertAudit(ctx, tx, event)
+	})
 }

@@ -75,45 +75,48 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
+		err = s.inTx(ctx, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("storesqlite: migration %s: %w", names[i], err)
+			}
+			_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1))
+			return err
+		})
 		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("storesqlite: migration %s: %w", names[i], err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", i+1)); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// CreateAccount implements store.Store.
-func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
+// inTx runs fn in a transaction, committed when fn succeeds and rolled
+// back otherwise, so that no write is ever half done.
+func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO accounts (id, email, password_hash, create_time) VALUES (?, ?, ?, ?)`,
-		a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro())
-	if err != nil {
-		if isUniqueViolation(err) {
-			return fmt.Errorf("storesqlite: account %q: %w", a.Email, store.ErrConflict)
-		}
-		return fmt.Errorf("storesqlite: insert account: %w", err)
-	}
-	if err := insertKey(ctx, tx, k); err != nil {
+	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// CreateAccount implements store.Store.
+func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO accounts (id, email, password_hash, create_time) VALUES (?, ?, ?, ?)`,
+			a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro())
+		if err != nil {
+			if isUniqueViolation(err) {
+				return fmt.Errorf("storesqlite: account %q: %w", a.Email, store.ErrConflict)
+			}
+			return fmt.Errorf("storesqlite: insert account: %w", err)
+		}
+		return insertKey(ctx, tx, k)
+	})
 }
 
 func insertKey(ctx context.Context, tx *sql.Tx, k store.APIKey) error {
