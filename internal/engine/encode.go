@@ -51,11 +51,15 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		}
 	case JPEG:
 		var data []byte
+		src := img
+		if img.Alpha != nil { // JPEG has no alpha: composite over white
+			src = flattenOverWhite(img, e.cfg.Workers)
+		}
 		var m image.Image
-		if img.Gray() {
-			m = e.toImage(img, false)
+		if src.Gray() {
+			m = e.toImage(src, false)
 		} else {
-			m = e.toYCbCr420(img)
+			m = e.toYCbCr420(src)
 		}
 		data, err = encodeJPEG(m, quality, e.cfg.Workers)
 		buf.Write(data)
@@ -116,11 +120,7 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 		p := img.Planes[0]
 		parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
 			for i := y0 * w; i < y1*w; i++ {
-				v := p[i]
-				if img.Alpha != nil { // flatten over white
-					v = v*img.Alpha[i] + 1 - img.Alpha[i]
-				}
-				out.Pix[i] = to8(v)
+				out.Pix[i] = to8(p[i])
 			}
 		})
 		return out
@@ -144,14 +144,9 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 	out := image.NewRGBA(rect)
 	parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
-			rv, gv, bv := r[i], g[i], b[i]
-			if img.Alpha != nil { // flatten over white
-				a := img.Alpha[i]
-				rv, gv, bv = rv*a+1-a, gv*a+1-a, bv*a+1-a
-			}
-			out.Pix[4*i] = to8(rv)
-			out.Pix[4*i+1] = to8(gv)
-			out.Pix[4*i+2] = to8(bv)
+			out.Pix[4*i] = to8(r[i])
+			out.Pix[4*i+1] = to8(g[i])
+			out.Pix[4*i+2] = to8(b[i])
 			out.Pix[4*i+3] = 255
 		}
 	})
@@ -161,16 +156,12 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 // toYCbCr420 converts colour planes to the JPEG encoder's own layout:
 // full-range BT.601 with chroma averaged over 2×2 pixels, as the encoder
 // would do itself. Handing it RGBA instead costs a per-pixel conversion on
-// the encoder's single thread; here it runs on every core. Transparent
-// pixels are composited over white, as JPEG has no alpha.
+// the encoder's single thread; here it runs on every core. Alpha is
+// ignored: Encode flattens it first.
 func (e *Engine) toYCbCr420(img *Image) *image.YCbCr {
 	w, h := img.Width, img.Height
 	out := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-	src := img
-	if img.Alpha != nil {
-		src = flattenOverWhite(img, e.cfg.Workers)
-	}
-	r, g, b := src.Planes[0], src.Planes[1], src.Planes[2]
+	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
 	parallelRows((h+1)/2, e.cfg.Workers, func(cy0, cy1 int) {
 		for cy := cy0; cy < cy1; cy++ {
 			ys := []int{2 * cy, min(2*cy+1, h-1)} // the last odd row pairs with itself

@@ -93,4 +93,16 @@ func TestEncodeKeepsGrayAndAlpha(t *testing.T) {
 	require.Greater(t, r>>8, uint32(240))
 	require.Greater(t, g>>8, uint32(150), "75%% white over red is pink, not dark red")
 	require.Greater(t, b>>8, uint32(150))
+
+	// The same for gray: 75% white over black is light gray.
+	shadow := NewImage(16, 16, 1, true)
+	for i := range shadow.Alpha {
+		shadow.Alpha[i] = 0.25
+	}
+	data, err = e.Encode(shadow, EncodeOptions{Format: JPEG, Quality: 100})
+	require.NoError(t, err)
+	m, err = jpeg.Decode(bytes.NewReader(data))
+	require.NoError(t, err)
+	y, _, _, _ := m.At(0, 0).RGBA()
+	require.InDelta(t, 191, float64(y>>8), 3)
 }
