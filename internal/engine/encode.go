@@ -27,16 +27,21 @@ func (o EncodeOptions) Validate() error {
 	return nil
 }
 
+// quality is the requested quality, or DefaultQuality when none was given.
+func (o EncodeOptions) quality() int {
+	if o.Quality == 0 {
+		return DefaultQuality
+	}
+	return o.Quality
+}
+
 // Encode writes img in the requested format. JPEG has no alpha channel, so
 // a transparent image is composited over white for it.
 func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	quality := opts.Quality
-	if quality == 0 {
-		quality = DefaultQuality
-	}
+	quality := opts.quality()
 	var buf bytes.Buffer
 	var err error
 	switch opts.Format {

@@ -107,3 +107,40 @@ func BenchmarkUpscale2x(b *testing.B) {
 		e.Upscale(img, 2)
 	}
 }
+
+// TestUpscaleToJPEGMatchesTheGeneralPath checks the JPEG shortcut (chroma
+// resized straight to the JPEG's half size) against Upscale then Encode:
+// the same size and, decoded, nearly the same pixels.
+func TestUpscaleToJPEGMatchesTheGeneralPath(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	src := readTestdata(t, "kodim05.jpg")
+	img, _, err := e.Decode(src)
+	require.NoError(t, err)
+	for _, factor := range []int{2, 3, 4} {
+		fast, err := e.UpscaleBytes(context.Background(), src, engine.UpscaleOptions{Factor: factor, EncodeOptions: engine.EncodeOptions{Format: engine.JPEG}})
+		require.NoError(t, err)
+		slow, err := e.Encode(e.Upscale(img, factor), engine.EncodeOptions{Format: engine.JPEG})
+		require.NoError(t, err)
+		a, _, err := e.Decode(fast.Data)
+		require.NoError(t, err)
+		b, _, err := e.Decode(slow)
+		require.NoError(t, err)
+		require.Equal(t, [2]int{img.Width * factor, img.Height * factor}, [2]int{a.Width, a.Height})
+		p, err := quality.PSNR(a, b)
+		require.NoError(t, err)
+		t.Logf("×%d: %.1f dB", factor, p)
+		require.Greater(t, p, 40.0, "factor %d", factor)
+	}
+}
+
+func BenchmarkUpscaleBytes2xJPEG(b *testing.B) {
+	e := newEngine(b)
+	src := readTestdata(b, "kodim05.jpg")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := e.UpscaleBytes(b.Context(), src, engine.UpscaleOptions{Factor: 2, EncodeOptions: engine.EncodeOptions{Format: engine.JPEG}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
