@@ -19,6 +19,8 @@ var (
 	// ErrLimit means a per-account limit (such as the number of keys) is
 	// reached.
 	ErrLimit = errors.New("store: limit reached")
+	// ErrInsufficientCredits means a charge exceeds the period's balance.
+	ErrInsufficientCredits = errors.New("store: insufficient credits")
 )
 
 // Account is a customer of the service.
@@ -27,6 +29,8 @@ type Account struct {
 	Email        string
 	PasswordHash string
 	CreateTime   time.Time
+	// Plan names the account's plan ("free" unless an operator changed it).
+	Plan string
 }
 
 // APIKey is one credential of an account. The secret itself is never kept:
@@ -76,6 +80,45 @@ type AuditEvent struct {
 	Reason        string
 }
 
+// Ledger entry kinds and charge states.
+const (
+	EntryCharge = "charge"
+	EntryRefund = "refund"
+	EntryGrant  = "grant"
+
+	ChargePending  = "pending"
+	ChargeFinal    = "final"
+	ChargeRefunded = "refunded"
+)
+
+// LedgerEntry is one movement of credits in an account's period.
+type LedgerEntry struct {
+	ID          int64
+	AccountID   string
+	KeyID       string
+	PeriodStart time.Time
+	Kind        string
+	Amount      int
+	Operation   string
+	RequestID   string
+	// State is a charge's state; "" for refunds and grants.
+	State string
+	// RefundOf is the charge a refund returns; 0 otherwise.
+	RefundOf int64
+	Time     time.Time
+}
+
+// Balance is an account's standing in one period.
+type Balance struct {
+	// Granted is the plan's grant plus operator grants.
+	Granted int
+	// Used is charges (pending ones included) less refunds.
+	Used int
+}
+
+// Remaining is what may still be charged.
+func (b Balance) Remaining() int { return b.Granted - b.Used }
+
 // KeyUpdate changes a key inside a transaction; returning an error aborts
 // it and leaves the key as it was.
 type KeyUpdate func(k *APIKey) error
@@ -115,6 +158,29 @@ type Store interface {
 	Session(ctx context.Context, id string) (Session, error)
 	// DeleteSession ends a session and records event; ErrNotFound if absent.
 	DeleteSession(ctx context.Context, id string, event AuditEvent) error
+
+	// SetPlan changes an account's plan.
+	SetPlan(ctx context.Context, accountID, plan string) error
+	// Reserve records charge (pending) if the period's balance covers it,
+	// in one transaction, so concurrent reservations never overspend;
+	// planGrants gives each plan's grant per period. It returns the
+	// balance after the charge, or ErrInsufficientCredits and the balance
+	// as it is.
+	Reserve(ctx context.Context, charge LedgerEntry, planGrants map[string]int) (LedgerEntry, Balance, error)
+	// Settle finishes a pending charge: final when commit, else refunded
+	// with a refund entry at time at. A charge that is no longer pending
+	// is left alone (ErrNotFound), so it is never settled twice.
+	Settle(ctx context.Context, chargeID int64, commit bool, at time.Time) error
+	// RefundStale refunds every charge still pending from before cutoff
+	// (its request died with a server), returning how many.
+	RefundStale(ctx context.Context, cutoff, at time.Time) (int, error)
+	// Grant adds operator credits to an account's period.
+	Grant(ctx context.Context, grant LedgerEntry) error
+	// Balance is the account's standing in the period starting at periodStart.
+	Balance(ctx context.Context, accountID string, periodStart time.Time, planGrants map[string]int) (Balance, error)
+	// LedgerEntries lists a period's entries oldest first, those with ids
+	// above after, at most limit.
+	LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]LedgerEntry, error)
 
 	// RecordAudit appends an event.
 	RecordAudit(ctx context.Context, event AuditEvent) error

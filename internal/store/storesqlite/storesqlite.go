@@ -3,6 +3,7 @@
 package storesqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"embed"
@@ -107,8 +108,8 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO accounts (id, email, password_hash, create_time) VALUES (?, ?, ?, ?)`,
-			a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro())
+			`INSERT INTO accounts (id, email, password_hash, create_time, plan) VALUES (?, ?, ?, ?, ?)`,
+			a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro(), cmp.Or(a.Plan, "free"))
 		if err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("storesqlite: account %q: %w", a.Email, store.ErrConflict)
@@ -163,14 +164,14 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-const accountColumns = `id, email, password_hash, create_time`
+const accountColumns = `id, email, password_hash, create_time, plan`
 
 func scanAccount(row scanner) (store.Account, error) {
 	var (
 		a       store.Account
 		created int64
 	)
-	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created)
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &a.Plan)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, store.ErrNotFound
 	}

@@ -5,6 +5,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -168,6 +169,95 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, []byte("one"), first)
 		require.Equal(t, first, second)
+	})
+	t.Run("CreditsNeverOverspendAndSettleOnce", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 30, 23, 59, 59, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		grants := map[string]int{"free": 50, "pro": 1000}
+		nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		charge := store.LedgerEntry{AccountID: "a1", KeyID: "k1", PeriodStart: nov, Amount: 1, Operation: "enhance", RequestID: "r", Time: now}
+
+		// 200 concurrent reservations against 50 credits: exactly 50 win.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var won []store.LedgerEntry
+		refused := 0
+		for range 200 {
+			wg.Go(func() {
+				e, _, err := s.Reserve(ctx, charge, grants)
+				mu.Lock()
+				defer mu.Unlock()
+				if errors.Is(err, store.ErrInsufficientCredits) {
+					refused++
+					return
+				}
+				require.NoError(t, err)
+				won = append(won, e)
+			})
+		}
+		wg.Wait()
+		require.Len(t, won, 50)
+		require.Equal(t, 150, refused)
+		bal, err := s.Balance(ctx, "a1", nov, grants)
+		require.NoError(t, err)
+		require.Equal(t, store.Balance{Granted: 50, Used: 50}, bal)
+
+		// Commit one, refund one; neither can be settled again.
+		require.NoError(t, s.Settle(ctx, won[0].ID, true, now))
+		require.NoError(t, s.Settle(ctx, won[1].ID, false, now))
+		require.ErrorIs(t, s.Settle(ctx, won[0].ID, false, now), store.ErrNotFound)
+		require.ErrorIs(t, s.Settle(ctx, won[1].ID, false, now), store.ErrNotFound)
+		bal, err = s.Balance(ctx, "a1", nov, grants)
+		require.NoError(t, err)
+		require.Equal(t, 49, bal.Used)
+
+		// The other 48 are stale after a crash: refunded exactly once.
+		n, err := s.RefundStale(ctx, now.Add(time.Second), now.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, 48, n)
+		n, err = s.RefundStale(ctx, now.Add(time.Second), now.Add(time.Minute))
+		require.NoError(t, err)
+		require.Zero(t, n)
+		bal, err = s.Balance(ctx, "a1", nov, grants)
+		require.NoError(t, err)
+		require.Equal(t, store.Balance{Granted: 50, Used: 1}, bal)
+
+		// The ledger adds up to the balance.
+		entries, err := s.LedgerEntries(ctx, "a1", nov, 0, 1000)
+		require.NoError(t, err)
+		net := 0
+		for _, e := range entries {
+			switch e.Kind {
+			case store.EntryCharge:
+				net += e.Amount
+			case store.EntryRefund:
+				net -= e.Amount
+				require.NotZero(t, e.RefundOf)
+			}
+		}
+		require.Equal(t, bal.Used, net)
+		page, err := s.LedgerEntries(ctx, "a1", nov, entries[9].ID, 5)
+		require.NoError(t, err)
+		require.Equal(t, entries[10:15], page)
+
+		// Another period, a plan change and a grant.
+		dec := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		bal, err = s.Balance(ctx, "a1", dec, grants)
+		require.NoError(t, err)
+		require.Equal(t, store.Balance{Granted: 50}, bal, "a new month starts afresh")
+		require.NoError(t, s.SetPlan(ctx, "a1", "pro"))
+		require.NoError(t, s.Grant(ctx, store.LedgerEntry{AccountID: "a1", PeriodStart: dec, Amount: 25, Operation: "goodwill", Time: dec}))
+		bal, err = s.Balance(ctx, "a1", dec, grants)
+		require.NoError(t, err)
+		require.Equal(t, 1025, bal.Granted)
+		require.ErrorIs(t, s.SetPlan(ctx, "nobody", "pro"), store.ErrNotFound)
+		require.ErrorIs(t, s.Grant(ctx, store.LedgerEntry{AccountID: "nobody", PeriodStart: dec, Amount: 1, Time: dec}), store.ErrNotFound)
+		acct, err := s.Account(ctx, "a1")
+		require.NoError(t, err)
+		require.Equal(t, "pro", acct.Plan)
 	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()

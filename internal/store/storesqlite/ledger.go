@@ -1,0 +1,199 @@
+package storesqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/smartimage/enhance/internal/store"
+)
+
+// SetPlan implements store.Store.
+func (s *Store) SetPlan(ctx context.Context, accountID, plan string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET plan = ? WHERE id = ?`, plan, accountID)
+	if err != nil {
+		return fmt.Errorf("storesqlite: set plan: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+type querier interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// balance reads an account's period inside db (a transaction or not).
+func balance(ctx context.Context, db querier, accountID string, periodStart time.Time, planGrants map[string]int) (store.Balance, error) {
+	var (
+		plan                     string
+		charges, refunds, grants int
+	)
+	if err := db.QueryRowContext(ctx, `SELECT plan FROM accounts WHERE id = ?`, accountID).Scan(&plan); err != nil {
+		if err == sql.ErrNoRows {
+			return store.Balance{}, store.ErrNotFound
+		}
+		return store.Balance{}, fmt.Errorf("storesqlite: read plan: %w", err)
+	}
+	err := db.QueryRowContext(ctx,
+		`SELECT coalesce(sum(CASE kind WHEN 'charge' THEN amount END), 0),
+		        coalesce(sum(CASE kind WHEN 'refund' THEN amount END), 0),
+		        coalesce(sum(CASE kind WHEN 'grant' THEN amount END), 0)
+		 FROM ledger WHERE account_id = ? AND period_start = ?`, accountID, periodStart.UnixMicro()).
+		Scan(&charges, &refunds, &grants)
+	if err != nil {
+		return store.Balance{}, fmt.Errorf("storesqlite: read balance: %w", err)
+	}
+	return store.Balance{Granted: planGrants[plan] + grants, Used: charges - refunds}, nil
+}
+
+// Balance implements store.Store.
+func (s *Store) Balance(ctx context.Context, accountID string, periodStart time.Time, planGrants map[string]int) (store.Balance, error) {
+	return balance(ctx, s.db, accountID, periodStart, planGrants)
+}
+
+func insertEntry(ctx context.Context, tx *sql.Tx, e store.LedgerEntry) (int64, error) {
+	refundOf := sql.NullInt64{Int64: e.RefundOf, Valid: e.RefundOf != 0}
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.AccountID, e.KeyID, e.PeriodStart.UnixMicro(), e.Kind, e.Amount, e.Operation, e.RequestID, e.State, refundOf, e.Time.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("storesqlite: insert ledger entry: %w", err)
+	}
+	return res.LastInsertId()
+}
+
+// Reserve implements store.Store. The transaction takes the write lock
+// first (_txlock=immediate), so balance checks and inserts of concurrent
+// reservations are serialised.
+func (s *Store) Reserve(ctx context.Context, charge store.LedgerEntry, planGrants map[string]int) (store.LedgerEntry, store.Balance, error) {
+	var bal store.Balance
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if bal, err = balance(ctx, tx, charge.AccountID, charge.PeriodStart, planGrants); err != nil {
+			return err
+		}
+		if bal.Remaining() < charge.Amount {
+			return store.ErrInsufficientCredits
+		}
+		charge.Kind, charge.State = store.EntryCharge, store.ChargePending
+		if charge.ID, err = insertEntry(ctx, tx, charge); err != nil {
+			return err
+		}
+		bal.Used += charge.Amount
+		return nil
+	})
+	return charge, bal, err
+}
+
+// Settle implements store.Store.
+func (s *Store) Settle(ctx context.Context, chargeID int64, commit bool, at time.Time) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		return settle(ctx, tx, chargeID, commit, at)
+	})
+}
+
+func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, at time.Time) error {
+	state := store.ChargeFinal
+	if !commit {
+		state = store.ChargeRefunded
+	}
+	res, err := tx.ExecContext(ctx,
+		`UPDATE ledger SET state = ? WHERE id = ? AND kind = 'charge' AND state = 'pending'`, state, chargeID)
+	if err != nil {
+		return fmt.Errorf("storesqlite: settle charge: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	if commit {
+		return nil
+	}
+	// The refund copies the charge and belongs to the charge's period,
+	// whenever it happens.
+	_, err = tx.ExecContext(ctx,
+		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time)
+		 SELECT account_id, key_id, period_start, 'refund', amount, operation, request_id, '', id, ? FROM ledger WHERE id = ?`,
+		at.UnixMicro(), chargeID)
+	if err != nil {
+		return fmt.Errorf("storesqlite: insert refund: %w", err)
+	}
+	return nil
+}
+
+// RefundStale implements store.Store.
+func (s *Store) RefundStale(ctx context.Context, cutoff, at time.Time) (int, error) {
+	n := 0
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx,
+			`SELECT id FROM ledger WHERE kind = 'charge' AND state = 'pending' AND time < ?`, cutoff.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("storesqlite: find stale charges: %w", err)
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if err := settle(ctx, tx, id, false, at); err != nil {
+				return err
+			}
+		}
+		n = len(ids)
+		return nil
+	})
+	return n, err
+}
+
+// Grant implements store.Store.
+func (s *Store) Grant(ctx context.Context, g store.LedgerEntry) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var exists int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, g.AccountID).Scan(&exists); err != nil {
+			return err
+		}
+		if exists == 0 {
+			return store.ErrNotFound
+		}
+		g.Kind, g.State = store.EntryGrant, ""
+		_, err := insertEntry(ctx, tx, g)
+		return err
+	})
+}
+
+// LedgerEntries implements store.Store.
+func (s *Store) LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]store.LedgerEntry, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time
+		 FROM ledger WHERE account_id = ? AND period_start = ? AND id > ? ORDER BY id LIMIT ?`,
+		accountID, periodStart.UnixMicro(), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: list ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LedgerEntry
+	for rows.Next() {
+		var (
+			e            store.LedgerEntry
+			period, when int64
+		)
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &period, &e.Kind, &e.Amount, &e.Operation, &e.RequestID, &e.State, &e.RefundOf, &when); err != nil {
+			return nil, err
+		}
+		e.PeriodStart, e.Time = time.UnixMicro(period).UTC(), time.UnixMicro(when).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
