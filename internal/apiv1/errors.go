@@ -14,6 +14,7 @@ import (
 
 	"github.com/smartimage/enhance/internal/account"
 	"github.com/smartimage/enhance/internal/apikeys"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/requestid"
@@ -58,6 +59,7 @@ var errorTable = []errorRow{
 	{apikeys.ErrNotFound, codes.NotFound, "KEY_NOT_FOUND", ""},
 	{apikeys.ErrTooMany, codes.FailedPrecondition, "TOO_MANY_KEYS", ""},
 	{throttle.ErrThrottled, codes.ResourceExhausted, "RATE_LIMITED", ""},
+	{credits.ErrExhausted, codes.ResourceExhausted, "CREDITS_EXHAUSTED", ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "the request did not finish before its deadline"},
 	{context.Canceled, codes.Canceled, "CANCELLED", "the request was cancelled"},
 }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 )
@@ -53,6 +54,9 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
+	if err := s.reserve(ctx, src, credits.OpEnhance, func(int) int { return credits.PriceEnhance }); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
 	res, err := s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -77,6 +81,9 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	}
 	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
 	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if err := s.reserve(ctx, src, credits.OpUpscale, func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) }); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
@@ -114,6 +121,9 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
+	if err := s.reserve(ctx, src, credits.OpColorize, func(int) int { return credits.PriceColorize }); err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
 	res, err := s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -124,6 +134,26 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 		HeightPixels: int32(res.Height),
 		Steps:        appliedSteps(res.Steps),
 	}, nil
+}
+
+// errNoMeter means a call reached a priced method without passing the
+// quota interceptor: refused rather than done for free.
+var errNoMeter = errors.New("apiv1: no credit meter on the request")
+
+// reserve reads the image header and takes the operation's price, given
+// the source's pixel count, before any work: a request whose image cannot
+// even be read costs nothing, and every later failure is refunded by the
+// quota interceptor.
+func (s *ImageServer) reserve(ctx context.Context, src []byte, operation string, price func(pixels int) int) error {
+	cfg, _, err := s.engine.DecodeConfig(src)
+	if err != nil {
+		return err
+	}
+	m, ok := credits.MeterFrom(ctx)
+	if !ok {
+		return errNoMeter
+	}
+	return m.Reserve(ctx, operation, price(cfg.Width*cfg.Height))
 }
 
 // colorHints converts hints from the API, checking colours.

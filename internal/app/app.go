@@ -31,6 +31,7 @@ import (
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/gateway"
@@ -62,6 +63,7 @@ type App struct {
 
 	verifier *auth.Verifier
 	accounts *account.Service
+	ledger   *credits.Ledger
 	devKey   string
 }
 
@@ -118,6 +120,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, err
 		}
 	}
+	if a.ledger, err = credits.NewLedger(a.store, nil); err != nil {
+		return nil, err
+	}
+	// Charges left pending by a server that died are returned now, and
+	// then every minute (sweepStaleCharges).
+	if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
+		return nil, fmt.Errorf("app: refund stale charges: %w", err)
+	} else if n > 0 {
+		log.Warn("refunded charges left pending by an earlier run", "charges", n)
+	}
 	keyManager, err := apikeys.New(a.store, codec, a.verifier, nil)
 	if err != nil {
 		return nil, err
@@ -146,7 +158,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Access:         apiv1.MethodAccess,
-	}, a.verifier, a.store, metrics, log)
+	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err
 	}
@@ -284,6 +296,7 @@ func (a *App) Run(ctx context.Context) error {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	go func() {
 		defer close(flushDone)
+		go a.sweepStaleCharges(flushCtx)
 		a.flushLastUse(flushCtx)
 	}()
 
@@ -333,6 +346,31 @@ func (a *App) flushLastUse(ctx context.Context) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+	}
+}
+
+// staleChargeAge is older than any request can run: a charge still
+// pending after it belongs to a request whose server died.
+func (a *App) staleChargeAge() time.Duration {
+	return a.cfg.RequestTimeout + time.Minute
+}
+
+// sweepStaleCharges refunds dead requests' charges every minute until ctx
+// ends, for instances that outlive the one that died.
+func (a *App) sweepStaleCharges(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
+				a.log.Error("refunding stale charges failed", "err", err)
+			} else if n > 0 {
+				a.log.Warn("refunded charges left pending by a dead request", "charges", n)
+			}
 		}
 	}
 }

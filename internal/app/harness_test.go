@@ -258,3 +258,11 @@ func (s *testServer) createKey(t testing.TB, token, name string, scopes ...strin
 	require.NotEmpty(t, out.APIKey.Secret)
 	return out.APIKey.Secret
 }
+
+// grantDev gives the development account n extra credits this month.
+func (s *testServer) grantDev(t testing.TB, n int) {
+	t.Helper()
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	require.NoError(t, s.app.ledger.Grant(context.Background(), acct.ID, n, "tests"))
+}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/requestid"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/throttle"
@@ -44,9 +45,9 @@ type Config struct {
 
 // New returns a gRPC server with the interceptor chain installed; the
 // caller registers services on it.
-func New(cfg Config, verifier *auth.Verifier, db store.Store, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
-	if cfg.TLS == nil || verifier == nil || db == nil || metrics == nil || log == nil {
-		return nil, errors.New("server: TLS config, verifier, store, metrics and logger are required")
+func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Ledger, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
+	if cfg.TLS == nil || verifier == nil || db == nil || ledger == nil || metrics == nil || log == nil {
+		return nil, errors.New("server: TLS config, verifier, store, ledger, metrics and logger are required")
 	}
 	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, errors.New("server: message limits and request timeout must be positive")
@@ -85,8 +86,10 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, metrics *grpcprom.
 			deadlineUnary(cfg.RequestTimeout),
 			// 6. API key or session, then what the method needs of it.
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
-			// 7. The quota interceptor (credits, rate limits) goes here,
-			//    after auth so that it knows the account.
+			// 7. Credits: after auth, so that it knows the account; the
+			//    handler prices the work after validating it, so a
+			//    rejected request costs nothing.
+			quotaUnary(ledger, log),
 		),
 	), nil
 }

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 	"github.com/smartimage/enhance/internal/tlsconfig"
 )
@@ -70,11 +71,13 @@ func TestPanicBecomesInternalErrorWithRequestID(t *testing.T) {
 	require.NoError(t, err)
 	verifier, err := auth.NewVerifier(db, codec, nil)
 	require.NoError(t, err)
+	ledger, err := credits.NewLedger(db, nil)
+	require.NoError(t, err)
 	logs := &syncBuffer{}
 	srv, err := New(Config{
 		TLS: tlsconfig.ServerConfig(src.Certificate, []string{"h2"}), MaxRecvBytes: 1 << 20, MaxSendBytes: 1 << 20,
 		RequestTimeout: time.Second,
-	}, verifier, db, grpcprom.NewServerMetrics(), slog.New(slog.NewTextHandler(logs, nil)))
+	}, verifier, db, ledger, grpcprom.NewServerMetrics(), slog.New(slog.NewTextHandler(logs, nil)))
 	require.NoError(t, err)
 	healthpb.RegisterHealthServer(srv, panickingHealth{})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -100,6 +103,6 @@ func TestPanicBecomesInternalErrorWithRequestID(t *testing.T) {
 	require.Contains(t, logs.String(), "boom: secret detail", "the cause goes to the log")
 
 	// A second server with no TLS config is refused at construction.
-	_, err = New(Config{}, verifier, db, grpcprom.NewServerMetrics(), slog.Default())
+	_, err = New(Config{}, verifier, db, ledger, grpcprom.NewServerMetrics(), slog.Default())
 	require.Error(t, err)
 }

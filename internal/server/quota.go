@@ -1,0 +1,68 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/requestid"
+)
+
+// Response metadata (REST headers of the same name) reporting a charge.
+const (
+	CreditsChargedHeader   = "x-credits-charged"
+	CreditsRemainingHeader = "x-credits-remaining"
+)
+
+// quotaUnary gives every call made with an API key a credits.Meter. The
+// handler reserves its price once it knows it; when the handler returns,
+// the charge is committed on success and refunded on any failure, panics
+// included (the refund runs while the panic unwinds to the recovery
+// interceptor).
+func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+		p, ok := auth.PrincipalFrom(ctx)
+		if !ok || p.KeyID == "" {
+			return handler(ctx, req)
+		}
+		meter := credits.NewMeter(ledger, p.AccountID, p.KeyID, requestid.From(ctx))
+		settled := false
+		defer func() {
+			if settled {
+				return
+			}
+			if c, ok := meter.Charged(); ok {
+				if rerr := ledger.Refund(c); rerr != nil {
+					log.ErrorContext(ctx, "refund failed; the stale-charge sweep will return it",
+						"request_id", requestid.From(ctx), "err", rerr)
+				}
+			}
+		}()
+		resp, err = handler(credits.WithMeter(ctx, meter), req)
+		c, charged := meter.Charged()
+		if !charged {
+			settled = true
+			return resp, err
+		}
+		if err == nil {
+			if cerr := ledger.Commit(context.WithoutCancel(ctx), c); cerr != nil {
+				id := requestid.From(ctx)
+				log.ErrorContext(ctx, "committing a charge failed", "request_id", id, "err", cerr)
+				return nil, apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+			}
+			settled = true
+			_ = grpc.SetHeader(ctx, metadata.Pairs(
+				CreditsChargedHeader, strconv.Itoa(c.Amount()),
+				CreditsRemainingHeader, strconv.Itoa(c.Remaining),
+			))
+		}
+		return resp, err
+	}
+}
