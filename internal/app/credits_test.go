@@ -1,0 +1,131 @@
+package app
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/store"
+)
+
+func (s *testServer) devBalance(t *testing.T) store.Balance {
+	t.Helper()
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	u, err := s.app.ledger.Usage(context.Background(), acct.ID)
+	require.NoError(t, err)
+	return u.Balance
+}
+
+func TestCreditsAreChargedAndReported(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	png := testImage(t, "bird.png")
+	key := map[string]string{"x-api-key": s.key}
+
+	resp := s.post(t, "/v1/enhance", "image/png", png, key)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, "1", resp.Header.Get("X-Credits-Charged"))
+	require.Equal(t, "49", resp.Header.Get("X-Credits-Remaining"))
+
+	// Upscale is priced by its output: 288×288 ×4 is 1.3 MP, one credit.
+	resp = s.post(t, "/v1/upscale?scaleFactor=4", "image/png", png, key)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, "1", resp.Header.Get("X-Credits-Charged"))
+	require.Equal(t, "48", resp.Header.Get("X-Credits-Remaining"))
+
+	// Rejected and failed requests cost nothing: a bad option, an
+	// unreadable image, an image whose header reads but whose data is cut.
+	for name, send := range map[string]func() *http.Response{
+		"bad option":     func() *http.Response { return s.post(t, "/v1/enhance?outputFormat=gif", "image/png", png, key) },
+		"not an image":   func() *http.Response { return s.post(t, "/v1/enhance", "image/png", []byte("hello"), key) },
+		"truncated data": func() *http.Response { return s.post(t, "/v1/enhance", "image/png", png[:len(png)/2], key) },
+	} {
+		resp := send()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, name)
+		require.Empty(t, resp.Header.Get("X-Credits-Charged"), name)
+		readProblem(t, resp)
+	}
+	require.Equal(t, store.Balance{Granted: 50, Used: 2}, s.devBalance(t), "the truncated image was reserved, then refunded")
+
+	// gRPC reports the same in response metadata.
+	var header metadata.MD
+	_, err := enhancev1.NewImageServiceClient(s.grpc).Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: png}, grpc.Header(&header))
+	require.NoError(t, err)
+	require.Equal(t, []string{"1"}, header.Get("x-credits-charged"))
+	require.Equal(t, []string{"47"}, header.Get("x-credits-remaining"))
+}
+
+func TestOutOfCreditsUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	png := testImage(t, "bird.png")
+	// The case: 50 credits left, 200 simultaneous requests.
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		statuses = map[int]int{}
+	)
+	for range 200 {
+		wg.Go(func() {
+			resp := s.post(t, "/v1/enhance", "image/png", png, map[string]string{"x-api-key": s.key})
+			if resp.StatusCode == http.StatusPaymentRequired {
+				p := readProblem(t, resp)
+				require.Equal(t, "CREDITS_EXHAUSTED", p.Code)
+				require.Contains(t, p.Detail, "credits renew on")
+			} else {
+				resp.Body.Close()
+			}
+			mu.Lock()
+			statuses[resp.StatusCode]++
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	require.Equal(t, map[int]int{http.StatusOK: 50, http.StatusPaymentRequired: 150}, statuses)
+	require.Equal(t, store.Balance{Granted: 50, Used: 50}, s.devBalance(t), "never below zero")
+
+	_, err := enhancev1.NewImageServiceClient(s.grpc).Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: png})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err))
+	require.Equal(t, "CREDITS_EXHAUSTED", reasonOf(err))
+}
+
+func TestStaleChargesAreRefundedAfterARestart(t *testing.T) {
+	t.Parallel()
+	first := startServer(t, nil)
+	acct, err := first.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	// A request that was running when its server was killed: its charge is
+	// pending and older than any request can run.
+	long := time.Now().Add(-first.cfg.RequestTimeout - 2*time.Minute)
+	start, _ := credits.PeriodOf(time.Now())
+	_, _, err = first.app.Store().Reserve(context.Background(), store.LedgerEntry{
+		AccountID: acct.ID, KeyID: "k", PeriodStart: start, Amount: 3, Operation: credits.OpUpscale, RequestID: "killed", Time: long,
+	}, map[string]int{"free": 50})
+	require.NoError(t, err)
+	require.Equal(t, 3, first.devBalance(t).Used)
+	first.stop(t)
+
+	second := startServer(t, func(c *config.Config) { c.DataDir = first.cfg.DataDir })
+	require.Zero(t, second.devBalance(t).Used, "refunded on start")
+	third := startServer(t, func(c *config.Config) { c.DataDir = first.cfg.DataDir })
+	require.Zero(t, third.devBalance(t).Used, "and only once")
+	resp := second.post(t, "/v1/enhance", "image/png", testImage(t, "bird.png"), map[string]string{"x-api-key": first.key})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	require.Equal(t, strconv.Itoa(49), resp.Header.Get("X-Credits-Remaining"))
+}
