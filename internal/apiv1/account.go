@@ -105,22 +105,9 @@ const (
 
 // ListAuditEvents implements enhancev1.AccountServiceServer.
 func (s *AccountServer) ListAuditEvents(ctx context.Context, req *enhancev1.ListAuditEventsRequest) (*enhancev1.ListAuditEventsResponse, error) {
-	size := int(req.GetPageSize())
-	switch {
-	case size < 0:
-		return nil, toStatus(ctx, s.log, invalidRequest("pageSize must not be negative"))
-	case size == 0:
-		size = defaultAuditPage
-	case size > maxAuditPage:
-		size = maxAuditPage
-	}
-	var before int64
-	if tok := req.GetPageToken(); tok != "" {
-		v, err := strconv.ParseInt(tok, 10, 64)
-		if err != nil || v <= 0 {
-			return nil, toStatus(ctx, s.log, invalidRequest("pageToken is not one this API returned"))
-		}
-		before = v
+	size, before, err := page(req.GetPageSize(), req.GetPageToken(), defaultAuditPage, maxAuditPage)
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
 	}
 	events, err := s.store.AuditEvents(ctx, principal(ctx).AccountID, before, size+1)
 	if err != nil {
@@ -135,6 +122,29 @@ func (s *AccountServer) ListAuditEvents(ctx context.Context, req *enhancev1.List
 		resp.AuditEvents = append(resp.AuditEvents, auditProto(e))
 	}
 	return resp, nil
+}
+
+// page reads a page size (0: byDefault, capped at most) and a page token,
+// which is the id of the last item of the previous page.
+func page(size int32, token string, byDefault, most int) (int, int64, error) {
+	n := int(size)
+	switch {
+	case n < 0:
+		return 0, 0, invalidRequest("pageSize must not be negative")
+	case n == 0:
+		n = byDefault
+	case n > most:
+		n = most
+	}
+	var last int64
+	if token != "" {
+		v, err := strconv.ParseInt(token, 10, 64)
+		if err != nil || v <= 0 {
+			return 0, 0, invalidRequest("pageToken is not one this API returned")
+		}
+		last = v
+	}
+	return n, last, nil
 }
 
 // principal is the caller the auth interceptor verified; methods that

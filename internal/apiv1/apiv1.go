@@ -40,4 +40,7 @@ var MethodAccess = map[string]Access{
 	enhancev1.KeyService_UpdateKey_FullMethodName: {Scope: auth.ScopeKeysManage},
 	enhancev1.KeyService_RotateKey_FullMethodName: {Scope: auth.ScopeKeysManage},
 	enhancev1.KeyService_DeleteKey_FullMethodName: {Scope: auth.ScopeKeysManage},
+
+	enhancev1.UsageService_GetUsage_FullMethodName:   {Scope: auth.ScopeUsageRead},
+	enhancev1.UsageService_GetPricing_FullMethodName: {Public: true},
 }

@@ -138,6 +138,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
+	usage, err := apiv1.NewUsageServer(a.ledger, log)
+	if err != nil {
+		return nil, err
+	}
 	images, err := apiv1.NewImageServer(eng, fetcher, cfg.MaxBodyBytes, log)
 	if err != nil {
 		return nil, err
@@ -165,6 +169,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	enhancev1.RegisterImageServiceServer(a.grpcServer, images)
 	enhancev1.RegisterAccountServiceServer(a.grpcServer, accounts)
 	enhancev1.RegisterKeyServiceServer(a.grpcServer, keys)
+	enhancev1.RegisterUsageServiceServer(a.grpcServer, usage)
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcServer, a.health)
 	reflection.Register(a.grpcServer)

@@ -129,3 +129,86 @@ func TestStaleChargesAreRefundedAfterARestart(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, strconv.Itoa(49), resp.Header.Get("X-Credits-Remaining"))
 }
+
+func TestUsageAndPricing(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	png := testImage(t, "bird.png")
+	key := map[string]string{"x-api-key": s.key}
+	for range 3 {
+		resp := s.post(t, "/v1/enhance", "image/png", png, key)
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+	}
+	resp := s.post(t, "/v1/enhance", "image/png", png[:len(png)/2], key) // charged, then refunded
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp.Body.Close()
+
+	type entry struct {
+		Kind, Key, Operation, State, RequestID string
+		Credits                                int
+	}
+	var usage struct {
+		PeriodStart, PeriodEnd                        time.Time
+		Plan                                          string
+		CreditsGranted, CreditsUsed, CreditsRemaining int
+		Entries                                       []entry
+		NextPageToken                                 string
+	}
+	resp = s.call(t, http.MethodGet, "/v1/usage?pageSize=3", nil, key, &usage)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	start, end := credits.PeriodOf(time.Now())
+	require.Equal(t, start, usage.PeriodStart.UTC())
+	require.Equal(t, end, usage.PeriodEnd.UTC())
+	require.Equal(t, "free", usage.Plan)
+	require.Equal(t, [3]int{50, 3, 47}, [3]int{usage.CreditsGranted, usage.CreditsUsed, usage.CreditsRemaining})
+	require.Len(t, usage.Entries, 3)
+	require.NotEmpty(t, usage.NextPageToken)
+	all, next := usage.Entries, usage.NextPageToken
+	usage.NextPageToken, usage.Entries = "", nil // protojson omits empty fields
+	resp = s.call(t, http.MethodGet, "/v1/usage?pageToken="+next, nil, key, &usage)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	all = append(all, usage.Entries...)
+	require.Empty(t, usage.NextPageToken)
+	// The ledger adds up to the balance, and names the key.
+	net := 0
+	for _, e := range all {
+		require.Regexp(t, `^keys/`, e.Key)
+		require.NotEmpty(t, e.RequestID)
+		switch e.Kind {
+		case "charge":
+			net += e.Credits
+		case "refund":
+			net -= e.Credits
+		}
+	}
+	require.Len(t, all, 5, "three charges, one charge refunded, one refund")
+	require.Equal(t, usage.CreditsUsed, net)
+
+	// Sessions may read usage too; keys without usage:read may not.
+	token := s.signUpAndIn(t, "reader@example.com")
+	resp = s.call(t, http.MethodGet, "/v1/usage", nil, bearer(token), &usage)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, 50, usage.CreditsRemaining)
+	upscaleOnly := s.createKey(t, token, "upscale", "images:upscale")
+	resp = s.call(t, http.MethodGet, "/v1/usage", nil, map[string]string{"x-api-key": upscaleOnly}, nil)
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	require.Contains(t, readProblem(t, resp).Detail, "usage:read")
+
+	// Pricing is public.
+	var pricing struct {
+		Plans []struct {
+			Name                              string
+			MonthlyCredits, RequestsPerMinute int
+		}
+		Prices []struct {
+			Operation, Unit string
+			Credits         int
+		}
+	}
+	resp = s.call(t, http.MethodGet, "/v1/pricing", nil, nil, &pricing)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "free", pricing.Plans[0].Name)
+	require.Equal(t, 50, pricing.Plans[0].MonthlyCredits)
+	require.Len(t, pricing.Prices, 3)
+}

@@ -69,6 +69,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if err := enhancev1.RegisterKeyServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
 		return nil, err
 	}
+	if err := enhancev1.RegisterUsageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+		return nil, err
+	}
 	return g, nil
 }
 
