@@ -11,6 +11,7 @@ import (
 // general pipeline and encode.
 func BenchmarkRESTEnhance(b *testing.B) {
 	s := startServer(b, nil)
+	s.setDevPlan(b, "business") // 3000 requests a minute
 	s.grantDev(b, 1_000_000)
 	img := testImage(b, "kodim23.jpg")
 	headers := map[string]string{"x-api-key": s.key}

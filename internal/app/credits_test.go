@@ -74,7 +74,14 @@ func TestOutOfCreditsUnderConcurrency(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
 	png := testImage(t, "bird.png")
-	// The issue's case: 50 credits left, 200 simultaneous requests.
+	// The issue's case: 50 credits left, 200 simultaneous requests (on a
+	// plan whose rate limit lets 200 through).
+	s.setDevPlan(t, "pro")
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	c, err := s.app.ledger.Reserve(context.Background(), acct.ID, "k", credits.OpEnhance, "setup", credits.Plans["pro"].MonthlyCredits-50)
+	require.NoError(t, err)
+	require.NoError(t, s.app.ledger.Commit(context.Background(), c))
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -97,9 +104,9 @@ func TestOutOfCreditsUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	require.Equal(t, map[int]int{http.StatusOK: 50, http.StatusPaymentRequired: 150}, statuses)
-	require.Equal(t, store.Balance{Granted: 50, Used: 50}, s.devBalance(t), "never below zero")
+	require.Zero(t, s.devBalance(t).Remaining(), "never below zero")
 
-	_, err := enhancev1.NewImageServiceClient(s.grpc).Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: png})
+	_, err = enhancev1.NewImageServiceClient(s.grpc).Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: png})
 	require.Equal(t, codes.ResourceExhausted, status.Code(err))
 	require.Equal(t, "CREDITS_EXHAUSTED", reasonOf(err))
 }
@@ -211,4 +218,46 @@ func TestUsageAndPricing(t *testing.T) {
 	require.Equal(t, "free", pricing.Plans[0].Name)
 	require.Equal(t, 50, pricing.Plans[0].MonthlyCredits)
 	require.Len(t, pricing.Prices, 3)
+}
+
+func TestRateLimitsPerKeyWithHeaders(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	key := map[string]string{"x-api-key": s.key}
+	// The free plan allows 60 requests a minute, one more every second:
+	// the first refusal comes after 60 to a few more.
+	var refused *http.Response
+	n := 0
+	for ; n < 80; n++ {
+		resp := s.call(t, http.MethodGet, "/v1/usage", nil, key, nil)
+		if n == 0 {
+			require.Equal(t, `"minute";q=60;w=60`, resp.Header.Get("RateLimit-Policy"))
+			require.Equal(t, "60", resp.Header.Get("X-RateLimit-Limit"))
+			require.Equal(t, "59", resp.Header.Get("X-RateLimit-Remaining"))
+			require.Equal(t, `"minute";r=59;t=1`, resp.Header.Get("RateLimit"))
+		}
+		if resp.StatusCode == http.StatusTooManyRequests {
+			refused = resp
+			break
+		}
+		require.Equal(t, http.StatusOK, resp.StatusCode)
+		resp.Body.Close()
+	}
+	require.NotNil(t, refused, "a refusal within 80 requests")
+	require.GreaterOrEqual(t, n, 60)
+	require.NotEmpty(t, refused.Header.Get("Retry-After"))
+	require.Equal(t, "0", refused.Header.Get("X-RateLimit-Remaining"))
+	p := readProblem(t, refused)
+	require.Equal(t, "RATE_LIMITED", p.Code)
+	require.Contains(t, p.Detail, "60 requests a minute")
+
+	// gRPC gets the same refusal; another account is not affected.
+	_, err := enhancev1.NewUsageServiceClient(s.grpc).GetUsage(withKey(s.key), &enhancev1.GetUsageRequest{})
+	require.Equal(t, codes.ResourceExhausted, status.Code(err))
+	require.Equal(t, "RATE_LIMITED", reasonOf(err))
+	token := s.signUpAndIn(t, "calm@example.com")
+	calm := s.createKey(t, token, "calm", "usage:read")
+	resp := s.call(t, http.MethodGet, "/v1/usage", nil, map[string]string{"x-api-key": calm}, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
 }

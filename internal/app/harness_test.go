@@ -266,3 +266,16 @@ func (s *testServer) grantDev(t testing.TB, n int) {
 	require.NoError(t, err)
 	require.NoError(t, s.app.ledger.Grant(context.Background(), acct.ID, n, "tests"))
 }
+
+// setDevPlan moves the development account to plan, effective at once.
+func (s *testServer) setDevPlan(t testing.TB, plan string) {
+	t.Helper()
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	require.NoError(t, s.app.ledger.SetPlan(context.Background(), acct.ID, plan))
+	keys, err := s.app.Store().APIKeys(context.Background(), acct.ID)
+	require.NoError(t, err)
+	for _, k := range keys {
+		s.app.verifier.Forget(k.ID)
+	}
+}

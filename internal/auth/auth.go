@@ -41,6 +41,9 @@ type Principal struct {
 	KeyID     string
 	SessionID string
 	Scopes    []string
+	// Plan is the account's plan when the caller used an API key (for
+	// rate limits); it may be up to CacheTTL old.
+	Plan string
 }
 
 // Has reports whether the principal holds scope.

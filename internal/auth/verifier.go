@@ -101,7 +101,11 @@ func (v *Verifier) VerifyKey(ctx context.Context, raw string) (Principal, error)
 		}
 		until = earliest(until, rec.ExpireTime)
 	}
-	p := Principal{AccountID: rec.AccountID, KeyID: rec.ID, Scopes: rec.Scopes}
+	acct, err := v.store.Account(ctx, rec.AccountID)
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: look up the key's account: %w", err)
+	}
+	p := Principal{AccountID: rec.AccountID, KeyID: rec.ID, Scopes: rec.Scopes, Plan: acct.Plan}
 	v.mu.Lock()
 	if len(v.cache) >= maxCached {
 		clear(v.cache)

@@ -27,8 +27,9 @@ type Plan struct {
 
 // Plans lists every plan by name.
 var Plans = map[string]Plan{
-	"free": {Name: "free", MonthlyCredits: 50, RequestsPerMinute: 60},
-	"pro":  {Name: "pro", MonthlyCredits: 5000, RequestsPerMinute: 600},
+	"free":     {Name: "free", MonthlyCredits: 50, RequestsPerMinute: 60},
+	"pro":      {Name: "pro", MonthlyCredits: 5000, RequestsPerMinute: 600},
+	"business": {Name: "business", MonthlyCredits: 50000, RequestsPerMinute: 3000},
 }
 
 func planGrants() map[string]int {

@@ -90,11 +90,12 @@ func incomingHeader(key string) (string, bool) {
 	return "", false
 }
 
-// outgoingHeader passes the service's own x-* response metadata through
-// as headers of the same name; the request id is already set by ServeHTTP.
+// outgoingHeader passes the service's own x-* response metadata, and the
+// RateLimit and RateLimit-Policy fields, through as headers of the same
+// name; the request id is already set by ServeHTTP.
 func outgoingHeader(key string) (string, bool) {
 	k := strings.ToLower(key)
-	if strings.HasPrefix(k, "x-") && k != requestid.Header {
+	if strings.HasPrefix(k, "x-") && k != requestid.Header || k == "ratelimit" || k == "ratelimit-policy" {
 		return key, true
 	}
 	return "", false

@@ -25,6 +25,7 @@ import (
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/requestid"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/throttle"
@@ -41,6 +42,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Access says what each method asks of its caller.
 	Access map[string]apiv1.Access
+	// RateLimiter limits API-key calls (ratelimit.Local when nil).
+	RateLimiter ratelimit.Limiter
 }
 
 // New returns a gRPC server with the interceptor chain installed; the
@@ -51,6 +54,9 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 	}
 	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, errors.New("server: message limits and request timeout must be positive")
+	}
+	if cfg.RateLimiter == nil {
+		cfg.RateLimiter = ratelimit.NewLocal(nil)
 	}
 	authn := &authenticator{
 		verifier: verifier, store: db, access: cfg.Access, log: log,
@@ -86,7 +92,9 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 			deadlineUnary(cfg.RequestTimeout),
 			// 6. API key or session, then what the method needs of it.
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
-			// 7. Credits: after auth, so that it knows the account; the
+			// 7. Rate limits per key and per account, before any work.
+			rateLimitUnary(cfg.RateLimiter),
+			// 8. Credits: after auth, so that it knows the account; the
 			//    handler prices the work after validating it, so a
 			//    rejected request costs nothing.
 			quotaUnary(ledger, log),
