@@ -19,8 +19,9 @@ run: build ## Build and start the server with embedded defaults (SQLite, develop
 	exec ./bin/enhanced --dev-account --data-dir $(DATA_DIR)
 
 .PHONY: build
-build: ## Build bin/enhanced.
+build: ## Build bin/enhanced and bin/enhancectl.
 	$(GO) build -tags $(GO_TAGS) -o bin/enhanced ./cmd/enhanced
+	$(GO) build -tags $(GO_TAGS) -o bin/enhancectl ./cmd/enhancectl
 
 .PHONY: test
 test: clients ## Run every test (real TLS servers on loopback, real SQLite).

@@ -1,0 +1,146 @@
+// Command enhancectl is the operator's tool. Its admin commands work on
+// the server's database directly, so they run where the data is:
+//
+//	enhancectl admin set-plan --email ann@example.com --plan pro
+//	enhancectl admin grant --email ann@example.com --credits 100 --reason "support #12"
+//	enhancectl admin usage --email ann@example.com
+//
+// Each takes --data-dir (ENHANCE_DATA_DIR, default ./data), as enhanced does.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storesqlite"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+const usage = `usage:
+  enhancectl admin set-plan --email EMAIL --plan PLAN   move an account to a plan
+  enhancectl admin grant --email EMAIL --credits N --reason TEXT
+                                                        add credits to this month
+  enhancectl admin usage --email EMAIL                  show this month's credits
+every command takes --data-dir DIR (ENHANCE_DATA_DIR; default ./data)
+`
+
+// run executes one command and returns the exit status: 0 done, 1 failed,
+// 2 misused.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) < 2 || args[0] != "admin" {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("enhancectl admin "+args[1], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", cmpOr(getenv("ENHANCE_DATA_DIR"), "./data"), "the server's data folder")
+	email := fs.String("email", "", "the account's email")
+	plan := fs.String("plan", "", "plan name: "+planNames())
+	amount := fs.Int("credits", 0, "credits to grant (positive)")
+	reason := fs.String("reason", "", "why, recorded in the ledger")
+	if err := fs.Parse(args[2:]); err != nil {
+		return 2
+	}
+	if *email == "" {
+		fmt.Fprintln(stderr, "enhancectl: --email is required")
+		return 2
+	}
+	err := admin(ctx, args[1], filepath.Join(*dataDir, "enhance.db"), *email, *plan, *amount, *reason, stdout)
+	var misuse usageError
+	switch {
+	case errors.As(err, &misuse):
+		fmt.Fprintln(stderr, "enhancectl:", err)
+		return 2
+	case err != nil:
+		fmt.Fprintln(stderr, "enhancectl:", err)
+		return 1
+	}
+	return 0
+}
+
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func admin(ctx context.Context, command, dbPath, email, plan string, amount int, reason string, out io.Writer) error {
+	if _, err := os.Stat(dbPath); err != nil {
+		return fmt.Errorf("no database at %s (is --data-dir right?)", dbPath)
+	}
+	db, err := storesqlite.Open(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ledger, err := credits.NewLedger(db, nil)
+	if err != nil {
+		return err
+	}
+	acct, err := db.AccountByEmail(ctx, email)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no account with email %q", email)
+	}
+	if err != nil {
+		return err
+	}
+	switch command {
+	case "set-plan":
+		if err := ledger.SetPlan(ctx, acct.ID, plan); err != nil {
+			if errors.Is(err, credits.ErrUnknownPlan) {
+				return usageError(fmt.Sprintf("unknown plan %q (plans: %s)", plan, planNames()))
+			}
+			return err
+		}
+		fmt.Fprintf(out, "%s is now on the %s plan (takes effect within seconds)\n", email, plan)
+		return nil
+	case "grant":
+		if amount <= 0 || strings.TrimSpace(reason) == "" {
+			return usageError("grant needs --credits N (positive) and --reason")
+		}
+		if err := ledger.Grant(ctx, acct.ID, amount, "grant: "+reason); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "granted %d credits to %s for this month\n", amount, email)
+		return printUsage(ctx, ledger, acct.ID, out)
+	case "usage":
+		return printUsage(ctx, ledger, acct.ID, out)
+	}
+	return usageError(fmt.Sprintf("unknown command %q\n%s", command, usage))
+}
+
+func printUsage(ctx context.Context, l *credits.Ledger, accountID string, out io.Writer) error {
+	u, err := l.Usage(ctx, accountID)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "plan %s, %s to %s: granted %d, used %d, remaining %d\n",
+		u.Plan, u.PeriodStart.Format("2006-01-02"), u.PeriodEnd.Format("2006-01-02"), u.Granted, u.Used, u.Remaining())
+	return nil
+}
+
+func planNames() string {
+	var names []string
+	for name := range credits.Plans {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ", ")
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
