@@ -119,6 +119,20 @@ type Balance struct {
 // Remaining is what may still be charged.
 func (b Balance) Remaining() int { return b.Granted - b.Used }
 
+// IdempotentCall is a request made with an Idempotency-Key.
+type IdempotentCall struct {
+	AccountID string
+	Key       string
+	// RequestHash identifies the method and request, so that the same
+	// key with a different request is told apart.
+	RequestHash []byte
+	// Done is false while the first request runs.
+	Done bool
+	// Response and Header are the first result, once Done.
+	Response, Header []byte
+	CreateTime       time.Time
+}
+
 // KeyUpdate changes a key inside a transaction; returning an error aborts
 // it and leaves the key as it was.
 type KeyUpdate func(k *APIKey) error
@@ -181,6 +195,19 @@ type Store interface {
 	// LedgerEntries lists a period's entries oldest first, those with ids
 	// above after, at most limit.
 	LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]LedgerEntry, error)
+
+	// BeginIdempotent records call as running unless the account already
+	// has a call under the same key, which it returns instead (found is
+	// true). Calls created before expired, and running ones created before
+	// abandoned (their server died), count as absent and are replaced.
+	BeginIdempotent(ctx context.Context, call IdempotentCall, expired, abandoned time.Time) (existing IdempotentCall, found bool, err error)
+	// FinishIdempotent stores the first result of a running call.
+	FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error
+	// AbandonIdempotent forgets a running call that failed, so that a
+	// retry runs again.
+	AbandonIdempotent(ctx context.Context, accountID, key string) error
+	// SweepIdempotent deletes calls created before expired.
+	SweepIdempotent(ctx context.Context, expired time.Time) (int, error)
 
 	// RecordAudit appends an event.
 	RecordAudit(ctx context.Context, event AuditEvent) error

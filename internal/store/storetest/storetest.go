@@ -259,6 +259,63 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, "pro", acct.Plan)
 	})
+	t.Run("IdempotentCalls", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		seedAccount(t, s, "a2", "b@example.com", "k2", now)
+		call := store.IdempotentCall{AccountID: "a1", Key: "retry-1", RequestHash: []byte{1}, CreateTime: now}
+		expired, abandoned := now.Add(-24*time.Hour), now.Add(-time.Hour)
+
+		_, found, err := s.BeginIdempotent(ctx, call, expired, abandoned)
+		require.NoError(t, err)
+		require.False(t, found, "first use")
+		got, found, err := s.BeginIdempotent(ctx, call, expired, abandoned)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.False(t, got.Done, "still running")
+		other := call
+		other.AccountID = "a2"
+		_, found, err = s.BeginIdempotent(ctx, other, expired, abandoned)
+		require.NoError(t, err)
+		require.False(t, found, "keys are per account")
+
+		require.NoError(t, s.FinishIdempotent(ctx, "a1", "retry-1", []byte("result"), []byte("header")))
+		require.ErrorIs(t, s.FinishIdempotent(ctx, "a1", "retry-1", []byte("again"), nil), store.ErrNotFound)
+		got, found, err = s.BeginIdempotent(ctx, call, expired, abandoned)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.True(t, got.Done)
+		require.Equal(t, []byte("result"), got.Response)
+		require.Equal(t, []byte("header"), got.Header)
+		require.Equal(t, []byte{1}, got.RequestHash)
+
+		// A failed call is forgotten, so its retry runs.
+		failed := store.IdempotentCall{AccountID: "a1", Key: "retry-2", RequestHash: []byte{2}, CreateTime: now}
+		_, _, err = s.BeginIdempotent(ctx, failed, expired, abandoned)
+		require.NoError(t, err)
+		require.NoError(t, s.AbandonIdempotent(ctx, "a1", "retry-2"))
+		_, found, err = s.BeginIdempotent(ctx, failed, expired, abandoned)
+		require.NoError(t, err)
+		require.False(t, found)
+
+		// A day later the key is free again; a running call whose server
+		// died is free after the abandon time.
+		_, found, err = s.BeginIdempotent(ctx, call, now, now.Add(-time.Hour))
+		require.NoError(t, err)
+		require.True(t, found)
+		_, found, err = s.BeginIdempotent(ctx, call, now.Add(time.Second), abandoned)
+		require.NoError(t, err)
+		require.False(t, found, "expired")
+		_, found, err = s.BeginIdempotent(ctx, failed, expired, now.Add(time.Second))
+		require.NoError(t, err)
+		require.False(t, found, "abandoned")
+		n, err := s.SweepIdempotent(ctx, now.Add(time.Second))
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		require.NoError(t, open(t).Ping(context.Background()))

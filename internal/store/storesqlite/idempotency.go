@@ -1,0 +1,88 @@
+package storesqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/smartimage/enhance/internal/store"
+)
+
+// BeginIdempotent implements store.Store.
+func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, expired, abandoned time.Time) (store.IdempotentCall, bool, error) {
+	var (
+		existing store.IdempotentCall
+		found    bool
+	)
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var (
+			state   string
+			created int64
+		)
+		err := tx.QueryRowContext(ctx,
+			`SELECT request_hash, state, response, header, create_time FROM idempotency WHERE account_id = ? AND key = ?`,
+			call.AccountID, call.Key).
+			Scan(&existing.RequestHash, &state, &existing.Response, &existing.Header, &created)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return fmt.Errorf("storesqlite: read idempotent call: %w", err)
+		default:
+			existing.AccountID, existing.Key = call.AccountID, call.Key
+			existing.Done = state == "done"
+			existing.CreateTime = time.UnixMicro(created).UTC()
+			if !existing.CreateTime.Before(expired) && (existing.Done || !existing.CreateTime.Before(abandoned)) {
+				found = true
+				return nil
+			}
+		}
+		_, err = tx.ExecContext(ctx,
+			`INSERT OR REPLACE INTO idempotency (account_id, key, request_hash, state, response, header, create_time)
+			 VALUES (?, ?, ?, 'running', NULL, NULL, ?)`,
+			call.AccountID, call.Key, call.RequestHash, call.CreateTime.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("storesqlite: insert idempotent call: %w", err)
+		}
+		return nil
+	})
+	if err != nil || !found {
+		return store.IdempotentCall{}, false, err
+	}
+	return existing, true, nil
+}
+
+// FinishIdempotent implements store.Store.
+func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error {
+	res, err := s.db.ExecContext(ctx,
+		`UPDATE idempotency SET state = 'done', response = ?, header = ? WHERE account_id = ? AND key = ? AND state = 'running'`,
+		response, header, accountID, key)
+	if err != nil {
+		return fmt.Errorf("storesqlite: finish idempotent call: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// AbandonIdempotent implements store.Store.
+func (s *Store) AbandonIdempotent(ctx context.Context, accountID, key string) error {
+	_, err := s.db.ExecContext(ctx,
+		`DELETE FROM idempotency WHERE account_id = ? AND key = ? AND state = 'running'`, accountID, key)
+	if err != nil {
+		return fmt.Errorf("storesqlite: abandon idempotent call: %w", err)
+	}
+	return nil
+}
+
+// SweepIdempotent implements store.Store.
+func (s *Store) SweepIdempotent(ctx context.Context, expired time.Time) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE create_time < ?`, expired.UnixMicro())
+	if err != nil {
+		return 0, fmt.Errorf("storesqlite: sweep idempotent calls: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
