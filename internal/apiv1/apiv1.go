@@ -17,14 +17,16 @@ type Access struct {
 	Scope string
 	// SessionOnly methods refuse API keys: they are the signed-in owner's.
 	SessionOnly bool
+	// Idempotent methods honour an Idempotency-Key.
+	Idempotent bool
 }
 
 // MethodAccess lists every method of the API; a method missing here is
 // refused (the server checks the table covers every registered method).
 var MethodAccess = map[string]Access{
-	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance},
-	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale},
-	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize},
+	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true},
+	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true},
+	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true},
 
 	enhancev1.AccountService_CreateAccount_FullMethodName:   {Public: true},
 	enhancev1.AccountService_CreateSession_FullMethodName:   {Public: true},

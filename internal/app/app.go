@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Access:         apiv1.MethodAccess,
+		AbandonAfter:   a.staleChargeAge(),
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err
@@ -362,7 +363,8 @@ func (a *App) staleChargeAge() time.Duration {
 }
 
 // sweepStaleCharges refunds dead requests' charges every minute until ctx
-// ends, for instances that outlive the one that died.
+// ends, for instances that outlive the one that died, and forgets
+// idempotency keys older than a day.
 func (a *App) sweepStaleCharges(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -375,6 +377,9 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 				a.log.Error("refunding stale charges failed", "err", err)
 			} else if n > 0 {
 				a.log.Warn("refunded charges left pending by a dead request", "charges", n)
+			}
+			if _, err := a.store.SweepIdempotent(ctx, time.Now().Add(-server.IdempotencyTTL)); err != nil {
+				a.log.Error("sweeping idempotency keys failed", "err", err)
 			}
 		}
 	}

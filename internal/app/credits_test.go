@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +19,7 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/config"
 	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/server"
 	"github.com/smartimage/enhance/internal/store"
 )
 
@@ -260,4 +263,71 @@ func TestRateLimitsPerKeyWithHeaders(t *testing.T) {
 	resp := s.call(t, http.MethodGet, "/v1/usage", nil, map[string]string{"x-api-key": calm}, nil)
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	resp.Body.Close()
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	png := testImage(t, "bird.png")
+	with := func(k string) map[string]string { return map[string]string{"x-api-key": s.key, "Idempotency-Key": k} }
+	read := func(resp *http.Response) []byte {
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return b
+	}
+
+	first := s.post(t, "/v1/enhance", "image/png", png, with("order-1"))
+	require.Equal(t, http.StatusOK, first.StatusCode)
+	firstBody := read(first)
+	require.Equal(t, "1", first.Header.Get("X-Credits-Charged"))
+
+	again := s.post(t, "/v1/enhance", "image/png", png, with("order-1"))
+	require.Equal(t, http.StatusOK, again.StatusCode)
+	require.Equal(t, firstBody, read(again), "the first result, not a new run")
+	require.Equal(t, "0", again.Header.Get("X-Credits-Charged"))
+	require.Equal(t, "true", again.Header.Get("X-Idempotent-Replay"))
+	require.Equal(t, first.Header.Get("X-Enhancement-Steps"), again.Header.Get("X-Enhancement-Steps"))
+	require.Equal(t, 1, s.devBalance(t).Used, "charged once")
+
+	// The same key with another request is refused.
+	resp := s.post(t, "/v1/enhance?outputFormat=jpeg", "image/png", png, with("order-1"))
+	require.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", readProblem(t, resp).Code)
+
+	// A request still running under the key: 409.
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	hash, err := server.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, &enhancev1.EnhanceRequest{Image: png})
+	require.NoError(t, err)
+	_, _, err = s.app.Store().BeginIdempotent(context.Background(),
+		store.IdempotentCall{AccountID: acct.ID, Key: "order-2", RequestHash: hash, CreateTime: time.Now()},
+		time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	resp = s.post(t, "/v1/enhance", "image/png", png, with("order-2"))
+	require.Equal(t, http.StatusConflict, resp.StatusCode)
+	require.Equal(t, "IDEMPOTENCY_KEY_IN_USE", readProblem(t, resp).Code)
+
+	// A failed request is forgotten: its retry runs (and fails) again.
+	for range 2 {
+		resp = s.post(t, "/v1/enhance", "image/png", png[:len(png)/2], with("order-3"))
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		require.Equal(t, "INVALID_IMAGE", readProblem(t, resp).Code)
+	}
+	resp = s.post(t, "/v1/enhance", "image/png", png, with(strings.Repeat("k", 256)))
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Equal(t, "INVALID_IDEMPOTENCY_KEY", readProblem(t, resp).Code)
+	require.Equal(t, 1, s.devBalance(t).Used)
+
+	// gRPC: the same key in metadata.
+	ctx := metadata.AppendToOutgoingContext(withKey(s.key), "idempotency-key", "grpc-1")
+	client := enhancev1.NewImageServiceClient(s.grpc)
+	a, err := client.Enhance(ctx, &enhancev1.EnhanceRequest{Image: png})
+	require.NoError(t, err)
+	var header metadata.MD
+	b, err := client.Enhance(ctx, &enhancev1.EnhanceRequest{Image: png}, grpc.Header(&header))
+	require.NoError(t, err)
+	require.Equal(t, a.GetImage().GetData(), b.GetImage().GetData())
+	require.Equal(t, []string{"0"}, header.Get("x-credits-charged"))
+	require.Equal(t, 2, s.devBalance(t).Used)
 }

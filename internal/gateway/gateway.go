@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
@@ -79,15 +80,19 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 // else, Grpc-Metadata-* included, stays out of the metadata, so REST
 // callers cannot set internal metadata.
 func incomingHeader(key string) (string, bool) {
-	switch strings.ToLower(key) {
-	case "x-api-key":
-		return "x-api-key", true
-	case "authorization":
-		return "authorization", true
-	case requestid.Header:
-		return requestid.Header, true
+	if k, ok := forwardedHeaders[http.CanonicalHeaderKey(key)]; ok {
+		return k, true
 	}
 	return "", false
+}
+
+// forwardedHeaders are the request headers the gRPC side reads, by their
+// canonical HTTP name, with their metadata key.
+var forwardedHeaders = map[string]string{
+	"X-Api-Key":       "x-api-key",
+	"Authorization":   "authorization",
+	"Idempotency-Key": "idempotency-key",
+	http.CanonicalHeaderKey(requestid.Header): requestid.Header,
 }
 
 // outgoingHeader passes the service's own x-* response metadata, and the

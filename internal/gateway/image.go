@@ -90,8 +90,10 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	q := query{values: r.URL.Query()}
 	md := metadata.Pairs(requestid.Header, requestid.From(r.Context()))
-	if key := r.Header.Get("X-Api-Key"); key != "" {
-		md.Set("x-api-key", key)
+	for header, key := range forwardedHeaders {
+		if v := r.Header.Get(header); v != "" {
+			md.Set(key, v)
+		}
 	}
 	if xff := clientIP(r); xff != "" {
 		md.Set("x-forwarded-for", xff)

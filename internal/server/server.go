@@ -44,6 +44,9 @@ type Config struct {
 	Access map[string]apiv1.Access
 	// RateLimiter limits API-key calls (ratelimit.Local when nil).
 	RateLimiter ratelimit.Limiter
+	// AbandonAfter is longer than any request runs (RequestTimeout plus a
+	// margin when zero): a call still marked running after it died.
+	AbandonAfter time.Duration
 }
 
 // New returns a gRPC server with the interceptor chain installed; the
@@ -58,6 +61,10 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 	if cfg.RateLimiter == nil {
 		cfg.RateLimiter = ratelimit.NewLocal(nil)
 	}
+	if cfg.AbandonAfter == 0 {
+		cfg.AbandonAfter = cfg.RequestTimeout + time.Minute
+	}
+	idem := &idempotency{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, log: log}
 	authn := &authenticator{
 		verifier: verifier, store: db, access: cfg.Access, log: log,
 		failures: throttle.New(authFailuresPerMinute, time.Minute, authFailureBlock, nil),
@@ -94,7 +101,10 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
 			// 7. Rate limits per key and per account, before any work.
 			rateLimitUnary(cfg.RateLimiter),
-			// 8. Credits: after auth, so that it knows the account; the
+			// 8. A retry with an Idempotency-Key gets the first result,
+			//    before credits, so it is not charged again.
+			idem.unary,
+			// 9. Credits: after auth, so that it knows the account; the
 			//    handler prices the work after validating it, so a
 			//    rejected request costs nothing.
 			quotaUnary(ledger, log),

@@ -1,0 +1,211 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/store"
+)
+
+// IdempotencyKeyHeader makes a retry safe (REST: Idempotency-Key).
+const IdempotencyKeyHeader = "idempotency-key"
+
+// IdempotencyTTL is how long a key's first result is kept.
+const IdempotencyTTL = 24 * time.Hour
+
+// idempotency replays the first result of an image call made with an
+// Idempotency-Key to a retry with the same key and request: no second
+// charge, no second run. The same key with another request is refused
+// (FAILED_PRECONDITION / 422), as is one whose first request still runs
+// (ABORTED / 409). A call that fails is forgotten, so its retry runs.
+type idempotency struct {
+	store  store.Store
+	access map[string]apiv1.Access
+	// abandonAfter is longer than any request runs: a call still running
+	// after it died with its server.
+	abandonAfter time.Duration
+	log          *slog.Logger
+}
+
+func (i *idempotency) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	keys := md.Get(IdempotencyKeyHeader)
+	p, _ := auth.PrincipalFrom(ctx)
+	if len(keys) == 0 || !i.access[info.FullMethod].Idempotent || p.AccountID == "" {
+		return handler(ctx, req)
+	}
+	key := keys[0]
+	if !validIdempotencyKey(key) {
+		return nil, apiv1.WithReason(codes.InvalidArgument,
+			"Idempotency-Key must be 1 to 255 printable ASCII characters", "INVALID_IDEMPOTENCY_KEY")
+	}
+	msg, ok := req.(proto.Message)
+	if !ok {
+		return handler(ctx, req)
+	}
+	sum, err := RequestHash(info.FullMethod, msg)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now().UTC()
+	first, found, err := i.store.BeginIdempotent(ctx,
+		store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now},
+		now.Add(-IdempotencyTTL), now.Add(-i.abandonAfter))
+	if err != nil {
+		return nil, err
+	}
+	if found {
+		return i.replay(ctx, info.FullMethod, first, sum)
+	}
+
+	capture := &headerCapture{ServerTransportStream: grpc.ServerTransportStreamFromContext(ctx)}
+	resp, err := handler(grpc.NewContextWithServerTransportStream(ctx, capture), req)
+	bg := context.WithoutCancel(ctx)
+	if err != nil {
+		if aerr := i.store.AbandonIdempotent(bg, p.AccountID, key); aerr != nil {
+			i.log.ErrorContext(ctx, "forgetting a failed idempotent call failed", "request_id", requestid.From(ctx), "err", aerr)
+		}
+		return nil, err
+	}
+	data, merr := proto.Marshal(resp.(proto.Message))
+	header, herr := json.Marshal(capture.header())
+	if merr == nil && herr == nil {
+		merr = i.store.FinishIdempotent(bg, p.AccountID, key, data, header)
+	}
+	if err := cmpErr(merr, herr); err != nil {
+		// The caller has its result; only a retry would run again.
+		i.log.ErrorContext(ctx, "storing an idempotent result failed", "request_id", requestid.From(ctx), "err", err)
+		_ = i.store.AbandonIdempotent(bg, p.AccountID, key)
+	}
+	return resp, nil
+}
+
+func (i *idempotency) replay(ctx context.Context, method string, first store.IdempotentCall, sum []byte) (any, error) {
+	if !bytes.Equal(first.RequestHash, sum) {
+		return nil, apiv1.WithReason(codes.FailedPrecondition,
+			"this Idempotency-Key was used with a different request in the last 24 hours; use a new key", "IDEMPOTENCY_KEY_REUSED")
+	}
+	if !first.Done {
+		return nil, apiv1.WithReason(codes.Aborted,
+			"a request with this Idempotency-Key is still running; retry when it has finished", "IDEMPOTENCY_KEY_IN_USE")
+	}
+	resp, err := newResponse(method)
+	if err != nil {
+		return nil, err
+	}
+	if err := proto.Unmarshal(first.Response, resp); err != nil {
+		return nil, fmt.Errorf("server: stored idempotent result: %w", err)
+	}
+	var header metadata.MD
+	if err := json.Unmarshal(first.Header, &header); err != nil {
+		return nil, fmt.Errorf("server: stored idempotent header: %w", err)
+	}
+	// The replay is free; the rest of the first answer's facts stand.
+	header.Set(CreditsChargedHeader, "0")
+	header.Set("x-idempotent-replay", "true")
+	_ = grpc.SetHeader(ctx, header)
+	return resp, nil
+}
+
+// RequestHash identifies a request to method: the same hash means the same
+// method with the same fields.
+func RequestHash(method string, req proto.Message) ([]byte, error) {
+	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(append([]byte(method+"\x00"), body...))
+	return sum[:], nil
+}
+
+// newResponse makes an empty response message of method
+// ("/package.Service/Method") from the protobuf registry.
+func newResponse(method string) (proto.Message, error) {
+	service, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
+	if !ok {
+		return nil, fmt.Errorf("server: malformed method %q", method)
+	}
+	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	if err != nil {
+		return nil, err
+	}
+	sd, ok := d.(protoreflect.ServiceDescriptor)
+	if !ok {
+		return nil, fmt.Errorf("server: %s is not a service", service)
+	}
+	m := sd.Methods().ByName(protoreflect.Name(name))
+	if m == nil {
+		return nil, fmt.Errorf("server: no method %s", method)
+	}
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
+	if err != nil {
+		return nil, err
+	}
+	return mt.New().Interface(), nil
+}
+
+func validIdempotencyKey(k string) bool {
+	if k == "" || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x20 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+func cmpErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// headerCapture records the response metadata the handler and the
+// interceptors after this one set, so that a replay can send it again.
+type headerCapture struct {
+	grpc.ServerTransportStream
+	mu sync.Mutex
+	md metadata.MD
+}
+
+func (c *headerCapture) SetHeader(md metadata.MD) error {
+	c.mu.Lock()
+	c.md = metadata.Join(c.md, md)
+	c.mu.Unlock()
+	return c.ServerTransportStream.SetHeader(md)
+}
+
+func (c *headerCapture) SendHeader(md metadata.MD) error {
+	c.mu.Lock()
+	c.md = metadata.Join(c.md, md)
+	c.mu.Unlock()
+	return c.ServerTransportStream.SendHeader(md)
+}
+
+func (c *headerCapture) header() metadata.MD {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.md.Copy()
+}
