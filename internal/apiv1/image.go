@@ -2,6 +2,7 @@ package apiv1
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -40,7 +41,8 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 		return nil, toStatus(ctx, s.log, err)
 	}
 	kind := engine.EnhancementType(strings.ToLower(req.GetEnhancementType()))
-	if _, err := engine.PipelineFor(kind); err != nil {
+	pipeline, err := engine.PipelineFor(kind)
+	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	strength := float32(1)
@@ -54,7 +56,20 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	if err := s.reserve(ctx, src, credits.OpEnhance, func(int) int { return credits.PriceEnhance }); err != nil {
+	q, err := s.quote(src, credits.OpEnhance, 1, func(int) int { return credits.PriceEnhance })
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if req.GetDryRun() {
+		var steps []string
+		for _, step := range pipeline {
+			steps = append(steps, step.Name())
+		}
+		q.Steps = steps
+		body, w, h := q.response()
+		return &enhancev1.EnhanceResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
+	}
+	if err := s.reserve(ctx, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
@@ -83,7 +98,16 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	if err := s.reserve(ctx, src, credits.OpUpscale, func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) }); err != nil {
+	q, err := s.quote(src, credits.OpUpscale, factor, func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) })
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if req.GetDryRun() {
+		q.Steps = []string{"upscale"}
+		body, w, h := q.response()
+		return &enhancev1.UpscaleResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
+	}
+	if err := s.reserve(ctx, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
@@ -121,7 +145,16 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	if err := s.reserve(ctx, src, credits.OpColorize, func(int) int { return credits.PriceColorize }); err != nil {
+	q, err := s.quote(src, credits.OpColorize, 1, func(int) int { return credits.PriceColorize })
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	if req.GetDryRun() {
+		q.Steps = []string{"colorize"}
+		body, w, h := q.response()
+		return &enhancev1.ColorizeResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
+	}
+	if err := s.reserve(ctx, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
@@ -136,24 +169,50 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	}, nil
 }
 
+// quote is what a request will cost and produce.
+type quote struct {
+	DryRun       bool     `json:"dryRun"`
+	Operation    string   `json:"operation"`
+	Credits      int      `json:"credits"`
+	WidthPixels  int      `json:"widthPixels"`
+	HeightPixels int      `json:"heightPixels"`
+	Steps        []string `json:"steps"`
+}
+
+// quote reads the image header (and nothing more) and prices operation
+// from the source's pixel count; scale is the output's size over the
+// source's. A request whose image cannot even be read goes no further and
+// costs nothing.
+func (s *ImageServer) quote(src []byte, operation string, scale int, price func(pixels int) int) (quote, error) {
+	cfg, _, err := s.engine.DecodeConfig(src)
+	if err != nil {
+		return quote{}, err
+	}
+	return quote{
+		Operation: operation, Credits: price(cfg.Width * cfg.Height),
+		WidthPixels: cfg.Width * scale, HeightPixels: cfg.Height * scale,
+	}, nil
+}
+
+// response is a dry run's answer: the quote as JSON in place of the image.
+func (q quote) response() (*httpbody.HttpBody, int32, int32) {
+	q.DryRun = true
+	data, _ := json.Marshal(q) // plain fields: cannot fail
+	return &httpbody.HttpBody{ContentType: "application/json", Data: data}, int32(q.WidthPixels), int32(q.HeightPixels)
+}
+
 // errNoMeter means a call reached a priced method without passing the
 // quota interceptor: refused rather than done for free.
 var errNoMeter = errors.New("apiv1: no credit meter on the request")
 
-// reserve reads the image header and takes the operation's price, given
-// the source's pixel count, before any work: a request whose image cannot
-// even be read costs nothing, and every later failure is refunded by the
-// quota interceptor.
-func (s *ImageServer) reserve(ctx context.Context, src []byte, operation string, price func(pixels int) int) error {
-	cfg, _, err := s.engine.DecodeConfig(src)
-	if err != nil {
-		return err
-	}
+// reserve takes the quoted price before the work; the quota interceptor
+// commits it on success and refunds it on any failure.
+func (s *ImageServer) reserve(ctx context.Context, q quote) error {
 	m, ok := credits.MeterFrom(ctx)
 	if !ok {
 		return errNoMeter
 	}
-	return m.Reserve(ctx, operation, price(cfg.Width*cfg.Height))
+	return m.Reserve(ctx, q.Operation, q.Credits)
 }
 
 // colorHints converts hints from the API, checking colours.

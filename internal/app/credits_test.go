@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -330,4 +331,40 @@ func TestIdempotencyKey(t *testing.T) {
 	require.Equal(t, a.GetImage().GetData(), b.GetImage().GetData())
 	require.Equal(t, []string{"0"}, header.Get("x-credits-charged"))
 	require.Equal(t, 2, s.devBalance(t).Used)
+}
+
+func TestDryRunQuotesWithoutCharging(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	png := testImage(t, "bird.png")
+	type quote struct {
+		DryRun                    bool
+		Operation                 string
+		Credits                   int
+		WidthPixels, HeightPixels int
+		Steps                     []string
+	}
+	var q quote
+	resp := s.call(t, http.MethodPost, "/v1/upscale", map[string]any{"imageBase64": png, "scaleFactor": 4, "dryRun": true},
+		map[string]string{"x-api-key": s.key}, &q)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "application/json", resp.Header.Get("Content-Type"))
+	require.Equal(t, quote{DryRun: true, Operation: "upscale", Credits: 1, WidthPixels: 1152, HeightPixels: 1152, Steps: []string{"upscale"}}, q)
+
+	resp = s.post(t, "/v1/enhance?dryRun=true&enhancementType=landscape", "image/png", png, map[string]string{"x-api-key": s.key})
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	q = quote{}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&q))
+	resp.Body.Close()
+	require.Equal(t, 1, q.Credits)
+	require.Contains(t, q.Steps, "dehaze")
+	require.Equal(t, "288", resp.Header.Get("X-Image-Width"))
+
+	resp = s.post(t, "/v1/enhance?dryRun=maybe", "image/png", png, map[string]string{"x-api-key": s.key})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	readProblem(t, resp)
+	resp = s.post(t, "/v1/enhance?dryRun=true", "image/png", []byte("not an image"), map[string]string{"x-api-key": s.key})
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode, "a quote still needs a readable image")
+	readProblem(t, resp)
+	require.Zero(t, s.devBalance(t).Used, "quotes are free")
 }

@@ -103,17 +103,17 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	var resp imageResponse
 	switch method {
 	case "enhance":
-		req := &enhancev1.EnhanceRequest{Image: body, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), Strength: q.float32("strength")}
+		req := &enhancev1.EnhanceRequest{Image: body, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), Strength: q.float32("strength"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Enhance(ctx, req, grpc.Header(&header))
 		}
 	case "upscale":
-		req := &enhancev1.UpscaleRequest{Image: body, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality")}
+		req := &enhancev1.UpscaleRequest{Image: body, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Upscale(ctx, req, grpc.Header(&header))
 		}
 	case "colorize":
-		req := &enhancev1.ColorizeRequest{Image: body, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), ReferenceImageUrl: q.str("referenceImageUrl")}
+		req := &enhancev1.ColorizeRequest{Image: body, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), ReferenceImageUrl: q.str("referenceImageUrl"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Colorize(ctx, req, grpc.Header(&header))
 		}
@@ -167,6 +167,19 @@ func (q *query) int32(name string) int32 {
 		q.err = fmt.Sprintf("query parameter %s=%q is not an integer", name, s)
 	}
 	return int32(n)
+}
+
+// bool reads a flag: absent, "true" or "false".
+func (q *query) bool(name string) bool {
+	s := q.str(name)
+	if s == "" {
+		return false
+	}
+	v, err := strconv.ParseBool(s)
+	if err != nil && q.err == "" {
+		q.err = fmt.Sprintf("query parameter %s=%q is not true or false", name, s)
+	}
+	return v
 }
 
 // float32 reads an optional number: nil when the parameter is absent.

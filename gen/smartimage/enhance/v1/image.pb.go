@@ -39,7 +39,11 @@ type EnhanceRequest struct {
 	// Quality 1..100 for lossy output formats; 0 means the default (90).
 	Quality int32 `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
 	// How strongly to apply every step, 0..1; unset means 1 (full effect).
-	Strength      *float32 `protobuf:"fixed32,6,opt,name=strength,proto3,oneof" json:"strength,omitempty"`
+	Strength *float32 `protobuf:"fixed32,6,opt,name=strength,proto3,oneof" json:"strength,omitempty"`
+	// Quote instead of working: the answer is a JSON quote (operation,
+	// credits, output size, steps) in place of the image, and nothing is
+	// charged.
+	DryRun        bool `protobuf:"varint,7,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,6 +118,13 @@ func (x *EnhanceRequest) GetStrength() float32 {
 		return *x.Strength
 	}
 	return 0
+}
+
+func (x *EnhanceRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 // EnhanceResponse is the enhanced image and what was done to it. On REST the
@@ -202,7 +213,11 @@ type UpscaleRequest struct {
 	// Output encoding: "png", "jpeg" or "webp"; default the source's format.
 	OutputFormat string `protobuf:"bytes,4,opt,name=output_format,json=outputFormat,proto3" json:"output_format,omitempty"`
 	// Quality 1..100 for lossy output formats; 0 means the default (90).
-	Quality       int32 `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
+	Quality int32 `protobuf:"varint,5,opt,name=quality,proto3" json:"quality,omitempty"`
+	// Quote instead of working: the answer is a JSON quote (operation,
+	// credits, output size, steps) in place of the image, and nothing is
+	// charged.
+	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -270,6 +285,13 @@ func (x *UpscaleRequest) GetQuality() int32 {
 		return x.Quality
 	}
 	return 0
+}
+
+func (x *UpscaleRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 // UpscaleResponse is the enlarged image.
@@ -364,8 +386,12 @@ type ColorizeRequest struct {
 	// Bytes of the reference photo. In JSON this is the base64 text in
 	// `referenceImageBase64`.
 	ReferenceImage []byte `protobuf:"bytes,7,opt,name=reference_image,json=referenceImageBase64,proto3" json:"reference_image,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// Quote instead of working: the answer is a JSON quote (operation,
+	// credits, output size, steps) in place of the image, and nothing is
+	// charged.
+	DryRun        bool `protobuf:"varint,8,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ColorizeRequest) Reset() {
@@ -445,6 +471,13 @@ func (x *ColorizeRequest) GetReferenceImage() []byte {
 		return x.ReferenceImage
 	}
 	return nil
+}
+
+func (x *ColorizeRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
 }
 
 // ColorHint gives a colour to one point, or to a stroke through several.
@@ -699,31 +732,33 @@ var File_smartimage_enhance_v1_image_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\n" +
-	"!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xe1\x01\n" +
+	"!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xfa\x01\n" +
 	"\x0eEnhanceRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12)\n" +
 	"\x10enhancement_type\x18\x03 \x01(\tR\x0fenhancementType\x12#\n" +
 	"\routput_format\x18\x04 \x01(\tR\foutputFormat\x12\x18\n" +
 	"\aquality\x18\x05 \x01(\x05R\aquality\x12\x1f\n" +
-	"\bstrength\x18\x06 \x01(\x02H\x00R\bstrength\x88\x01\x01B\v\n" +
+	"\bstrength\x18\x06 \x01(\x02H\x00R\bstrength\x88\x01\x01\x12\x17\n" +
+	"\adry_run\x18\a \x01(\bR\x06dryRunB\v\n" +
 	"\t_strength\"\xbf\x01\n" +
 	"\x0fEnhanceResponse\x12*\n" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
 	"\rheight_pixels\x18\x03 \x01(\x05R\fheightPixels\x128\n" +
-	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xab\x01\n" +
+	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xc4\x01\n" +
 	"\x0eUpscaleRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12!\n" +
 	"\fscale_factor\x18\x03 \x01(\x05R\vscaleFactor\x12#\n" +
 	"\routput_format\x18\x04 \x01(\tR\foutputFormat\x12\x18\n" +
-	"\aquality\x18\x05 \x01(\x05R\aquality\"\xbf\x01\n" +
+	"\aquality\x18\x05 \x01(\x05R\aquality\x12\x17\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\xbf\x01\n" +
 	"\x0fUpscaleResponse\x12*\n" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
 	"\rheight_pixels\x18\x03 \x01(\x05R\fheightPixels\x128\n" +
-	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xa0\x02\n" +
+	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xb9\x02\n" +
 	"\x0fColorizeRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12#\n" +
@@ -731,7 +766,8 @@ const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\aquality\x18\x04 \x01(\x05R\aquality\x126\n" +
 	"\x05hints\x18\x05 \x03(\v2 .smartimage.enhance.v1.ColorHintR\x05hints\x12.\n" +
 	"\x13reference_image_url\x18\x06 \x01(\tR\x11referenceImageUrl\x12-\n" +
-	"\x0freference_image\x18\a \x01(\fR\x14referenceImageBase64\"z\n" +
+	"\x0freference_image\x18\a \x01(\fR\x14referenceImageBase64\x12\x17\n" +
+	"\adry_run\x18\b \x01(\bR\x06dryRun\"z\n" +
 	"\tColorHint\x124\n" +
 	"\x06points\x18\x01 \x03(\v2\x1c.smartimage.enhance.v1.PointR\x06points\x12\x14\n" +
 	"\x05color\x18\x02 \x01(\tR\x05color\x12!\n" +
