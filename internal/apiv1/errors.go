@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/admission"
 	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
@@ -59,6 +60,7 @@ var errorTable = []errorRow{
 	{apikeys.ErrNotFound, codes.NotFound, "KEY_NOT_FOUND", ""},
 	{apikeys.ErrTooMany, codes.FailedPrecondition, "TOO_MANY_KEYS", ""},
 	{throttle.ErrThrottled, codes.ResourceExhausted, "RATE_LIMITED", ""},
+	{admission.ErrBusy, codes.ResourceExhausted, "RATE_LIMITED", ""},
 	{credits.ErrExhausted, codes.ResourceExhausted, "CREDITS_EXHAUSTED", ""},
 	{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED", "the request did not finish before its deadline"},
 	{context.Canceled, codes.Canceled, "CANCELLED", "the request was cancelled"},
@@ -75,6 +77,11 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			var throttled *throttle.Error
 			if errors.As(err, &throttled) {
 				return WithRetry(row.code, msg, row.reason, throttled.RetryAfter)
+			}
+			if errors.Is(err, admission.ErrBusy) {
+				// A worker frees up within an image's time; a second is a
+				// fair first guess that spreads the retries out.
+				return WithRetry(row.code, msg, row.reason, time.Second)
 			}
 			return WithReason(row.code, msg, row.reason)
 		}

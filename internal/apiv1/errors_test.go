@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/admission"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/requestid"
@@ -38,6 +39,7 @@ func TestToStatusTable(t *testing.T) {
 		{fmt.Errorf("%w: 404", fetch.ErrUnreachable), codes.FailedPrecondition, "SOURCE_UNREACHABLE"},
 		{fmt.Errorf("%w: x", account.ErrInvalid), codes.InvalidArgument, "INVALID_REGISTRATION"},
 		{account.ErrEmailTaken, codes.AlreadyExists, "EMAIL_TAKEN"},
+		{&admission.BusyError{Workers: 2, Queue: 8}, codes.ResourceExhausted, "RATE_LIMITED"},
 		{context.DeadlineExceeded, codes.DeadlineExceeded, "DEADLINE_EXCEEDED"},
 		{context.Canceled, codes.Canceled, "CANCELLED"},
 		{errors.New("disk on fire at /var/lib/x"), codes.Internal, "INTERNAL"},
@@ -63,4 +65,19 @@ func TestToStatusTable(t *testing.T) {
 			require.False(t, strings.Contains(st.Message(), "context deadline"), "callers see our words")
 		})
 	}
+}
+
+func TestBusyCarriesRetryAfter(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st := status.Convert(toStatus(context.Background(), log, &admission.BusyError{Workers: 2, Queue: 8}))
+	require.Contains(t, st.Message(), "all 2 image workers are taken")
+	var retry *errdetails.RetryInfo
+	for _, d := range st.Details() {
+		if r, ok := d.(*errdetails.RetryInfo); ok {
+			retry = r
+		}
+	}
+	require.NotNil(t, retry, "a busy answer tells the caller when to come back")
+	require.Equal(t, int64(1), retry.GetRetryDelay().GetSeconds())
 }

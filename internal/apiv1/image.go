@@ -12,6 +12,7 @@ import (
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/admission"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
@@ -22,16 +23,18 @@ type ImageServer struct {
 	enhancev1.UnimplementedImageServiceServer
 	engine   *engine.Engine
 	fetcher  *fetch.Fetcher
+	gate     *admission.Gate
 	maxBytes int64
 	log      *slog.Logger
 }
 
-// NewImageServer returns the image service; maxBytes bounds an inline image.
-func NewImageServer(e *engine.Engine, f *fetch.Fetcher, maxBytes int64, log *slog.Logger) (*ImageServer, error) {
-	if e == nil || f == nil || log == nil || maxBytes <= 0 {
-		return nil, errors.New("apiv1: image server needs an engine, a fetcher, a logger and a byte limit")
+// NewImageServer returns the image service; maxBytes bounds an inline
+// image and gate bounds how many images are worked on and waiting.
+func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, maxBytes int64, log *slog.Logger) (*ImageServer, error) {
+	if e == nil || f == nil || gate == nil || log == nil || maxBytes <= 0 {
+		return nil, errors.New("apiv1: image server needs an engine, a fetcher, a gate, a logger and a byte limit")
 	}
-	return &ImageServer{engine: e, fetcher: f, maxBytes: maxBytes, log: log}, nil
+	return &ImageServer{engine: e, fetcher: f, gate: gate, maxBytes: maxBytes, log: log}, nil
 }
 
 // Enhance implements enhancev1.ImageServiceServer.
@@ -52,6 +55,11 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 			return nil, toStatus(ctx, s.log, fmt.Errorf("%w: strength %g is outside 0..1", engine.ErrInvalidOption, strength))
 		}
 	}
+	ticket, err := s.gate.Admit()
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	defer ticket.Done()
 	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -69,7 +77,7 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 		body, w, h := q.response()
 		return &enhancev1.EnhanceResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
 	}
-	if err := s.reserve(ctx, q); err != nil {
+	if err := s.begin(ctx, ticket, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
@@ -94,6 +102,11 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	if factor < 2 || factor > 4 {
 		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: scaleFactor must be 2, 3 or 4 (got %d)", engine.ErrInvalidOption, factor))
 	}
+	ticket, err := s.gate.Admit()
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	defer ticket.Done()
 	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
@@ -107,7 +120,7 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 		body, w, h := q.response()
 		return &enhancev1.UpscaleResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
 	}
-	if err := s.reserve(ctx, q); err != nil {
+	if err := s.begin(ctx, ticket, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
@@ -135,6 +148,11 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
 		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
 	}
+	ticket, err := s.gate.Admit()
+	if err != nil {
+		return nil, toStatus(ctx, s.log, err)
+	}
+	defer ticket.Done()
 	var ref []byte
 	if req.GetReferenceImageUrl() != "" || len(req.GetReferenceImage()) > 0 {
 		if ref, err = s.sourceNamed(ctx, "referenceImageUrl", "referenceImageBase64", req.GetReferenceImageUrl(), req.GetReferenceImage()); err != nil {
@@ -154,7 +172,7 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 		body, w, h := q.response()
 		return &enhancev1.ColorizeResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
 	}
-	if err := s.reserve(ctx, q); err != nil {
+	if err := s.begin(ctx, ticket, q); err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
 	res, err := s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
@@ -205,14 +223,19 @@ func (q quote) response() (*httpbody.HttpBody, int32, int32) {
 // quota interceptor: refused rather than done for free.
 var errNoMeter = errors.New("apiv1: no credit meter on the request")
 
-// reserve takes the quoted price before the work; the quota interceptor
-// commits it on success and refunds it on any failure.
-func (s *ImageServer) reserve(ctx context.Context, q quote) error {
+// begin takes the quoted price, then waits for a worker; the quota
+// interceptor commits the price on success and refunds it on any failure,
+// a client that gave up in the queue included. Credits come first so that
+// a caller who has none is told at once rather than after queueing.
+func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quote) error {
 	m, ok := credits.MeterFrom(ctx)
 	if !ok {
 		return errNoMeter
 	}
-	return m.Reserve(ctx, q.Operation, q.Credits)
+	if err := m.Reserve(ctx, q.Operation, q.Credits); err != nil {
+		return err
+	}
+	return ticket.Start(ctx)
 }
 
 // colorHints converts hints from the API, checking colours.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -27,6 +28,7 @@ import (
 	"github.com/smartimage/enhance/gen/openapiv2"
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/admission"
 	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
@@ -90,7 +92,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if a.tls, err = tlsconfig.Load(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), time.Now()); err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels, Workers: cfg.Workers})
+	// Each image's filters use every core; --workers bounds how many
+	// images run at once (the gate below).
+	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels, Workers: runtime.NumCPU()})
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +146,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	images, err := apiv1.NewImageServer(eng, fetcher, cfg.MaxBodyBytes, log)
+	gate, err := admission.New(cfg.Workers, cfg.Queue)
+	if err != nil {
+		return nil, err
+	}
+	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	registry := prometheus.NewRegistry()
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registerGateMetrics(registry, gate)
 
 	a.grpcServer, err = server.New(server.Config{
 		TLS: tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2"}),
@@ -221,6 +230,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// registerGateMetrics exports the image workers' load, so operators see
+// saturation before callers see 429s.
+func registerGateMetrics(r prometheus.Registerer, g *admission.Gate) {
+	r.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_workers", Help: "Images that may be worked on at once."},
+			func() float64 { return float64(g.Workers()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_workers_busy", Help: "Images being worked on now."},
+			func() float64 { return float64(g.Stats().Working) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_requests_waiting", Help: "Admitted image requests holding no worker: queued, or reading their source."},
+			func() float64 { return float64(g.Stats().Waiting) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "enhance_image_requests_refused_total", Help: "Image requests answered 429 because workers and queue were full."},
+			func() float64 { return float64(g.Stats().Refused) }),
+	)
 }
 
 // maxResponseBytes bounds an encoded output image (64 megapixels as PNG

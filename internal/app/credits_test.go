@@ -76,7 +76,8 @@ func TestCreditsAreChargedAndReported(t *testing.T) {
 
 func TestOutOfCreditsUnderConcurrency(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, nil)
+	// Room for all 200 to queue: this test is about credits, not the gate.
+	s := startServer(t, func(c *config.Config) { c.Queue = 200 })
 	png := testImage(t, "bird.png")
 	// The case: 50 credits left, 200 simultaneous requests (on a
 	// plan whose rate limit lets 200 through).

@@ -37,8 +37,11 @@ type Config struct {
 	FetchTimeout    time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
-	Workers         int
-	LogFormat       string
+	// Workers is how many images are worked on at once; Queue how many
+	// more requests may wait for a worker before new ones get 429.
+	Workers   int
+	Queue     int
+	LogFormat string
 }
 
 // Load parses args (without the program name), taking a setting from
@@ -62,7 +65,8 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
-	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "goroutines one image's filters use")
+	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "images worked on at once (each also uses every core for its filters)")
+	fs.IntVar(&c.Queue, "queue", -1, "requests that may wait for a worker before new ones get 429 (default 4 × workers)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
@@ -86,6 +90,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	})
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
+	}
+	if c.Queue == -1 {
+		c.Queue = 4 * c.Workers
 	}
 	return c, c.Validate()
 }
@@ -123,6 +130,9 @@ func (c Config) Validate() error {
 	}
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("config: --workers must be positive"))
+	}
+	if c.Queue < 0 {
+		errs = append(errs, errors.New("config: --queue must not be negative"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, errors.New("config: --log-format must be text or json"))
