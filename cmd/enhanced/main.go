@@ -44,6 +44,9 @@ func run(ctx context.Context) error {
 	if cfg.FetchAllowPrivate {
 		log.Warn("--fetch-allow-private is on: imageUrl may reach loopback and private addresses; never use this in production")
 	}
+	if len(cfg.FetchAllowCIDRs) > 0 {
+		log.Warn("--fetch-allow-cidrs lets imageUrl reach these private networks", "networks", fmt.Sprint(cfg.FetchAllowCIDRs))
+	}
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

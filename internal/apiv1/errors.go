@@ -49,6 +49,7 @@ var errorTable = []errorRow{
 	{engine.ErrTooLarge, codes.InvalidArgument, "IMAGE_TOO_LARGE", ""},
 	{fetch.ErrRefused, codes.InvalidArgument, "SOURCE_REFUSED", ""},
 	{fetch.ErrTooLarge, codes.InvalidArgument, "SOURCE_TOO_LARGE", ""},
+	{fetch.ErrNotImage, codes.InvalidArgument, "UNSUPPORTED_IMAGE", ""},
 	{fetch.ErrUnreachable, codes.FailedPrecondition, "SOURCE_UNREACHABLE", ""},
 	{account.ErrInvalid, codes.InvalidArgument, "INVALID_REGISTRATION", ""},
 	{account.ErrEmailTaken, codes.AlreadyExists, "EMAIL_TAKEN", ""},

@@ -36,6 +36,7 @@ func TestToStatusTable(t *testing.T) {
 		{fmt.Errorf("%w: x", engine.ErrTooLarge), codes.InvalidArgument, "IMAGE_TOO_LARGE"},
 		{fetch.ErrRefused, codes.InvalidArgument, "SOURCE_REFUSED"},
 		{fetch.ErrTooLarge, codes.InvalidArgument, "SOURCE_TOO_LARGE"},
+		{fetch.ErrNotImage, codes.InvalidArgument, "UNSUPPORTED_IMAGE"},
 		{fmt.Errorf("%w: 404", fetch.ErrUnreachable), codes.FailedPrecondition, "SOURCE_UNREACHABLE"},
 		{fmt.Errorf("%w: x", account.ErrInvalid), codes.InvalidArgument, "INVALID_REGISTRATION"},
 		{account.ErrEmailTaken, codes.AlreadyExists, "EMAIL_TAKEN"},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	neturl "net/url"
 	"strconv"
 	"strings"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
+	"github.com/smartimage/enhance/internal/requestid"
 )
 
 // ImageServer implements enhancev1.ImageServiceServer.
@@ -285,7 +287,11 @@ func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, ur
 	case url != "" && len(inline) > 0:
 		return nil, fmt.Errorf("%w: give the image once: %s or %s, not both", errInvalidRequest, urlField, inlineField)
 	case url != "":
-		return s.fetcher.Fetch(ctx, url)
+		data, err := s.fetcher.Fetch(ctx, url)
+		if err != nil {
+			s.logFetchFailure(ctx, urlField, url, err)
+		}
+		return data, err
 	case len(inline) > 0:
 		if int64(len(inline)) > s.maxBytes {
 			return nil, fmt.Errorf("%w: the image is %d bytes; the limit is %d", errInvalidRequest, len(inline), s.maxBytes)
@@ -293,6 +299,22 @@ func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, ur
 		return inline, nil
 	}
 	return nil, fmt.Errorf("%w: give %s or %s", errInvalidRequest, urlField, inlineField)
+}
+
+// logFetchFailure records why a source URL was not used, with the request
+// id; the caller saw only a generic message. The URL is logged without its
+// query and fragment, which may carry the origin's own secrets.
+func (s *ImageServer) logFetchFailure(ctx context.Context, field, rawURL string, err error) {
+	where := "(unparseable)"
+	if u, perr := neturl.Parse(rawURL); perr == nil {
+		where = u.Scheme + "://" + u.Host + u.EscapedPath()
+	}
+	reason := err.Error()
+	var r *fetch.RefusedError
+	if errors.As(err, &r) {
+		reason = "refused: " + r.Reason
+	}
+	s.log.WarnContext(ctx, "source not fetched", "request_id", requestid.From(ctx), "field", field, "url", where, "reason", reason)
 }
 
 func encodeOptions(format string, quality int32) (engine.EncodeOptions, error) {

@@ -94,11 +94,23 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	}
 	// Each image's filters use every core; --workers bounds how many
 	// images run at once (the gate below).
-	eng, err := engine.New(engine.Config{MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels, Workers: runtime.NumCPU()})
+	eng, err := engine.New(engine.Config{
+		MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels,
+		MaxJPEGScans: cfg.MaxJPEGScans, MaxFrames: cfg.MaxFrames,
+		Workers: runtime.NumCPU(),
+	})
 	if err != nil {
 		return nil, err
 	}
-	fetcher, err := fetch.New(fetch.Config{AllowPrivate: cfg.FetchAllowPrivate, MaxBytes: cfg.MaxBodyBytes, Timeout: cfg.FetchTimeout, MaxRedirects: 5})
+	fetcher, err := fetch.New(fetch.Config{
+		AllowPrivate: cfg.FetchAllowPrivate,
+		AllowCIDRs:   cfg.FetchAllowCIDRs,
+		Ports:        cfg.FetchPorts,
+		MaxBytes:     cfg.MaxBodyBytes,
+		Timeout:      cfg.FetchTimeout,
+		MaxRedirects: 5,
+		IsImage:      func(b []byte) bool { _, err := engine.Sniff(b); return err == nil },
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -226,8 +238,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
 		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		MaxHeaderBytes:    server.MaxHeaderBytes,
+		HTTP2: &http.HTTP2Config{
+			MaxConcurrentStreams:      server.MaxConcurrentStreams,
+			MaxReceiveBufferPerStream: 1 << 20,
+			SendPingTimeout:           20 * time.Second,
+			PingTimeout:               20 * time.Second,
+		},
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
 }

@@ -166,8 +166,20 @@ func TestRequestDeadline(t *testing.T) {
 		case <-time.After(3 * time.Second):
 		}
 	})
-	resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/never.png"}, s.key)
+	// The caller asks for 100 s (REST's Grpc-Timeout, and a gRPC
+	// deadline); the server's cap wins on both doors.
+	start := time.Now()
+	resp := s.call(t, http.MethodPost, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/never.png"},
+		map[string]string{"x-api-key": s.key, "Grpc-Timeout": "100S"}, nil)
 	require.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
 	require.Equal(t, "DEADLINE_EXCEEDED", readProblem(t, resp).Code)
+	require.Less(t, time.Since(start), 2500*time.Millisecond, "the 300 ms cap, not the 3 s origin or the asked 100 s")
 	require.Equal(t, int32(1), calls.Load())
+
+	ctx, cancel := context.WithTimeout(withKey(s.key), 100*time.Second)
+	defer cancel()
+	start = time.Now()
+	_, err := enhancev1.NewImageServiceClient(s.grpc).Enhance(ctx, &enhancev1.EnhanceRequest{ImageUrl: img.URL + "/never.png"})
+	require.Equal(t, codes.DeadlineExceeded, status.Code(err))
+	require.Less(t, time.Since(start), 2500*time.Millisecond)
 }

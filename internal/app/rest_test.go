@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/fetch"
 )
 
 func TestRESTEnhanceFromEverySource(t *testing.T) {
@@ -247,13 +248,19 @@ func TestRESTPrivateSourcesRefusedByDefault(t *testing.T) {
 	var hits atomic.Int32
 	canary := origin(t)
 	canary.Config.Handler = http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) })
-	for _, u := range []string{canary.URL + "/bird.png", "http://localhost/x.png", "http://169.254.169.254/latest", "http://2130706433/"} {
+	for _, u := range []string{canary.URL + "/bird.png?token=origin-secret", "http://localhost/x.png", "http://169.254.169.254/latest", "http://2130706433/"} {
 		resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": u}, s.key)
 		require.Equal(t, http.StatusBadRequest, resp.StatusCode, u)
 		p := readProblem(t, resp)
 		require.Equal(t, "SOURCE_REFUSED", p.Code)
+		require.Equal(t, fetch.ErrRefused.Error(), p.Detail, "one generic detail")
+		require.Contains(t, s.logs.String(), "request_id="+p.RequestID, "each refusal is logged with its request id")
 	}
 	require.Zero(t, hits.Load(), "the refused origin heard nothing")
+	logs := s.logs.String()
+	require.Contains(t, logs, `reason="refused: port `)
+	require.Contains(t, logs, `reason="refused: legacy IPv4 form`)
+	require.NotContains(t, logs, "origin-secret", "URL queries stay out of the log")
 }
 
 func TestRESTAPIKeyQueryFallback(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"runtime"
 	"strconv"
 	"strings"
@@ -34,6 +35,13 @@ type Config struct {
 	MaxSourcePixels int
 	MaxOutputPixels int
 	MaxBodyBytes    int64
+	MaxJPEGScans    int
+	MaxFrames       int
+	// FetchPorts are the ports imageUrl may reach (80 and 443 by default).
+	FetchPorts []uint16
+	// FetchAllowCIDRs are non-public networks imageUrl may reach anyway,
+	// such as an internal image store.
+	FetchAllowCIDRs []netip.Prefix
 	FetchTimeout    time.Duration
 	RequestTimeout  time.Duration
 	ShutdownTimeout time.Duration
@@ -62,6 +70,19 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.IntVar(&c.MaxSourcePixels, "max-source-pixels", 25_000_000, "largest source image, in pixels, checked before decoding")
 	fs.IntVar(&c.MaxOutputPixels, "max-output-pixels", 64_000_000, "largest output image, in pixels, checked before upscaling")
 	fs.Int64Var(&c.MaxBodyBytes, "max-body-bytes", 20<<20, "largest uploaded or fetched image, in bytes")
+	fs.IntVar(&c.MaxJPEGScans, "max-jpeg-scans", 100, "most scans a progressive JPEG may have")
+	fs.IntVar(&c.MaxFrames, "max-frames", 1000, "most frames an animated PNG or WebP may have (only the first is used)")
+	c.FetchPorts = []uint16{80, 443}
+	fs.Func("fetch-ports", "comma-separated ports imageUrl may reach (default 80,443)", func(v string) error {
+		ports, err := parsePorts(v)
+		c.FetchPorts = ports
+		return err
+	})
+	fs.Func("fetch-allow-cidrs", "comma-separated private networks imageUrl may reach anyway, e.g. 10.1.2.0/24 for an internal image store", func(v string) error {
+		cidrs, err := parseCIDRs(v)
+		c.FetchAllowCIDRs = cidrs
+		return err
+	})
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
@@ -131,6 +152,12 @@ func (c Config) Validate() error {
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("config: --workers must be positive"))
 	}
+	if c.MaxJPEGScans <= 0 || c.MaxFrames <= 0 {
+		errs = append(errs, errors.New("config: --max-jpeg-scans and --max-frames must be positive"))
+	}
+	if len(c.FetchPorts) == 0 {
+		errs = append(errs, errors.New("config: --fetch-ports must name at least one port"))
+	}
 	if c.Queue < 0 {
 		errs = append(errs, errors.New("config: --queue must not be negative"))
 	}
@@ -138,6 +165,33 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: --log-format must be text or json"))
 	}
 	return errors.Join(errs...)
+}
+
+func parsePorts(v string) ([]uint16, error) {
+	var ports []uint16
+	for f := range strings.SplitSeq(v, ",") {
+		p, err := strconv.ParseUint(strings.TrimSpace(f), 10, 16)
+		if err != nil || p == 0 {
+			return nil, fmt.Errorf("%q is not a port", f)
+		}
+		ports = append(ports, uint16(p))
+	}
+	return ports, nil
+}
+
+func parseCIDRs(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(v, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network like 10.1.2.0/24", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // String lists the settings for the start-up log; nothing in Config is

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"io"
 	"testing"
 	"time"
@@ -45,4 +46,38 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 func TestEnvName(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "ENHANCE_FETCH_ALLOW_PRIVATE", EnvName("fetch-allow-private"))
+}
+
+func TestHostileInputLimits(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	c, err := Load([]string{"--workers", "3"}, none, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, 12, c.Queue, "the queue defaults to four requests per worker")
+	require.Equal(t, []uint16{80, 443}, c.FetchPorts)
+	require.Empty(t, c.FetchAllowCIDRs)
+	require.Equal(t, 100, c.MaxJPEGScans)
+	require.Equal(t, 1000, c.MaxFrames)
+	require.Equal(t, 20<<20, int(c.MaxBodyBytes))
+	require.Equal(t, 30*time.Second, c.RequestTimeout)
+	require.Equal(t, 10*time.Second, c.FetchTimeout)
+
+	env := map[string]string{"ENHANCE_FETCH_ALLOW_CIDRS": "10.1.2.3/24, fd00::/8"}
+	c, err = Load([]string{"--fetch-ports", "443,8443", "--queue", "0"}, func(k string) string { return env[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, []uint16{443, 8443}, c.FetchPorts)
+	require.Equal(t, "[10.1.2.0/24 fd00::/8]", fmt.Sprint(c.FetchAllowCIDRs))
+	require.Zero(t, c.Queue, "no queue at all is allowed: busy means 429")
+
+	for _, args := range [][]string{
+		{"--fetch-ports", "80,http"},
+		{"--fetch-ports", "0"},
+		{"--fetch-ports", "70000"},
+		{"--fetch-allow-cidrs", "10.0.0.1"},
+		{"--queue", "-2"},
+		{"--max-jpeg-scans", "0"},
+	} {
+		_, err := Load(args, none, io.Discard)
+		require.Error(t, err, args)
+	}
 }

@@ -65,6 +65,9 @@ func (e *Engine) DecodeConfig(data []byte) (image.Config, Format, error) {
 		return image.Config{}, "", fmt.Errorf("%w: the source is %dx%d (%.1f megapixels); the limit is %.1f megapixels",
 			ErrTooLarge, cfg.Width, cfg.Height, float64(px)/1e6, float64(e.cfg.MaxSourcePixels)/1e6)
 	}
+	if err := e.checkStructure(data, format); err != nil {
+		return image.Config{}, "", err
+	}
 	return cfg, format, nil
 }
 

@@ -64,6 +64,11 @@ type Config struct {
 	MaxOutputPixels int
 	// Workers is how many goroutines one image's filters use.
 	Workers int
+	// MaxJPEGScans bounds a progressive JPEG's scans
+	// (DefaultMaxJPEGScans when zero).
+	MaxJPEGScans int
+	// MaxFrames bounds an animation's frames (DefaultMaxFrames when zero).
+	MaxFrames int
 }
 
 // Engine runs image operations within its Config.
@@ -81,6 +86,15 @@ func New(cfg Config) (*Engine, error) {
 	}
 	if cfg.Workers <= 0 {
 		return nil, errors.New("engine: Workers must be positive")
+	}
+	if cfg.MaxJPEGScans < 0 || cfg.MaxFrames < 0 {
+		return nil, errors.New("engine: MaxJPEGScans and MaxFrames must not be negative")
+	}
+	if cfg.MaxJPEGScans == 0 {
+		cfg.MaxJPEGScans = DefaultMaxJPEGScans
+	}
+	if cfg.MaxFrames == 0 {
+		cfg.MaxFrames = DefaultMaxFrames
 	}
 	return &Engine{cfg: cfg}, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,26 +23,60 @@ import (
 // Errors callers map to responses. Their messages are safe to show; the
 // upstream's own words never are.
 var (
-	// ErrRefused: the URL's scheme, port or address is not allowed.
-	ErrRefused = errors.New("the source URL is not allowed: only http and https URLs on public addresses can be fetched")
+	// ErrRefused: the URL's scheme, port or address is not allowed. Every
+	// refusal shows this one message; *RefusedError carries the reason
+	// for the log.
+	ErrRefused = errors.New("the source URL is not allowed: only http and https URLs on public addresses and allowed ports can be fetched")
 	// ErrUnreachable: the source could not be downloaded.
 	ErrUnreachable = errors.New("the source URL could not be fetched")
 	// ErrTooLarge: the body exceeded the byte limit.
 	ErrTooLarge = errors.New("the source image is larger than the byte limit")
+	// ErrNotImage: the body does not start like an accepted image.
+	ErrNotImage = errors.New("unsupported image format: the source URL did not return a JPEG, PNG or WebP image")
 )
+
+// RefusedError is a refusal with its reason. Its message is ErrRefused's
+// alone, so callers cannot learn which check a URL failed; Reason is for
+// the operator's log.
+type RefusedError struct {
+	Reason string
+}
+
+func (e *RefusedError) Error() string { return ErrRefused.Error() }
+
+// Is makes errors.Is(err, ErrRefused) true.
+func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
+
+func refused(format string, args ...any) error {
+	return &RefusedError{Reason: fmt.Sprintf(format, args...)}
+}
 
 // Config bounds what a fetch may do.
 type Config struct {
 	// AllowPrivate lets URLs reach loopback, private and other non-public
 	// addresses on any port: development and tests only.
 	AllowPrivate bool
+	// AllowCIDRs are non-public networks URLs may reach anyway (an
+	// internal image store); the port rule still applies.
+	AllowCIDRs []netip.Prefix
+	// Ports are the ports URLs may reach; 80 and 443 when empty.
+	Ports []uint16
 	// MaxBytes is the largest body read.
 	MaxBytes int64
 	// Timeout bounds the whole download, connection included.
 	Timeout time.Duration
 	// MaxRedirects is how many redirects are followed.
 	MaxRedirects int
+	// IsImage judges a body by its first bytes (at most SniffBytes), so a
+	// download that is not an image stops there. Nil accepts anything.
+	IsImage func(prefix []byte) bool
+	// Resolver looks up host names (net.DefaultResolver when nil); tests
+	// point it at their own DNS server.
+	Resolver *net.Resolver
 }
+
+// SniffBytes is how much of a body IsImage sees.
+const SniffBytes = 16
 
 // Fetcher downloads URLs within its Config.
 type Fetcher struct {
@@ -54,21 +89,26 @@ func New(cfg Config) (*Fetcher, error) {
 	if cfg.MaxBytes <= 0 || cfg.Timeout <= 0 || cfg.MaxRedirects < 0 {
 		return nil, errors.New("fetch: MaxBytes and Timeout must be positive, MaxRedirects not negative")
 	}
+	if len(cfg.Ports) == 0 {
+		cfg.Ports = []uint16{80, 443}
+	}
 	f := &Fetcher{cfg: cfg}
 	dialer := &net.Dialer{
-		Timeout: min(cfg.Timeout, 5*time.Second),
+		Timeout:  min(cfg.Timeout, 5*time.Second),
+		Resolver: cfg.Resolver,
 		// Control sees the resolved address about to be dialled, so DNS
 		// tricks and odd IP spellings are judged by where they really go.
 		Control: func(_, address string, _ syscall.RawConn) error { return f.checkAddress(address) },
 	}
 	transport := &http.Transport{
-		Proxy:                 nil, // never a proxy from the environment
-		DialContext:           dialer.DialContext,
-		TLSHandshakeTimeout:   5 * time.Second,
-		ResponseHeaderTimeout: cfg.Timeout,
-		MaxIdleConns:          16,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     true,
+		Proxy:                  nil, // never a proxy from the environment
+		DialContext:            dialer.DialContext,
+		TLSHandshakeTimeout:    5 * time.Second,
+		ResponseHeaderTimeout:  cfg.Timeout,
+		MaxResponseHeaderBytes: 64 << 10,
+		MaxIdleConns:           16,
+		IdleConnTimeout:        30 * time.Second,
+		ForceAttemptHTTP2:      true,
 	}
 	f.client = &http.Client{
 		Transport: transport,
@@ -87,52 +127,91 @@ func New(cfg Config) (*Fetcher, error) {
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w (the URL does not parse)", ErrRefused)
+		return nil, refused("the URL does not parse")
 	}
 	if err := f.checkURL(u); err != nil {
 		return nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return nil, ErrRefused
+		return nil, refused("no request can be made of the URL")
 	}
 	req.Header.Set("Accept", "image/jpeg, image/png, image/webp")
 	req.Header.Set("User-Agent", "SmartImageEnhancement-Fetcher/1")
 	resp, err := f.client.Do(req)
 	if err != nil {
-		if errors.Is(err, ErrRefused) {
-			return nil, ErrRefused
+		var r *RefusedError
+		if errors.As(err, &r) {
+			return nil, r
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) && errors.Is(ue.Err, ErrUnreachable) {
+			return nil, ue.Err // too many redirects, in CheckRedirect's words
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, ErrUnreachable
+		return nil, fmt.Errorf("%w: %s", ErrUnreachable, describe(err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%w: the origin answered HTTP %d", ErrUnreachable, resp.StatusCode)
 	}
+	// The first bytes decide whether this is an image at all, whatever
+	// Content-Type claimed; a web page or an endless stream stops here.
+	head := make([]byte, SniffBytes)
+	n, err := io.ReadFull(resp.Body, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return nil, f.readError(ctx)
+	}
+	head = head[:n]
+	if f.cfg.IsImage != nil && !f.cfg.IsImage(head) {
+		return nil, ErrNotImage
+	}
 	// Read one byte past the limit to tell "exactly at" from "over",
 	// whatever Content-Length claimed.
-	body, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes+1))
+	rest, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes-int64(n)+1))
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, ErrUnreachable
+		return nil, f.readError(ctx)
 	}
-	if int64(len(body)) > f.cfg.MaxBytes {
+	if int64(n+len(rest)) > f.cfg.MaxBytes {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.cfg.MaxBytes)
 	}
-	return body, nil
+	return append(head, rest...), nil
+}
+
+func (f *Fetcher) readError(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("%w: the download did not finish within %v", ErrUnreachable, f.cfg.Timeout)
+}
+
+// describe names a transport failure in words safe to show: never the
+// origin's own bytes.
+func describe(err error) string {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return "the origin did not answer in time"
+	case strings.Contains(err.Error(), "no such host"):
+		return "the host name does not resolve"
+	}
+	return "the connection failed"
 }
 
 func (f *Fetcher) checkURL(u *url.URL) error {
 	if u.Scheme != "http" && u.Scheme != "https" {
-		return ErrRefused
+		return refused("scheme %q", u.Scheme)
 	}
 	if u.Host == "" || u.User != nil {
-		return ErrRefused
+		return refused("no host, or credentials in the URL")
+	}
+	if p := u.Port(); p != "" && !f.cfg.AllowPrivate {
+		n, err := strconv.ParseUint(p, 10, 16)
+		if err != nil || !slices.Contains(f.cfg.Ports, uint16(n)) {
+			return refused("port %s", p)
+		}
 	}
 	// Numeric hosts in the legacy forms inet_aton accepts (2130706433,
 	// 0x7f.1, 127.1) are refused outright: some resolvers turn them into
@@ -140,7 +219,7 @@ func (f *Fetcher) checkURL(u *url.URL) error {
 	host := u.Hostname()
 	if _, ok := legacyIPv4(host); ok {
 		if a, err := netip.ParseAddr(host); err != nil || a.String() != host {
-			return ErrRefused
+			return refused("legacy IPv4 form %q", host)
 		}
 	}
 	return nil
@@ -187,16 +266,16 @@ func legacyIPv4(host string) (netip.Addr, bool) {
 func (f *Fetcher) checkAddress(address string) error {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
-		return ErrRefused
+		return refused("dial address %q does not parse", address)
 	}
 	if f.cfg.AllowPrivate {
 		return nil
 	}
-	if p := ap.Port(); p != 80 && p != 443 {
-		return ErrRefused
+	if !slices.Contains(f.cfg.Ports, ap.Port()) {
+		return refused("port %d", ap.Port())
 	}
-	if !IsPublic(ap.Addr()) {
-		return ErrRefused
+	if a := ap.Addr().Unmap(); !IsPublic(a) && !slices.ContainsFunc(f.cfg.AllowCIDRs, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		return refused("address %s is not public", a)
 	}
 	return nil
 }

@@ -56,13 +56,18 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if r.Method == http.MethodPost && r.Body != nil {
-		if isImageUpload(r) {
-			g.rawUpload(w, r)
-			return
+	if r.Method == http.MethodPost && isImageUpload(r) {
+		g.rawUpload(w, r)
+		return
+	}
+	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Every body is read whole, within its limit, before any decoding:
+		// base64 makes a JSON image a third larger than the raw limit, and
+		// no other call needs more than a few kilobytes.
+		limit := int64(maxPlainBody)
+		if r.Method == http.MethodPost && isImageRoute(r.URL.Path) {
+			limit = g.cfg.MaxImageBytes*4/3 + maxPlainBody
 		}
-		// base64 makes a JSON image a third larger than the raw limit.
-		limit := g.cfg.MaxImageBytes*4/3 + 64<<10
 		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		if err != nil {
 			writeError(w, r, http.StatusBadRequest, "BAD_BODY", "the request body could not be read")
@@ -94,6 +99,18 @@ func (g *Gateway) moveQueryKey(w http.ResponseWriter, r *http.Request) {
 	r.URL.RawQuery = q.Encode()
 	r.RequestURI = r.URL.RequestURI()
 	w.Header().Set("Warning", `299 - "api_key in the query string can leak into logs and history; send the x-api-key header instead"`)
+}
+
+// maxPlainBody bounds the JSON body of every call that carries no image.
+const maxPlainBody = 64 << 10
+
+// isImageRoute reports the three calls whose JSON body may carry an image.
+func isImageRoute(path string) bool {
+	switch path {
+	case "/v1/enhance", "/v1/upscale", "/v1/colorize":
+		return true
+	}
+	return false
 }
 
 func isImageUpload(r *http.Request) bool {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"sort"
 	"strconv"
@@ -68,6 +69,14 @@ func stepsReport(steps []*enhancev1.AppliedStep) string {
 	return strings.Join(parts, ", ")
 }
 
+// acceptedImageTypes are the raw bodies the engine reads; a declared TIFF,
+// BMP, GIF or other image is refused before its bytes are read. The bytes
+// are still sniffed: a PNG labelled image/jpeg is decoded as the PNG it is.
+var acceptedImageTypes = map[string]bool{
+	"image/jpeg": true, "image/jpg": true, "image/pjpeg": true,
+	"image/png": true, "image/webp": true,
+}
+
 // rawUpload serves POST /v1/{enhance,upscale,colorize} with an image/*
 // body and options in the query string, by calling the same gRPC method
 // through the same connection as the generated routes.
@@ -76,6 +85,11 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	if method != "enhance" && method != "upscale" && method != "colorize" {
 		writeError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
 			"an image body is accepted only by /v1/enhance, /v1/upscale and /v1/colorize")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); !acceptedImageTypes[mt] {
+		writeError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+			fmt.Sprintf("%s bodies are not accepted: send image/jpeg, image/png or image/webp", mt))
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxImageBytes+1))

@@ -76,7 +76,20 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		grpc.MaxSendMsgSize(cfg.MaxSendBytes),
+		// A client pinging more often than every 10 s is cut off; idle
+		// connections are closed after 5 minutes and dead ones found by
+		// our own pings, so abandoned connections do not pile up.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle: 5 * time.Minute,
+			Time:              time.Minute,
+			Timeout:           20 * time.Second,
+		}),
+		// Streams per connection, header bytes and TLS handshake time are
+		// bounded, so one connection cannot hold unbounded work or memory.
+		grpc.MaxConcurrentStreams(MaxConcurrentStreams),
+		grpc.MaxHeaderListSize(MaxHeaderBytes),
+		grpc.ConnectionTimeout(10*time.Second),
 		grpc.ChainUnaryInterceptor(
 			// 1. Every call gets a request id first, so everything after can log it.
 			requestIDUnary,
@@ -111,6 +124,14 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 		),
 	), nil
 }
+
+// MaxConcurrentStreams bounds the calls one HTTP/2 connection (gRPC or
+// the REST listener) may have open at once.
+const MaxConcurrentStreams = 100
+
+// MaxHeaderBytes bounds a request's headers (gRPC metadata, or HTTP
+// headers on the REST listener).
+const MaxHeaderBytes = 64 << 10
 
 // isInfrastructure reports services that are public by nature: health
 // checks and reflection.
