@@ -27,15 +27,15 @@ import (
 // These tests build the real binary and drive it as an operator and the
 // documented clients would.
 
-var binary string
+var serverBinary string
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "enhanced-e2e")
 	if err != nil {
 		panic(err)
 	}
-	binary = filepath.Join(dir, "enhanced")
-	build := exec.Command("go", "build", "-tags", "nodynamic", "-o", binary, ".")
+	serverBinary = filepath.Join(dir, "enhanced")
+	build := exec.Command("go", "build", "-tags", "nodynamic", "-o", serverBinary, ".")
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build failed:", err)
@@ -77,8 +77,15 @@ var restLine = regexp.MustCompile(`REST:\s+https://(\S+)`)
 // until it says it is serving.
 func start(t *testing.T, dataDir string, extra ...string) *process {
 	t.Helper()
+	return startWithEnv(t, nil, dataDir, extra...)
+}
+
+// startWithEnv is start with env added to the server's environment.
+func startWithEnv(t *testing.T, env []string, dataDir string, extra ...string) *process {
+	t.Helper()
 	args := append([]string{"--dev-account", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--metrics-addr", ""}, extra...)
-	cmd := exec.Command(binary, args...)
+	cmd := exec.Command(serverBinary, args...)
+	cmd.Env = append(os.Environ(), env...)
 	out := &safeBuffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout = out

@@ -169,6 +169,9 @@ func TestRESTErrors(t *testing.T) {
 			return s.post(t, "/v1/enhance", "application/json", bytes.Repeat([]byte{' '}, 500<<10), key)
 		}, 413, "BODY_TOO_LARGE", "larger than"},
 		{"unknown query parameter on raw upload", func() *http.Response { return s.post(t, "/v1/enhance?strenght=1", "image/png", png, key) }, 400, "INVALID_OPTION", "strenght"},
+		{"repeated query parameter on raw upload", func() *http.Response {
+			return s.post(t, "/v1/enhance?outputFormat=png&outputFormat=webp", "image/png", png, key)
+		}, 400, "INVALID_OPTION", "outputFormat is given 2 times"},
 		{"non-integer query parameter", func() *http.Response { return s.post(t, "/v1/enhance?quality=best", "image/png", png, key) }, 400, "INVALID_OPTION", "quality"},
 		{"unreachable source", func() *http.Response {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/missing.jpg"}, s.key)

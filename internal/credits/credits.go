@@ -30,6 +30,9 @@ var Plans = map[string]Plan{
 	"free":     {Name: "free", MonthlyCredits: 50, RequestsPerMinute: 60},
 	"pro":      {Name: "pro", MonthlyCredits: 5000, RequestsPerMinute: 600},
 	"business": {Name: "business", MonthlyCredits: 50000, RequestsPerMinute: 3000},
+	// enterprise is set by an operator for contracts and internal
+	// callers whose volume the others do not fit.
+	"enterprise": {Name: "enterprise", MonthlyCredits: 1_000_000, RequestsPerMinute: 60000},
 }
 
 func planGrants() map[string]int {

@@ -27,6 +27,11 @@ func (e *Engine) checkStructure(data []byte, format Format) error {
 			return fmt.Errorf("%w: the JPEG has more than %d scans (the scan limit is %d)", ErrTooLarge, e.cfg.MaxJPEGScans, e.cfg.MaxJPEGScans)
 		}
 	case PNG, WebP:
+		if format == WebP && len(data) >= 8 && int64(binary.LittleEndian.Uint32(data[4:]))+8 > int64(len(data)) {
+			// libwebp decodes an animation's first frame from a file cut
+			// short after it; the file is still not what was sent.
+			return fmt.Errorf("%w: the WebP data is truncated", ErrInvalidImage)
+		}
 		if n := frames(data, format); n > e.cfg.MaxFrames {
 			return fmt.Errorf("%w: the animation has %d frames (the frame limit is %d; only the first is used)", ErrTooLarge, n, e.cfg.MaxFrames)
 		}
@@ -85,8 +90,12 @@ func frames(data []byte, format Format) int {
 	switch format {
 	case WebP:
 		// RIFF header, then chunks: FourCC, little-endian size, payload
-		// padded to even length.
-		for i := 12; i+8 <= len(data); {
+		// padded to even length, up to the RIFF's own end.
+		end := len(data)
+		if len(data) >= 8 {
+			end = min(end, int(binary.LittleEndian.Uint32(data[4:]))+8)
+		}
+		for i := 12; i+8 <= end; {
 			size := int(binary.LittleEndian.Uint32(data[i+4:]))
 			if string(data[i:i+4]) == "ANMF" {
 				n++

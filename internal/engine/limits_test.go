@@ -97,7 +97,7 @@ func TestFramesAreCountedAndOnlyTheFirstDecoded(t *testing.T) {
 
 func TestStructureLimits(t *testing.T) {
 	t.Parallel()
-	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 1 << 22, Workers: 1, MaxJPEGScans: 20, MaxFrames: 2})
+	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 1 << 22, Workers: 1, MaxJPEGScans: 20, MaxFrames: 3})
 	require.NoError(t, err)
 	tests := []struct {
 		name   string
@@ -105,7 +105,7 @@ func TestStructureLimits(t *testing.T) {
 		detail string
 	}{
 		{"scan bomb", scanBomb(t, 21), "the JPEG has more than 20 scans (the scan limit is 20)"},
-		{"animated WebP", readTestdata(t, "animated.webp"), "the animation has 3 frames (the frame limit is 2; only the first is used)"},
+		{"APNG of 4", apng(t, 4), "the animation has 4 frames (the frame limit is 3; only the first is used)"},
 		{"APNG", apng(t, 100000), "the animation has 100000 frames"},
 		{"pixel bomb", pngHeaderOnly(16384, 16384), "the source is 16384x16384 (268.4 megapixels); the limit is 1.0 megapixels"},
 	}
@@ -117,6 +117,9 @@ func TestStructureLimits(t *testing.T) {
 			require.Contains(t, err.Error(), tt.detail)
 		})
 	}
+	webp := readTestdata(t, "animated.webp")
+	_, _, err = e.DecodeConfig(webp[:len(webp)-100])
+	require.ErrorIs(t, err, ErrInvalidImage, "a WebP shorter than its RIFF size is truncated")
 	_, _, err = e.DecodeConfig(scanBomb(t, 20))
 	require.NoError(t, err, "at the limit is allowed")
 	_, _, err = e.DecodeConfig(readTestdata(t, "progressive.jpg"))

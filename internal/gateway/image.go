@@ -165,7 +165,12 @@ func (q *query) str(name string) string {
 		q.used = map[string]bool{}
 	}
 	q.used[name] = true
-	if v := q.values[name]; len(v) > 0 {
+	v := q.values[name]
+	if len(v) > 1 && q.err == "" {
+		// Which one was meant is a guess; refuse rather than pick.
+		q.err = fmt.Sprintf("query parameter %s is given %d times", name, len(v))
+	}
+	if len(v) > 0 {
 		return v[0]
 	}
 	return ""
