@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"image"
 	"image/png"
 	"io"
 	"net/http"
@@ -301,5 +302,28 @@ func TestExamplesMatchTheProductDocument(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "clients", name))
 		require.NoError(t, err)
 		require.Contains(t, string(doc), string(b), name)
+	}
+}
+
+// TestOnlyIntendedDecodersAreRegistered: this test binary links what the
+// server links, so a dependency that quietly registers a GIF, BMP or TIFF
+// decoder with package image shows up here.
+func TestOnlyIntendedDecodersAreRegistered(t *testing.T) {
+	t.Parallel()
+	for name, head := range map[string]string{
+		"GIF":             "GIF89a\x01\x00\x01\x00\x00\x00\x00",
+		"BMP":             "BM\x3a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00",
+		"TIFF":            "II*\x00\x08\x00\x00\x00",
+		"TIFF big-endian": "MM\x00*\x00\x00\x00\x08",
+		"ICO":             "\x00\x00\x01\x00\x01\x00",
+		"HEIF":            "\x00\x00\x00\x18ftypheic",
+	} {
+		_, _, err := image.DecodeConfig(strings.NewReader(head + strings.Repeat("\x00", 64)))
+		require.ErrorIs(t, err, image.ErrFormat, "%s must have no decoder", name)
+	}
+	for _, name := range []string{"bird.png", "kodim23.jpg", "animated.webp"} {
+		_, format, err := image.DecodeConfig(bytes.NewReader(readImage(t, name)))
+		require.NoError(t, err, name)
+		require.Contains(t, []string{"png", "jpeg", "webp"}, format)
 	}
 }
