@@ -133,6 +133,11 @@ func FuzzDecode(f *testing.F) {
 		require.NoError(f, err)
 		f.Add(data[:min(len(data), 4096)])
 	}
+	// Whole small files, so the fuzzer starts from complete structures.
+	f.Add(readTestdata(f, "progressive.jpg"))
+	f.Add(readTestdata(f, "animated.webp"))
+	f.Add(apng(f, 3))
+	f.Add(scanBomb(f, 3))
 	f.Add(pngHeaderOnly(1<<15, 1<<15))
 	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 64_000_000, Workers: 1})
 	require.NoError(f, err)
