@@ -42,9 +42,11 @@ harness: ## Measure quality and speed against ImageMagick and libvips; writes do
 	$(GO) run -tags $(GO_TAGS) ./bench -images $(IMAGES) -out docs
 
 .PHONY: fuzz
-fuzz: ## Fuzz the key parser and the decoder for a while each.
-	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz FuzzParseKey -fuzztime 60s ./internal/auth
-	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz FuzzDecode -fuzztime 60s ./internal/engine
+FUZZTIME ?= 60s
+fuzz: ## Fuzz the key parser, the decoder and REST requests, FUZZTIME each (crashers land in testdata/fuzz).
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/engine
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzRESTRequest$$' -fuzztime $(FUZZTIME) ./internal/app
 
 .PHONY: generate
 generate: ## Regenerate gen/ from proto/ (Go, gRPC, gateway, OpenAPI).

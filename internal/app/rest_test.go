@@ -211,6 +211,8 @@ func TestRESTErrors(t *testing.T) {
 			p := readProblem(t, resp)
 			require.Equal(t, tt.code, p.Code)
 			require.Contains(t, p.Detail, tt.detail)
+			require.Contains(t, s.logs.String(), "request_id="+p.RequestID, "every refusal is logged with its request id")
+			require.Contains(t, s.logs.String(), "code="+p.Code)
 		})
 	}
 

@@ -27,6 +27,9 @@ type Problem struct {
 }
 
 func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, code, detail string) {
+	if rec, ok := w.(*refusalRecorder); ok {
+		rec.code, rec.detail = code, detail
+	}
 	h := w.Header()
 	h.Del("Content-Length")
 	h.Set("Content-Type", "application/json")
@@ -149,3 +152,30 @@ func camelToSnake(s string) string {
 	}
 	return b.String()
 }
+
+// refusalRecorder remembers the error a REST answer carried, so that the
+// front handler can log every refusal (the gateway's own, such as 413 or
+// a body that does not parse, as well as the gRPC server's) with its
+// reason and request id.
+type refusalRecorder struct {
+	http.ResponseWriter
+	status       int
+	code, detail string
+}
+
+func (r *refusalRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *refusalRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *refusalRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -22,6 +22,16 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	r.Header.Set(requestid.Header, id)
 	r = r.WithContext(requestid.With(r.Context(), id))
+	rec := &refusalRecorder{ResponseWriter: w}
+	w = rec
+	defer func() {
+		// One line per refused REST call: status, code and detail with the
+		// request id; the path without its query, which may hold a key.
+		if rec.status >= 400 {
+			g.log.InfoContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "code", rec.code, "detail", rec.detail)
+		}
+	}()
 	defer func() {
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
