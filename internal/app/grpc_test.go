@@ -183,3 +183,19 @@ func TestRequestDeadline(t *testing.T) {
 	require.Equal(t, codes.DeadlineExceeded, status.Code(err))
 	require.Less(t, time.Since(start), 2500*time.Millisecond)
 }
+
+func TestGRPCMessageLimitFollowsTheImageLimit(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *config.Config) { c.MaxBodyBytes = 1 << 20 })
+	client := enhancev1.NewImageServiceClient(s.grpc)
+	_, err := client.Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: make([]byte, 3<<20)}, grpc.MaxCallSendMsgSize(8<<20))
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "a message beyond the image limit plus framing is refused before the handler")
+	require.Contains(t, status.Convert(err).Message(), "larger than max")
+
+	// Within the message limit but over the image limit: the handler says
+	// which limit.
+	_, err = client.Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: make([]byte, 1<<20+1)})
+	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Contains(t, status.Convert(err).Message(), "the limit is 1048576")
+	require.Zero(t, s.devBalance(t).Used)
+}
