@@ -2,17 +2,12 @@ package main
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/crc32"
-	"image"
-	"image/jpeg"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -31,6 +26,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/engine/enginetest"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 )
 
@@ -135,19 +131,19 @@ func TestHostileInput(t *testing.T) {
 	})
 	t.Run("bombs", func(t *testing.T) {
 		h := root.on(t)
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/png", bombPNG(16384, 16384, 1, 0), "268.4 megapixels")
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/jpeg", jpegClaiming(t, 65500, 65500), "the limit is 25.0 megapixels")
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/jpeg", scanBomb(t, 5000), "scan limit is 100")
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/png", apngClaiming(t, 1_000_000), "frame limit is 1000")
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/upscale?scaleFactor=2", "image/png", bombPNG(4100, 4100, 1, 0), "output")
-		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/upscale?scaleFactor=4", "image/png", bombPNG(2001, 2001, 8, 2), "output")
-		h.expectRaw("", http.StatusBadRequest, "/v1/enhance", "image/webp", webpCanvas(16384, 16384), "")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/png", enginetest.PNGOfZeros(16384, 16384, 1, 0), "268.4 megapixels")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/jpeg", enginetest.JPEGClaiming(65500, 65500), "the limit is 25.0 megapixels")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/jpeg", enginetest.ScanBomb(5000), "scan limit is 100")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/enhance", "image/png", enginetest.APNG(1_000_000), "frame limit is 1000")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/upscale?scaleFactor=2", "image/png", enginetest.PNGOfZeros(4100, 4100, 1, 0), "output")
+		h.expectRaw("IMAGE_TOO_LARGE", http.StatusBadRequest, "/v1/upscale?scaleFactor=4", "image/png", enginetest.PNGOfZeros(2001, 2001, 8, 2), "output")
+		h.expectRaw("", http.StatusBadRequest, "/v1/enhance", "image/webp", enginetest.WebPCanvas(16384, 16384), "")
 		// Within the pixel limit but cut short: the decoder allocates
 		// 16 MP before finding out, twice at once; memory must hold.
 		var wg sync.WaitGroup
 		for range 4 {
 			wg.Go(func() {
-				h.expectRaw("INVALID_IMAGE", http.StatusBadRequest, "/v1/enhance", "image/png", bombPNG(4000, 4000, 8, 2)[:20_000], "corrupt or truncated")
+				h.expectRaw("INVALID_IMAGE", http.StatusBadRequest, "/v1/enhance", "image/png", enginetest.PNGOfZeros(4000, 4000, 8, 2)[:20_000], "corrupt or truncated")
 			})
 		}
 		wg.Wait()
@@ -359,7 +355,7 @@ func hostileOrigin(t *testing.T, canaryURL string) *httptest.Server {
 		w.Header().Set("Content-Type", "image/png")
 		w.Write([]byte("<html><body>secret internal page</body></html>"))
 	})
-	bomb := bombPNG(16384, 16384, 1, 0)
+	bomb := enginetest.PNGOfZeros(16384, 16384, 1, 0)
 	mux.HandleFunc("/bomb.png", func(w http.ResponseWriter, r *http.Request) { w.Write(bomb) })
 	lis, err := net.Listen("tcp", "127.0.0.2:0")
 	require.NoError(t, err, "127.0.0.0/8 is loopback on Linux")
@@ -367,89 +363,6 @@ func hostileOrigin(t *testing.T, canaryURL string) *httptest.Server {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// bombPNG is a valid w×h PNG of zeros at the given bit depth and colour
-// type: a few kilobytes that decode to w×h pixels.
-func bombPNG(w, h int, depth, colorType byte) []byte {
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
-	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = depth, colorType
-	writeChunk(&out, "IHDR", ihdr)
-	channels := map[byte]int{0: 1, 2: 3}[colorType]
-	row := make([]byte, 1+(w*channels*int(depth)+7)/8)
-	var z bytes.Buffer
-	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
-	for range h {
-		zw.Write(row)
-	}
-	zw.Close()
-	writeChunk(&out, "IDAT", z.Bytes())
-	writeChunk(&out, "IEND", nil)
-	return out.Bytes()
-}
-
-func writeChunk(out *bytes.Buffer, typ string, data []byte) {
-	binary.Write(out, binary.BigEndian, uint32(len(data)))
-	body := append([]byte(typ), data...)
-	out.Write(body)
-	binary.Write(out, binary.BigEndian, crc32.ChecksumIEEE(body))
-}
-
-// apngClaiming is a small PNG whose acTL claims frames frames.
-func apngClaiming(t *testing.T, frames uint32) []byte {
-	t.Helper()
-	still := bombPNG(8, 8, 8, 2)
-	idat := bytes.Index(still, []byte("IDAT")) - 4
-	actl := make([]byte, 8)
-	binary.BigEndian.PutUint32(actl, frames)
-	var c bytes.Buffer
-	writeChunk(&c, "acTL", actl)
-	return append(append(append([]byte{}, still[:idat]...), c.Bytes()...), still[idat:]...)
-}
-
-// jpegClaiming is a small JPEG whose frame header claims w×h.
-func jpegClaiming(t *testing.T, w, h uint16) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 16, 16)), nil))
-	b := buf.Bytes()
-	sof := bytes.Index(b, []byte{0xff, 0xc0})
-	require.Positive(t, sof)
-	binary.BigEndian.PutUint16(b[sof+5:], h)
-	binary.BigEndian.PutUint16(b[sof+7:], w)
-	return b
-}
-
-// scanBomb repeats a baseline JPEG's scan n times.
-func scanBomb(t *testing.T, n int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 64, 64)), nil))
-	b := buf.Bytes()
-	sos := bytes.Index(b, []byte{0xff, 0xda})
-	out := append([]byte{}, b[:sos]...)
-	for range n {
-		out = append(out, b[sos:len(b)-2]...)
-	}
-	return append(out, 0xff, 0xd9)
-}
-
-// webpCanvas is an extended WebP header claiming a w×h canvas and no image.
-func webpCanvas(w, h int) []byte {
-	vp8x := make([]byte, 10)
-	vp8x[4], vp8x[5], vp8x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
-	vp8x[7], vp8x[8], vp8x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	var b bytes.Buffer
-	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(4+8+len(vp8x)))
-	b.WriteString("WEBPVP8X")
-	binary.Write(&b, binary.LittleEndian, uint32(len(vp8x)))
-	b.Write(vp8x)
-	return b.Bytes()
 }
 
 // slowHeaders opens a TLS connection, sends a request's headers a byte

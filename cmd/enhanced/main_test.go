@@ -146,15 +146,7 @@ func TestRunPrintsAddressesAndDevelopmentKeyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
-	// SIGTERM stops it cleanly.
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case err := <-p.exited:
-		require.NoError(t, err, p.output.String())
-		p.exited <- nil
-	case <-time.After(15 * time.Second):
-		t.Fatal("no exit after SIGTERM")
-	}
+	p.stop(t) // SIGTERM stops it cleanly
 	require.Contains(t, p.output.String(), "stopped")
 
 	again := start(t, dir)

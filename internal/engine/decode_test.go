@@ -2,8 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -12,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/engine/enginetest"
 )
 
 func encodePNG(t testing.TB, m image.Image) []byte {
@@ -19,22 +19,6 @@ func encodePNG(t testing.TB, m image.Image) []byte {
 	var buf bytes.Buffer
 	require.NoError(t, png.Encode(&buf, m))
 	return buf.Bytes()
-}
-
-// pngHeaderOnly is a PNG signature and IHDR claiming w×h, with no pixels:
-// what a decompression bomb's header looks like.
-func pngHeaderOnly(w, h uint32) []byte {
-	var b bytes.Buffer
-	b.WriteString("\x89PNG\r\n\x1a\n")
-	ihdr := make([]byte, 13)
-	binary.BigEndian.PutUint32(ihdr[0:], w)
-	binary.BigEndian.PutUint32(ihdr[4:], h)
-	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
-	binary.Write(&b, binary.BigEndian, uint32(len(ihdr)))
-	chunk := append([]byte("IHDR"), ihdr...)
-	b.Write(chunk)
-	binary.Write(&b, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return b.Bytes()
 }
 
 func TestSniff(t *testing.T) {
@@ -72,7 +56,7 @@ func TestDecodeChecksPixelLimitBeforeDecoding(t *testing.T) {
 	t.Parallel()
 	e, err := New(Config{MaxSourcePixels: 1000, MaxOutputPixels: 64_000_000, Workers: 2})
 	require.NoError(t, err)
-	_, _, err = e.Decode(pngHeaderOnly(16384, 16384))
+	_, _, err = e.Decode(enginetest.PNGHeaderOnly(16384, 16384))
 	require.ErrorIs(t, err, ErrTooLarge)
 	require.Contains(t, err.Error(), "16384x16384")
 
@@ -90,7 +74,7 @@ func TestDecodeRejectsCorruptImages(t *testing.T) {
 	for name, b := range map[string][]byte{
 		"truncated jpeg":   data[:len(data)/2],
 		"jpeg header only": data[:20],
-		"png header only":  pngHeaderOnly(10, 10),
+		"png header only":  enginetest.PNGHeaderOnly(10, 10),
 		"riff not webp":    []byte("RIFF\x10\x00\x00\x00WEBPVP8 garbage!"),
 	} {
 		_, _, err := e.Decode(b)
@@ -136,9 +120,9 @@ func FuzzDecode(f *testing.F) {
 	// Whole small files, so the fuzzer starts from complete structures.
 	f.Add(readTestdata(f, "progressive.jpg"))
 	f.Add(readTestdata(f, "animated.webp"))
-	f.Add(apng(f, 3))
-	f.Add(scanBomb(f, 3))
-	f.Add(pngHeaderOnly(1<<15, 1<<15))
+	f.Add(enginetest.APNG(3))
+	f.Add(enginetest.ScanBomb(3))
+	f.Add(enginetest.PNGHeaderOnly(1<<15, 1<<15))
 	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 64_000_000, Workers: 1})
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,8 +2,6 @@ package engine
 
 import (
 	"bytes"
-	"encoding/binary"
-	"hash/crc32"
 	"image"
 	"image/jpeg"
 	"os"
@@ -11,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/engine/enginetest"
 )
 
 func readTestdata(t testing.TB, name string) []byte {
@@ -18,23 +18,6 @@ func readTestdata(t testing.TB, name string) []byte {
 	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", name))
 	require.NoError(t, err)
 	return data
-}
-
-// scanBomb repeats a baseline JPEG's one scan n times: the shape of a
-// file whose every scan makes the decoder walk the whole image again.
-func scanBomb(t testing.TB, n int) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 64, 64)), nil))
-	data := buf.Bytes()
-	sos := bytes.Index(data, []byte{0xff, 0xda})
-	require.Positive(t, sos)
-	scan := data[sos : len(data)-2] // up to EOI
-	out := append([]byte{}, data[:sos]...)
-	for range n {
-		out = append(out, scan...)
-	}
-	return append(out, 0xff, 0xd9)
 }
 
 func TestJPEGScans(t *testing.T) {
@@ -49,7 +32,7 @@ func TestJPEGScans(t *testing.T) {
 		{"baseline", baseline.Bytes(), 1},
 		{"camera baseline", readTestdata(t, "kodim23.jpg"), 1},
 		{"progressive from ImageMagick", readTestdata(t, "progressive.jpg"), 10},
-		{"150 scans", scanBomb(t, 150), 150},
+		{"150 scans", enginetest.ScanBomb(150), 150},
 		{"truncated after SOI", []byte{0xff, 0xd8, 0xff}, 0},
 		{"zero length segment", []byte{0xff, 0xd8, 0xff, 0xe0, 0x00, 0x00, 0xff, 0xda}, 0},
 	}
@@ -59,30 +42,14 @@ func TestJPEGScans(t *testing.T) {
 			require.Equal(t, tt.want, jpegScans(tt.data, 1000))
 		})
 	}
-	require.Equal(t, 5, jpegScans(scanBomb(t, 150), 5), "the walk stops at its limit")
-}
-
-// apng adds an acTL chunk claiming frames to a still PNG.
-func apng(t testing.TB, frames uint32) []byte {
-	t.Helper()
-	data := encodePNG(t, image.NewRGBA(image.Rect(0, 0, 8, 8)))
-	idat := bytes.Index(data, []byte("IDAT")) - 4
-	body := make([]byte, 8)
-	binary.BigEndian.PutUint32(body, frames)
-	binary.BigEndian.PutUint32(body[4:], 0) // loop forever
-	chunk := append([]byte("acTL"), body...)
-	var c bytes.Buffer
-	binary.Write(&c, binary.BigEndian, uint32(len(body)))
-	c.Write(chunk)
-	binary.Write(&c, binary.BigEndian, crc32.ChecksumIEEE(chunk))
-	return append(append(append([]byte{}, data[:idat]...), c.Bytes()...), data[idat:]...)
+	require.Equal(t, 5, jpegScans(enginetest.ScanBomb(150), 5), "the walk stops at its limit")
 }
 
 func TestFramesAreCountedAndOnlyTheFirstDecoded(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, 1, frames(readTestdata(t, "bird.png"), PNG))
 	require.Equal(t, 3, frames(readTestdata(t, "animated.webp"), WebP))
-	require.Equal(t, 7, frames(apng(t, 7), PNG))
+	require.Equal(t, 7, frames(enginetest.APNG(7), PNG))
 	require.Equal(t, 1, frames([]byte("RIFF\xff\xff\xff\xffWEBPANMF\xff\xff\xff\xff"), WebP), "a chunk claiming more than the file ends the walk")
 
 	e := newTestEngine(t)
@@ -90,7 +57,7 @@ func TestFramesAreCountedAndOnlyTheFirstDecoded(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, WebP, format)
 	require.Equal(t, [2]int{64, 43}, [2]int{img.Width, img.Height})
-	img, _, err = e.Decode(apng(t, 7))
+	img, _, err = e.Decode(enginetest.APNG(7))
 	require.NoError(t, err)
 	require.Equal(t, 8, img.Width)
 }
@@ -104,10 +71,10 @@ func TestStructureLimits(t *testing.T) {
 		data   []byte
 		detail string
 	}{
-		{"scan bomb", scanBomb(t, 21), "the JPEG has more than 20 scans (the scan limit is 20)"},
-		{"APNG of 4", apng(t, 4), "the animation has 4 frames (the frame limit is 3; only the first is used)"},
-		{"APNG", apng(t, 100000), "the animation has 100000 frames"},
-		{"pixel bomb", pngHeaderOnly(16384, 16384), "the source is 16384x16384 (268.4 megapixels); the limit is 1.0 megapixels"},
+		{"scan bomb", enginetest.ScanBomb(21), "the JPEG has more than 20 scans (the scan limit is 20)"},
+		{"APNG of 4", enginetest.APNG(4), "the animation has 4 frames (the frame limit is 3; only the first is used)"},
+		{"APNG", enginetest.APNG(100000), "the animation has 100000 frames"},
+		{"pixel bomb", enginetest.PNGHeaderOnly(16384, 16384), "the source is 16384x16384 (268.4 megapixels); the limit is 1.0 megapixels"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -120,7 +87,7 @@ func TestStructureLimits(t *testing.T) {
 	webp := readTestdata(t, "animated.webp")
 	_, _, err = e.DecodeConfig(webp[:len(webp)-100])
 	require.ErrorIs(t, err, ErrInvalidImage, "a WebP shorter than its RIFF size is truncated")
-	_, _, err = e.DecodeConfig(scanBomb(t, 20))
+	_, _, err = e.DecodeConfig(enginetest.ScanBomb(20))
 	require.NoError(t, err, "at the limit is allowed")
 	_, _, err = e.DecodeConfig(readTestdata(t, "progressive.jpg"))
 	require.NoError(t, err)

@@ -1,0 +1,110 @@
+// Package enginetest builds the hostile images that tests throw at the
+// engine and at the server: files whose headers, scans or frames promise
+// far more work than their few bytes suggest.
+package enginetest
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/jpeg"
+)
+
+// PNGOfZeros is a valid w×h PNG of zeros at the given bit depth and colour
+// type (0 gray, 2 RGB): a few kilobytes that decode to w×h pixels.
+func PNGOfZeros(w, h int, depth, colorType byte) []byte {
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = depth, colorType
+	writeChunk(&out, "IHDR", ihdr)
+	channels := map[byte]int{0: 1, 2: 3}[colorType]
+	row := make([]byte, 1+(w*channels*int(depth)+7)/8)
+	var z bytes.Buffer
+	zw, _ := zlib.NewWriterLevel(&z, zlib.BestCompression)
+	for range h {
+		zw.Write(row)
+	}
+	zw.Close()
+	writeChunk(&out, "IDAT", z.Bytes())
+	writeChunk(&out, "IEND", nil)
+	return out.Bytes()
+}
+
+// PNGHeaderOnly is a PNG signature and an IHDR claiming w×h, with no
+// pixels at all.
+func PNGHeaderOnly(w, h uint32) []byte {
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], w)
+	binary.BigEndian.PutUint32(ihdr[4:], h)
+	ihdr[8], ihdr[9] = 8, 2 // 8-bit RGB
+	writeChunk(&out, "IHDR", ihdr)
+	return out.Bytes()
+}
+
+// APNG is a small still PNG whose acTL chunk claims frames frames.
+func APNG(frames uint32) []byte {
+	still := PNGOfZeros(8, 8, 8, 2)
+	idat := bytes.Index(still, []byte("IDAT")) - 4
+	actl := make([]byte, 8) // frame count, then plays (0: forever)
+	binary.BigEndian.PutUint32(actl, frames)
+	var c bytes.Buffer
+	writeChunk(&c, "acTL", actl)
+	return append(append(append([]byte{}, still[:idat]...), c.Bytes()...), still[idat:]...)
+}
+
+// JPEGClaiming is a small baseline JPEG whose frame header claims w×h.
+func JPEGClaiming(w, h uint16) []byte {
+	b := grayJPEG(16)
+	sof := bytes.Index(b, []byte{0xff, 0xc0})
+	binary.BigEndian.PutUint16(b[sof+5:], h)
+	binary.BigEndian.PutUint16(b[sof+7:], w)
+	return b
+}
+
+// ScanBomb repeats a baseline JPEG's one scan n times: the shape of a
+// file whose every scan makes a decoder walk the whole image again.
+func ScanBomb(n int) []byte {
+	b := grayJPEG(64)
+	sos := bytes.Index(b, []byte{0xff, 0xda})
+	out := append([]byte{}, b[:sos]...)
+	for range n {
+		out = append(out, b[sos:len(b)-2]...) // the scan, up to EOI
+	}
+	return append(out, 0xff, 0xd9)
+}
+
+// WebPCanvas is an extended WebP header claiming a w×h canvas, and no image.
+func WebPCanvas(w, h int) []byte {
+	vp8x := make([]byte, 10)
+	vp8x[4], vp8x[5], vp8x[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
+	vp8x[7], vp8x[8], vp8x[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
+	var b bytes.Buffer
+	b.WriteString("RIFF")
+	binary.Write(&b, binary.LittleEndian, uint32(4+8+len(vp8x)))
+	b.WriteString("WEBPVP8X")
+	binary.Write(&b, binary.LittleEndian, uint32(len(vp8x)))
+	b.Write(vp8x)
+	return b.Bytes()
+}
+
+func grayJPEG(side int) []byte {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, side, side)), nil); err != nil {
+		panic(err) // encoding to memory cannot fail
+	}
+	return buf.Bytes()
+}
+
+func writeChunk(out *bytes.Buffer, typ string, data []byte) {
+	binary.Write(out, binary.BigEndian, uint32(len(data)))
+	body := append([]byte(typ), data...)
+	out.Write(body)
+	binary.Write(out, binary.BigEndian, crc32.ChecksumIEEE(body))
+}
