@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"math"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,4 +41,33 @@ func TestLevelsLeavesFlatAndGoodImagesAlone(t *testing.T) {
 	}
 	_, ok = l.Apply(full, 2)
 	require.False(t, ok, "an image using the whole range with a mid median is left alone")
+}
+
+func TestLevelsKeepsBrightScenesAndDarkensOnlyNearWhite(t *testing.T) {
+	t.Parallel()
+	// A full-range gradient whose median sits at about m.
+	bright := func(m float64) *Image {
+		img := NewImage(256, 64, 1, false)
+		for i := range img.Planes[0] {
+			x := float64(i%256) / 255
+			img.Planes[0][i] = float32(math.Pow(x, math.Log(m)/math.Log(0.5)))
+		}
+		return img
+	}
+	l := Levels{ClipFraction: 0.001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
+	_, ok := l.Apply(bright(0.85), 2)
+	require.False(t, ok, "a median of 0.85 is a bright scene, not a mistake")
+	gamma := func(params map[string]string) float64 {
+		g, err := strconv.ParseFloat(params["gamma"], 64)
+		require.NoError(t, err)
+		return g
+	}
+	params, ok := l.Apply(bright(0.97), 2)
+	require.True(t, ok, "a nearly white photo is darkened")
+	require.Greater(t, gamma(params), 1.0)
+
+	l.BrightScene = 0 // without the rule, the band alone decides
+	params, ok = l.Apply(bright(0.85), 2)
+	require.True(t, ok)
+	require.Greater(t, gamma(params), 1.0)
 }
