@@ -87,7 +87,12 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
 	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "images worked on at once (each also uses every core for its filters)")
-	fs.IntVar(&c.Queue, "queue", -1, "requests that may wait for a worker before new ones get 429 (default 4 × workers)")
+	c.Queue = -1 // until set: four per worker, decided after parsing
+	fs.Func("queue", "requests that may wait for a worker before new ones get 429 (default 4 × workers)", func(v string) error {
+		n, err := strconv.Atoi(v)
+		c.Queue = n
+		return err
+	})
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
