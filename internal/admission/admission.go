@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 )
 
 // ErrBusy: every worker is taken and the queue is full. Retrying after a
@@ -26,6 +27,10 @@ func (e *BusyError) Error() string {
 
 // Is makes errors.Is(err, ErrBusy) true.
 func (e *BusyError) Is(target error) bool { return target == ErrBusy }
+
+// RetryDelay is a fair first guess for a retry: a worker frees up within
+// an image's time, and a second spreads the retries out.
+func (e *BusyError) RetryDelay() time.Duration { return time.Second }
 
 // Gate admits image requests. A request first takes a place (Admit),
 // which is refused when workers+queue places are all held, and then waits

@@ -67,6 +67,13 @@ var errorTable = []errorRow{
 	{context.Canceled, codes.Canceled, "CANCELLED", "the request was cancelled"},
 }
 
+// retryable is a refusal that says when to come back (throttle.Error,
+// admission.BusyError); callers see it as RetryInfo and Retry-After.
+type retryable interface {
+	error
+	RetryDelay() time.Duration
+}
+
 // toStatus converts a domain error into the gRPC error the caller gets.
 func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 	for _, row := range errorTable {
@@ -75,14 +82,9 @@ func toStatus(ctx context.Context, log *slog.Logger, err error) error {
 			if msg == "" {
 				msg = err.Error()
 			}
-			var throttled *throttle.Error
-			if errors.As(err, &throttled) {
-				return WithRetry(row.code, msg, row.reason, throttled.RetryAfter)
-			}
-			if errors.Is(err, admission.ErrBusy) {
-				// A worker frees up within an image's time; a second is a
-				// fair first guess that spreads the retries out.
-				return WithRetry(row.code, msg, row.reason, time.Second)
+			var retry retryable
+			if errors.As(err, &retry) {
+				return WithRetry(row.code, msg, row.reason, retry.RetryDelay())
 			}
 			return WithReason(row.code, msg, row.reason)
 		}

@@ -117,3 +117,6 @@ func (e *Error) Error() string {
 
 // Unwrap makes errors.Is(err, ErrThrottled) hold.
 func (e *Error) Unwrap() error { return ErrThrottled }
+
+// RetryDelay is when the caller may try again.
+func (e *Error) RetryDelay() time.Duration { return e.RetryAfter }
