@@ -57,41 +57,21 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 			return nil, toStatus(ctx, s.log, fmt.Errorf("%w: strength %g is outside 0..1", engine.ErrInvalidOption, strength))
 		}
 	}
-	ticket, err := s.gate.Admit()
+	var steps []string
+	for _, step := range pipeline {
+		steps = append(steps, step.Name())
+	}
+	out, err := s.run(ctx, imageJob{
+		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
+		operation: credits.OpEnhance, scale: 1, price: func(int) int { return credits.PriceEnhance }, steps: steps,
+		work: func(ctx context.Context, src []byte) (engine.Result, error) {
+			return s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
+		},
+	})
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
-	defer ticket.Done()
-	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	q, err := s.quote(src, credits.OpEnhance, 1, func(int) int { return credits.PriceEnhance })
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	if req.GetDryRun() {
-		var steps []string
-		for _, step := range pipeline {
-			steps = append(steps, step.Name())
-		}
-		q.Steps = steps
-		body, w, h := q.response()
-		return &enhancev1.EnhanceResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
-	}
-	if err := s.begin(ctx, ticket, q); err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	res, err := s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	return &enhancev1.EnhanceResponse{
-		Image:        &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
-		WidthPixels:  int32(res.Width),
-		HeightPixels: int32(res.Height),
-		Steps:        appliedSteps(res.Steps),
-	}, nil
+	return &enhancev1.EnhanceResponse{Image: out.image, WidthPixels: out.width, HeightPixels: out.height, Steps: out.steps}, nil
 }
 
 // Upscale implements enhancev1.ImageServiceServer.
@@ -104,37 +84,18 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	if factor < 2 || factor > 4 {
 		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: scaleFactor must be 2, 3 or 4 (got %d)", engine.ErrInvalidOption, factor))
 	}
-	ticket, err := s.gate.Admit()
+	out, err := s.run(ctx, imageJob{
+		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
+		operation: credits.OpUpscale, scale: factor, steps: []string{"upscale"},
+		price: func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) },
+		work: func(ctx context.Context, src []byte) (engine.Result, error) {
+			return s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
+		},
+	})
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
-	defer ticket.Done()
-	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	q, err := s.quote(src, credits.OpUpscale, factor, func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) })
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	if req.GetDryRun() {
-		q.Steps = []string{"upscale"}
-		body, w, h := q.response()
-		return &enhancev1.UpscaleResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
-	}
-	if err := s.begin(ctx, ticket, q); err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	res, err := s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
-	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
-	}
-	return &enhancev1.UpscaleResponse{
-		Image:        &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
-		WidthPixels:  int32(res.Width),
-		HeightPixels: int32(res.Height),
-		Steps:        appliedSteps(res.Steps),
-	}, nil
+	return &enhancev1.UpscaleResponse{Image: out.image, WidthPixels: out.width, HeightPixels: out.height, Steps: out.steps}, nil
 }
 
 // Colorize implements enhancev1.ImageServiceServer.
@@ -150,42 +111,92 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
 		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
 	}
+	var ref []byte
+	out, err := s.run(ctx, imageJob{
+		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
+		operation: credits.OpColorize, scale: 1, price: func(int) int { return credits.PriceColorize }, steps: []string{"colorize"},
+		prepare: func(ctx context.Context) error {
+			if req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
+				return nil
+			}
+			var fetchErr error
+			ref, fetchErr = s.sourceNamed(ctx, "referenceImageUrl", "referenceImageBase64", req.GetReferenceImageUrl(), req.GetReferenceImage())
+			return fetchErr
+		},
+		work: func(ctx context.Context, src []byte) (engine.Result, error) {
+			return s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &enhancev1.ColorizeResponse{Image: out.image, WidthPixels: out.width, HeightPixels: out.height, Steps: out.steps}, nil
+}
+
+// imageJob is what one image call asks of run: where its source is, what
+// it costs, and the work itself.
+type imageJob struct {
+	url    string
+	inline []byte
+	dryRun bool
+	// operation, scale (output side over source side), price and steps
+	// make the quote.
+	operation string
+	scale     int
+	price     func(sourcePixels int) int
+	steps     []string
+	// prepare, when set, runs once the request is admitted and before the
+	// source is read (colorize fetches its reference there).
+	prepare func(ctx context.Context) error
+	work    func(ctx context.Context, src []byte) (engine.Result, error)
+}
+
+// imageOutput is what the three responses share.
+type imageOutput struct {
+	image         *httpbody.HttpBody
+	width, height int32
+	steps         []*enhancev1.AppliedStep
+}
+
+// run is the life of every image call, in order: a place in the gate, the
+// source, the quote from its header (a dry run ends there), the credits
+// and a worker, then the work. Errors come back as gRPC statuses.
+func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error) {
 	ticket, err := s.gate.Admit()
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return imageOutput{}, toStatus(ctx, s.log, err)
 	}
 	defer ticket.Done()
-	var ref []byte
-	if req.GetReferenceImageUrl() != "" || len(req.GetReferenceImage()) > 0 {
-		if ref, err = s.sourceNamed(ctx, "referenceImageUrl", "referenceImageBase64", req.GetReferenceImageUrl(), req.GetReferenceImage()); err != nil {
-			return nil, toStatus(ctx, s.log, err)
+	if job.prepare != nil {
+		if err := job.prepare(ctx); err != nil {
+			return imageOutput{}, toStatus(ctx, s.log, err)
 		}
 	}
-	src, err := s.source(ctx, req.GetImageUrl(), req.GetImage())
+	src, err := s.source(ctx, job.url, job.inline)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return imageOutput{}, toStatus(ctx, s.log, err)
 	}
-	q, err := s.quote(src, credits.OpColorize, 1, func(int) int { return credits.PriceColorize })
+	q, err := s.quote(src, job.operation, job.scale, job.price)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return imageOutput{}, toStatus(ctx, s.log, err)
 	}
-	if req.GetDryRun() {
-		q.Steps = []string{"colorize"}
+	if job.dryRun {
+		q.Steps = job.steps
 		body, w, h := q.response()
-		return &enhancev1.ColorizeResponse{Image: body, WidthPixels: w, HeightPixels: h}, nil
+		return imageOutput{image: body, width: w, height: h}, nil
 	}
 	if err := s.begin(ctx, ticket, q); err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return imageOutput{}, toStatus(ctx, s.log, err)
 	}
-	res, err := s.engine.ColorizeBytes(ctx, src, engine.ColorizeOptions{Hints: hints, Reference: ref, EncodeOptions: opts})
+	res, err := job.work(ctx, src)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return imageOutput{}, toStatus(ctx, s.log, err)
 	}
-	return &enhancev1.ColorizeResponse{
-		Image:        &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
-		WidthPixels:  int32(res.Width),
-		HeightPixels: int32(res.Height),
-		Steps:        appliedSteps(res.Steps),
+	return imageOutput{
+		image:  &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
+		width:  int32(res.Width),
+		height: int32(res.Height),
+		steps:  appliedSteps(res.Steps),
 	}, nil
 }
 
