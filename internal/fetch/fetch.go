@@ -5,6 +5,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -169,15 +170,16 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) ([]byte, error) {
 		return nil, ErrNotImage
 	}
 	// Read one byte past the limit to tell "exactly at" from "over",
-	// whatever Content-Length claimed.
-	rest, err := io.ReadAll(io.LimitReader(resp.Body, f.cfg.MaxBytes-int64(n)+1))
+	// whatever Content-Length claimed; the head is read again from memory
+	// so the body is assembled once.
+	body, err := io.ReadAll(io.LimitReader(io.MultiReader(bytes.NewReader(head), resp.Body), f.cfg.MaxBytes+1))
 	if err != nil {
 		return nil, f.readError(ctx)
 	}
-	if int64(n+len(rest)) > f.cfg.MaxBytes {
+	if int64(len(body)) > f.cfg.MaxBytes {
 		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, f.cfg.MaxBytes)
 	}
-	return append(head, rest...), nil
+	return body, nil
 }
 
 func (f *Fetcher) readError(ctx context.Context) error {
@@ -191,10 +193,11 @@ func (f *Fetcher) readError(ctx context.Context) error {
 // origin's own bytes.
 func describe(err error) string {
 	var ne net.Error
+	var dns *net.DNSError
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return "the origin did not answer in time"
-	case strings.Contains(err.Error(), "no such host"):
+	case errors.As(err, &dns):
 		return "the host name does not resolve"
 	}
 	return "the connection failed"

@@ -320,3 +320,12 @@ func TestLegacyIPv4(t *testing.T) {
 		require.False(t, ok, host)
 	}
 }
+
+func TestUnresolvableHostIsUnreachable(t *testing.T) {
+	t.Parallel()
+	f, err := New(Config{MaxBytes: 1 << 20, Timeout: 2 * time.Second, Resolver: dnsServer(t, nil)})
+	require.NoError(t, err)
+	_, err = f.Fetch(context.Background(), "http://nowhere.test/x.png")
+	require.ErrorIs(t, err, ErrUnreachable)
+	require.Contains(t, err.Error(), "the host name does not resolve")
+}
