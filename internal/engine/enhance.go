@@ -15,16 +15,21 @@ const (
 	Landscape EnhancementType = "landscape"
 )
 
-// GeneralPipeline suits any photo: denoise only if noisy, white balance,
+// GeneralPipeline suits any photo: white balance, denoise only if noisy,
 // levels and exposure, CLAHE on luma, luma sharpening as far as the photo
-// is soft. Denoising comes first so that the contrast steps do not
-// amplify noise, and white balance before levels so that the stretch
-// does not make a cast more vivid.
+// is soft. White balance comes first: before levels, so a cast with a
+// lifted black (a dull, tinted photo) is still a plain gain per channel
+// and the stretch does not make it more vivid; and before denoising,
+// whose per-channel smoothing changes the edges the cast is judged by
+// (measured on noisy Kodak photos: 3.69 ΔE00 after, 2.51 before). The
+// exposure that levels will apply is previewed when judging the cast.
+// Denoising still precedes the contrast steps, which would amplify noise.
 func GeneralPipeline() Pipeline {
+	levels := Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, Exposure: &levels},
 		Denoise{MinSigma: 3.5, Radius: 2},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
-		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
+		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
 	}
@@ -37,7 +42,7 @@ func PortraitPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, KeepSkin: true},
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, KeepSkin: true},
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
 		SkinSmooth{Amount: 0.6},
 		Sharpen{Sigma: 1.2, Amount: 0.4, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true, SoftAt: 0.45, SharpAt: 0.85},
@@ -51,7 +56,7 @@ func LandscapePipeline() Pipeline {
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
 		Denoise{MinSigma: 3.5, Radius: 2},
 		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.15},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5},
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
 		Vibrance{Amount: 0.2},
 		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1, SoftAt: 0.5, SharpAt: 0.95},

@@ -35,12 +35,44 @@ const histBins = 1024
 
 // Apply implements Step.
 func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
+	c, ok := l.curve(img, workers)
+	if !ok {
+		return nil, false
+	}
+	t := newLUT(c.at)
+	for _, p := range img.Planes {
+		applyLUT(p, img.Width, img.Height, t, workers)
+	}
+	return map[string]string{
+		"black": formatFloat(float32(c.black)),
+		"white": formatFloat(float32(c.white)),
+		"gamma": formatFloat(float32(c.gamma)),
+	}, true
+}
+
+// toneCurve maps black to 0 and white to 1, with gamma between.
+type toneCurve struct{ black, white, gamma float64 }
+
+func (c toneCurve) at(v float64) float64 {
+	v = (v - c.black) / (c.white - c.black)
+	if v <= 0 {
+		return 0
+	}
+	if v >= 1 {
+		return 1
+	}
+	return math.Pow(v, c.gamma)
+}
+
+// curve chooses the tone curve for img; ok is false when the photo needs
+// none.
+func (l Levels) curve(img *Image, workers int) (toneCurve, bool) {
 	h := histograms(img, workers)
 	total := img.Width * img.Height
 	lo := percentile(h.min, total, l.ClipFraction)
 	hi := percentile(h.max, total, 1-l.ClipFraction)
 	if hi-lo < 2.0/histBins { // flat image: nothing to stretch
-		return nil, false
+		return toneCurve{}, false
 	}
 	if 1/(hi-lo) > l.MaxGain {
 		// Keep the stretch centred on the content instead of pinning black.
@@ -64,27 +96,9 @@ func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
 		gamma = math.Max(0.5, math.Min(1.6, gamma))
 	}
 	if math.Abs(gamma-1) < 0.02 && lo <= 1.0/histBins && hi >= 1-1.0/histBins {
-		return nil, false
+		return toneCurve{}, false
 	}
-	gain := 1 / (hi - lo)
-	curve := newLUT(func(v float64) float64 {
-		v = (v - lo) * gain
-		if v <= 0 {
-			return 0
-		}
-		if v >= 1 {
-			return 1
-		}
-		return math.Pow(v, gamma)
-	})
-	for _, p := range img.Planes {
-		applyLUT(p, img.Width, img.Height, curve, workers)
-	}
-	return map[string]string{
-		"black": formatFloat(float32(lo)),
-		"white": formatFloat(float32(hi)),
-		"gamma": formatFloat(float32(gamma)),
-	}, true
+	return toneCurve{black: lo, white: hi, gamma: gamma}, true
 }
 
 // hists are the histograms Levels reads: of each pixel's darkest and

@@ -7,9 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// generalWB is the general pipeline's white balance.
+func generalWB() WhiteBalance { return GeneralPipeline()[0].(WhiteBalance) }
+
 func TestWhiteBalanceRemovesCastAndKeepsGray(t *testing.T) {
 	t.Parallel()
-	wb := WhiteBalance{MaxGain: 1.5, MinCast: 0.06}
+	wb := generalWB()
 	orig := loadTestImage(t, "kodim05.jpg")
 	cast := degrade(orig, degradations[2]) // warm: R×1.12, B×0.8
 	ratio := func(m *Image) float64 { return meanOf(m.Planes[0]) / meanOf(m.Planes[2]) }
@@ -20,7 +23,59 @@ func TestWhiteBalanceRemovesCastAndKeepsGray(t *testing.T) {
 	after := math.Abs(math.Log(ratio(cast) / ratio(orig)))
 	require.Less(t, after, before/2, "at least half the cast is removed")
 
+	_, ok = wb.Apply(clone(orig), 2)
+	require.False(t, ok, "a photo without a cast is left alone")
+
 	gray := NewImage(8, 8, 1, false)
 	_, ok = wb.Apply(gray, 2)
 	require.False(t, ok, "grayscale has no white balance")
+}
+
+// An underexposed photo (a gamma, no cast) reads as warm to gray-edge;
+// judged through the exposure correction it does not.
+func TestWhiteBalanceJudgesAfterExposure(t *testing.T) {
+	t.Parallel()
+	orig := loadTestImage(t, "kodim23.jpg")
+	dark := degrade(orig, degradations[1]) // v^1.8 × 0.8
+	wb := generalWB()
+	_, ok := wb.Apply(clone(dark), 2)
+	require.False(t, ok, "no cast seen through the exposure correction")
+	wb.Exposure = nil
+	params, ok := wb.Apply(clone(dark), 2)
+	require.True(t, ok, "without it the gamma reads as a cast")
+	t.Log(params)
+}
+
+// A green–magenta cast is corrected by Tint's share, a warm–cool one fully.
+func TestWhiteBalanceTrustsTintLess(t *testing.T) {
+	t.Parallel()
+	orig := loadTestImage(t, "kodim05.jpg")
+	cast := func(logR, logB float64) *Image {
+		m := clone(orig)
+		for c, g := range []float64{math.Exp(logR), 1, math.Exp(logB)} {
+			for i, v := range m.Planes[c] {
+				m.Planes[c][i] = clamp01(v * float32(g))
+			}
+		}
+		return m
+	}
+	// Log gain of blue over red after correction, relative to the original.
+	residual := func(m *Image, wb WhiteBalance) [2]float64 {
+		_, ok := wb.Apply(m, 2)
+		require.True(t, ok)
+		return [2]float64{
+			math.Log(meanOf(m.Planes[0]) / meanOf(m.Planes[1]) / (meanOf(orig.Planes[0]) / meanOf(orig.Planes[1]))),
+			math.Log(meanOf(m.Planes[2]) / meanOf(m.Planes[1]) / (meanOf(orig.Planes[2]) / meanOf(orig.Planes[1]))),
+		}
+	}
+	wb := generalWB()
+	wb.MinCast, wb.FullCast = 0, 1e-9 // no ramp: the whole weighted cast
+	// Across the locus: (1.65, 1) is perpendicular to (1, −1.65).
+	across := [2]float64{0.3 * 1.65 / math.Hypot(1, 1.65), 0.3 / math.Hypot(1, 1.65)}
+	half := residual(cast(across[0], across[1]), wb)
+	wb.Tint = 1
+	full := residual(cast(across[0], across[1]), wb)
+	t.Log(half, full)
+	require.Less(t, math.Hypot(full[0], full[1]), 0.1, "Tint 1 removes most of it")
+	require.InDelta(t, 0.15, math.Hypot(half[0], half[1]), 0.07, "Tint 0.5 about half of 0.3")
 }
