@@ -3,14 +3,22 @@ package engine
 import (
 	"math"
 	"sort"
+	"sync"
 )
 
-// Dehaze removes haze with the dark channel prior (He, Sun and Tang 2009):
-// in haze-free outdoor photos most patches have some channel near zero,
-// so a patch's darkest value measures the haze over it. The transmission
-// map this gives is refined with a guided filter on the luma (instead of
-// soft matting), and the scene is recovered as J = (I − A)/t + A. A photo
-// without haze has a dark dark channel and is left alone.
+// Dehaze removes haze. Whether a photo is hazy, and the airlight A, come
+// from the dark channel (He, Sun and Tang 2009: in haze-free outdoor
+// photos most patches have some channel near zero). The transmission t
+// comes from haze lines (Berman, Treibitz and Avidan, "Non-local image
+// dehazing", 2016): the pixels of one scene colour lie, under varying
+// haze, on a line through A, and the one farthest from A is taken as
+// haze-free, so each pixel's t is its distance from A over that
+// farthest distance. Unlike the dark channel, this does not mistake a
+// bright, colourful scene for haze (measured on the 24 hazed Kodak photos
+// through the landscape pipeline: 9.03 ΔE00 with the dark channel's t,
+// 8.43 with haze lines, 6.62 with the airlight floor below as well). t is smoothed with
+// a guided filter on the luma and the scene recovered as
+// J = (I − A)/t + A. A photo without haze is left alone.
 type Dehaze struct {
 	// Omega is the share of haze removed (He et al. keep 5% for depth).
 	Omega float64
@@ -44,7 +52,7 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 	}
 	sw, sh := small.Width, small.Height
 	patch := max(7, min(sw, sh)/40) // 15 px at 600 px, as in He et al.
-	dark := d.darkChannel(small.Planes, nil, sw, sh, patch, workers)
+	dark := darkChannel(small.Planes, sw, sh, patch, workers)
 	// Haze is bright, grey and flat: a bright dark channel counts as
 	// haze only as far as the photo is also desaturated (a sunny close-up
 	// of pale, colourful things is not fog) and low in contrast (a clear
@@ -73,11 +81,16 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 	// Scale the removal by how hazy the photo is, so light haze is
 	// lightened rather than stripped.
 	omega := d.Omega * math.Min(1, (score-d.MinHaze)/hazeRamp)
-	t := d.darkChannel(small.Planes, atmo[:], sw, sh, patch, workers)
+	t := hazeLines(small, atmo, workers)
 	for i, v := range t {
-		t[i] = 1 - float32(omega)*v
+		t[i] = 1 - float32(omega)*(1-v)
 	}
-	t = guidedFilter(small.Luma(workers), t, sw, sh, 4*patch, 1e-3, workers)
+	// Transmission follows depth, which is smooth within objects: a wide
+	// window (a quarter of the shorter side; the local linear model
+	// keeps depth edges that show in the luma) averages out the per-line
+	// estimates' noise. Measured on the hazed Kodak photos (512 px
+	// high): 6.97 ΔE00 at 64 px, 6.62 at 128.
+	t = guidedFilter(small.Luma(workers), t, sw, sh, max(patch, min(sw, sh)/4), 1e-3, workers)
 	if sw != w {
 		t = resizePlane(t, sw, sh, w, h, Bicubic, workers)
 	}
@@ -110,26 +123,22 @@ func (d Dehaze) Apply(img *Image, workers int) (map[string]string, bool) {
 // hazeRamp is how far above MinHaze the haze score must be for full
 // removal. On the Kodak photos clear ones score 0.2 to 2.1 (sky-heavy ones
 // highest) and the same with synthetic haze 1.8 to 4.8; a slow ramp
-// scored best (mean ΔE00 9.15 against 9.76 for a ramp of 1 and 10.40 for
-// 0.5), since the prior overestimates haze over bright scenes.
+// scored best with the dark channel's transmission (mean ΔE00 9.15
+// against 9.76 for a ramp of 1), and with haze lines 1.5 and 1 are level
+// (7.11 and 7.25 at a narrower filter).
 const hazeRamp = 1.5
 
 // dehazeWorkPixels bounds the size at which the transmission is estimated.
 const dehazeWorkPixels = 1_000_000
 
-// darkChannel is the patch minimum of the channel minimum, each channel
-// first divided by atmo when given.
-func (d Dehaze) darkChannel(planes [][]float32, atmo []float32, w, h, patch, workers int) []float32 {
+// darkChannel is the patch minimum of the channel minimum.
+func darkChannel(planes [][]float32, w, h, patch, workers int) []float32 {
 	m := make([]float32, w*h)
 	parallelRows(h, workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
 			v := float32(1)
-			for c, p := range planes {
-				s := p[i]
-				if atmo != nil {
-					s /= max(atmo[c], 1e-3)
-				}
-				v = min(v, s)
+			for _, p := range planes {
+				v = min(v, p[i])
 			}
 			m[i] = v
 		}
@@ -137,8 +146,13 @@ func (d Dehaze) darkChannel(planes [][]float32, atmo []float32, w, h, patch, wor
 	return minFilter(m, w, h, patch/2, workers)
 }
 
-// atmosphere estimates the airlight as the mean colour of the pixels
-// whose dark channel is in the top 0.1%.
+// atmosphere estimates the airlight as He et al. do, from the brightest
+// tenth of the pixels whose dark channel is in the top 0.1%, and then
+// raises each channel to at least the 99.9th percentile of the pixels'
+// darkest channels. Haze brighter than the whole scene is common (fog, a
+// pale sky); without the floor a photo with no sky in view got an
+// airlight as dark as 0.70 under synthetic haze of 0.92, and haze lines
+// measured from the wrong point.
 func atmosphere(img *Image, dark []float32) [3]float32 {
 	idx := make([]int, len(dark))
 	for i := range idx {
@@ -146,14 +160,83 @@ func atmosphere(img *Image, dark []float32) [3]float32 {
 	}
 	n := max(1, len(dark)/1000)
 	sort.Slice(idx, func(a, b int) bool { return dark[idx[a]] > dark[idx[b]] })
+	top := idx[:n]
+	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
+	sort.Slice(top, func(x, y int) bool {
+		i, j := top[x], top[y]
+		return r[i]+g[i]+b[i] > r[j]+g[j]+b[j]
+	})
+	top = top[:max(1, n/10)]
 	var a [3]float32
-	for _, i := range idx[:n] {
+	for _, i := range top {
 		for c, p := range img.Planes {
 			a[c] += p[i]
 		}
 	}
 	for c := range a {
-		a[c] /= float32(n)
+		a[c] /= float32(len(top))
+	}
+	hist := make([]int, histBins)
+	for i := range r {
+		hist[binOf(min(r[i], g[i], b[i]))]++
+	}
+	floor := float32(percentile(hist, len(r), 0.999))
+	for c := range a {
+		a[c] = max(a[c], floor)
 	}
 	return a
+}
+
+// hazeLineBins is the resolution of the directions from the airlight:
+// hazeLineBins polar × 2·hazeLineBins azimuthal cells on the sphere.
+const hazeLineBins = 64
+
+// hazeLines returns each pixel's transmission: its distance from the
+// airlight over the largest distance among the pixels in the same
+// direction from it (a haze line), never below the bound that keeps the
+// recovered scene non-negative.
+func hazeLines(img *Image, atmo [3]float32, workers int) []float32 {
+	n := img.Width * img.Height
+	dist := make([]float32, n)
+	line := make([]int32, n)
+	var mu sync.Mutex
+	farthest := make([]float32, 2*hazeLineBins*hazeLineBins)
+	parallelRows(img.Height, workers, func(y0, y1 int) {
+		local := make([]float32, len(farthest))
+		for i := y0 * img.Width; i < y1*img.Width; i++ {
+			x := float64(img.Planes[0][i] - atmo[0])
+			y := float64(img.Planes[1][i] - atmo[1])
+			z := float64(img.Planes[2][i] - atmo[2])
+			d := math.Sqrt(x*x + y*y + z*z)
+			dist[i] = float32(d)
+			if d < 1e-6 {
+				line[i] = -1
+				continue
+			}
+			polar := min(hazeLineBins-1, int(math.Acos(max(-1, min(1, z/d)))/math.Pi*hazeLineBins))
+			azimuth := min(2*hazeLineBins-1, int((math.Atan2(y, x)+math.Pi)/math.Pi*hazeLineBins))
+			l := int32(polar*2*hazeLineBins + azimuth)
+			line[i] = l
+			local[l] = max(local[l], float32(d))
+		}
+		mu.Lock()
+		for l, v := range local {
+			farthest[l] = max(farthest[l], v)
+		}
+		mu.Unlock()
+	})
+	t := make([]float32, n)
+	parallelRows(img.Height, workers, func(y0, y1 int) {
+		for i := y0 * img.Width; i < y1*img.Width; i++ {
+			ti := float32(1)
+			if l := line[i]; l >= 0 && farthest[l] > 0 {
+				ti = dist[i] / farthest[l]
+			}
+			for c, p := range img.Planes {
+				ti = max(ti, 1-p[i]/max(atmo[c], 1e-3))
+			}
+			t[i] = min(ti, 1)
+		}
+	})
+	return t
 }
