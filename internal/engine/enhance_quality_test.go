@@ -79,7 +79,7 @@ func run(t *testing.T, p engine.Pipeline, m *engine.Image) *engine.Image {
 // TestEnhancementQualityFloors holds the pipelines to floors on two Kodak
 // photos, as regression guards (bench/ measures all 24): recover at least
 // half of the colour error (mean CIEDE2000) that a contrast, exposure or
-// colour-cast degradation caused, a third of haze; change an undamaged
+// colour-cast degradation caused, 40% of haze; change an undamaged
 // photo little (mean ΔE00 under 4; for comparison, 2.3 is a
 // just-noticeable difference).
 func TestEnhancementQualityFloors(t *testing.T) {
@@ -106,8 +106,8 @@ func TestEnhancementQualityFloors(t *testing.T) {
 		before := deltaE(t, orig, bad)
 		after := deltaE(t, orig, run(t, engine.LandscapePipeline(), bad))
 		t.Logf("%s landscape haze: ΔE00 %.2f -> %.2f", name, before, after)
-		// A third per photo; the 24-photo mean is in docs/quality.md.
-		require.Less(t, after, before*2/3, "haze")
+		// 40% per photo; the 24-photo mean is in docs/quality.md.
+		require.Less(t, after, before*0.6, "haze")
 	}
 }
 
