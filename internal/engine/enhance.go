@@ -25,7 +25,7 @@ const (
 // exposure that levels will apply is previewed when judging the cast.
 // Denoising still precedes the contrast steps, which would amplify noise.
 func GeneralPipeline() Pipeline {
-	levels := Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, Exposure: &levels},
 		Denoise{MinSigma: 3.5, Radius: 2},
@@ -41,7 +41,7 @@ func GeneralPipeline() Pipeline {
 func PortraitPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3, Radius: 2},
-		Levels{ClipFraction: 0.0001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
+		Levels{ClipFraction: 0.00001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
 		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, KeepSkin: true},
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
 		SkinSmooth{Amount: 0.6},
@@ -55,7 +55,7 @@ func LandscapePipeline() Pipeline {
 	return Pipeline{
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
 		Denoise{MinSigma: 3.5, Radius: 2},
-		Levels{ClipFraction: 0.0001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
+		Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5},
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
 		Vibrance{Amount: 0.2},

@@ -11,7 +11,10 @@ import "math"
 // on the Kodak set, it moved undamaged photos by 1.6 to 2.2 ΔE00); casts
 // are WhiteBalance's job.
 type Levels struct {
-	// ClipFraction is the share of pixels allowed to clip at each end.
+	// ClipFraction is the share of pixels allowed to clip at each end:
+	// enough to ignore a few dead or hot pixels, no more (measured on the
+	// Kodak set: 10⁻⁵ against 10⁻⁴ took underexposure from 7.74 to 7.16
+	// ΔE00 and moved undamaged photos less, 0.40 against 0.43).
 	ClipFraction float64
 	// MaxGain bounds the stretch, so a nearly flat image (fog, a wall)
 	// is not blown into noise.
