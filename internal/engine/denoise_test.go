@@ -32,7 +32,7 @@ func TestEstimateNoise(t *testing.T) {
 
 func TestDenoiseImprovesNoisyAndSkipsClean(t *testing.T) {
 	t.Parallel()
-	d := Denoise{MinSigma: 3.5, Radius: 2}
+	d := Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4}
 	orig := loadTestImage(t, "kodim23.jpg")
 	_, ok := d.Apply(clone(orig), 2)
 	require.False(t, ok, "nothing to do on a clean photo")

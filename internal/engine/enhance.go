@@ -28,7 +28,7 @@ func GeneralPipeline() Pipeline {
 	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, Exposure: &levels},
-		Denoise{MinSigma: 3.5, Radius: 2},
+		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
@@ -40,7 +40,7 @@ func GeneralPipeline() Pipeline {
 // smoothing, and sharpening that spares skin.
 func PortraitPipeline() Pipeline {
 	return Pipeline{
-		Denoise{MinSigma: 3, Radius: 2},
+		Denoise{MinSigma: 3, Radius: 2, ChromaRadius: 4},
 		Levels{ClipFraction: 0.00001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
 		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, KeepSkin: true},
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
@@ -54,7 +54,7 @@ func PortraitPipeline() Pipeline {
 func LandscapePipeline() Pipeline {
 	return Pipeline{
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
-		Denoise{MinSigma: 3.5, Radius: 2},
+		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5},
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
