@@ -58,3 +58,14 @@ func TestAirlightIsNotDarkerThanTheScene(t *testing.T) {
 		require.InDelta(t, 0.92, a[c], 0.04, "channel %d", c)
 	}
 }
+
+func BenchmarkDehaze(b *testing.B) {
+	hazy := degrade(loadTestImage(b, "kodim05.jpg"), degradation{"haze", func(_ int, v float32) float32 { return 0.5*v + 0.5*0.92 }})
+	d := LandscapePipeline()[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := d.Apply(clone(hazy), 2); !ok {
+			b.Fatal("not dehazed")
+		}
+	}
+}
