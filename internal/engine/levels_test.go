@@ -71,3 +71,25 @@ func TestLevelsKeepsBrightScenesAndDarkensOnlyNearWhite(t *testing.T) {
 	require.True(t, ok)
 	require.Greater(t, gamma(params), 1.0)
 }
+
+// The preview reads a sample of rows and must see what the full read sees
+// on a photo whose rows vary smoothly.
+func TestLevelsPreviewMatchesFullCurve(t *testing.T) {
+	t.Parallel()
+	img := NewImage(1000, 3000, 3, false) // 3 MP: the preview reads every second row
+	for c, p := range img.Planes {
+		for i := range p {
+			y := i / img.Width
+			p[i] = 0.1 + 0.5*float32(y)/float32(img.Height) + 0.05*float32(c)
+		}
+	}
+	l := GeneralPipeline()[2].(Levels)
+	full, ok := l.curve(img, 2)
+	require.True(t, ok)
+	preview, ok := l.previewCurve(img, 2)
+	require.True(t, ok)
+	require.InDelta(t, full.black, preview.black, 2.0/histBins)
+	require.InDelta(t, full.white, preview.white, 2.0/histBins)
+	require.InDelta(t, full.gamma, preview.gamma, 0.01)
+	require.Equal(t, img.Width*img.Height/2, histograms(img, 2, 2).total)
+}
