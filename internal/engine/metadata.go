@@ -261,8 +261,17 @@ func jpegWithICC(data, profile []byte) ([]byte, error) {
 	if parts > 255 {
 		return nil, fmt.Errorf("engine: colour profile too large for JPEG")
 	}
+	// After SOI and, where there is one, the JFIF segment, which must
+	// come first.
+	head := 2
+	if len(data) > 6 && data[2] == 0xff && data[3] == 0xe0 {
+		head += 2 + int(binary.BigEndian.Uint16(data[4:]))
+	}
+	if head > len(data) {
+		return nil, fmt.Errorf("engine: JPEG too short")
+	}
 	out := make([]byte, 0, len(data)+len(profile)+parts*18)
-	out = append(out, data[:2]...) // SOI
+	out = append(out, data[:head]...)
 	for k := range parts {
 		part := profile[k*maxPart : min((k+1)*maxPart, len(profile))]
 		out = append(out, 0xff, 0xe2)
@@ -271,7 +280,7 @@ func jpegWithICC(data, profile []byte) ([]byte, error) {
 		out = append(out, byte(k+1), byte(parts))
 		out = append(out, part...)
 	}
-	return append(out, data[2:]...), nil
+	return append(out, data[head:]...), nil
 }
 
 func webpWithICC(data, profile []byte, hasAlpha bool, w, h int) ([]byte, error) {

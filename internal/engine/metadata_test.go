@@ -97,6 +97,10 @@ func TestColourProfileIsKeptInEveryFormat(t *testing.T) {
 		require.Equal(t, profile, ReadMetadata(res.Data, f).ICC, f)
 		_, _, err = e.Decode(res.Data)
 		require.NoError(t, err, "%s with a profile still decodes", f)
+		if f == JPEG {
+			require.Equal(t, []byte{0xff, 0xd8, 0xff, 0xe0}, res.Data[:4], "JFIF stays right after SOI")
+			require.Equal(t, "JFIF\x00", string(res.Data[6:11]))
+		}
 		require.Contains(t, res.Steps[0].Name, "color_profile")
 	}
 }
