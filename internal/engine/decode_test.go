@@ -163,3 +163,67 @@ func TestYCbCrConversionMatchesTheColorModel(t *testing.T) {
 		}
 	}
 }
+
+// TestChromaIsInterpolated: 4:2:0 and 4:2:2 chroma is interpolated between
+// the centred samples, so a chroma ramp stays a ramp; at the edges the
+// outermost sample is held.
+func TestChromaIsInterpolated(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+		m := image.NewYCbCr(image.Rect(0, 0, 24, 16), ratio)
+		cw, ch := 12, 16
+		if ratio == image.YCbCrSubsampleRatio420 {
+			ch = 8
+		}
+		for i := range m.Y {
+			m.Y[i] = 128
+		}
+		for cy := range ch {
+			for cx := range cw {
+				m.Cb[cy*m.CStride+cx] = uint8(80 + 8*cx)
+				m.Cr[cy*m.CStride+cx] = uint8(90 + 8*cy)
+			}
+		}
+		got := e.fromImage(m)
+		for y := range 16 {
+			for x := range 24 {
+				// The chroma grid position of this pixel's centre.
+				fx := min(max(float64(x)/2-0.25, 0), float64(cw-1))
+				fy := float64(y)
+				if ratio == image.YCbCrSubsampleRatio420 {
+					fy = min(max(float64(y)/2-0.25, 0), float64(ch-1))
+				}
+				cb, cr := 80+8*fx-128, 90+8*fy-128
+				i := y*24 + x
+				require.InDelta(t, (128+1.772*cb)/255, got.Planes[2][i], 1e-4, "%v blue at %d,%d", ratio, x, y)
+				require.InDelta(t, (128+1.402*cr)/255, got.Planes[0][i], 1e-4, "%v red at %d,%d", ratio, x, y)
+			}
+		}
+	}
+}
+
+// TestJPEGRoundTripKeepsColourEdges: a photo through a q90 JPEG of our
+// encoder and back; interpolated chroma keeps it above 35.5 dB (36.15
+// when measured; repeated samples gave 34.25).
+func TestJPEGRoundTripKeepsColourEdges(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	orig := loadTestImage(t, "bird.png")
+	data, err := e.Encode(orig, EncodeOptions{Format: JPEG, Quality: 90})
+	require.NoError(t, err)
+	back, _, err := e.Decode(data)
+	require.NoError(t, err)
+	require.Greater(t, psnr(orig, back), 35.5)
+}
+
+func BenchmarkDecodeJPEG(b *testing.B) {
+	e := newTestEngine(b)
+	img := Resize(loadTestImage(b, "kodim05.jpg"), 3072, 2048, Bicubic, 2)
+	data, err := e.Encode(img, EncodeOptions{Format: JPEG, Quality: 90})
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		e.Decode(data)
+	}
+}
