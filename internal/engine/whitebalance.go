@@ -30,11 +30,19 @@ type WhiteBalance struct {
 	// Tint weights the green–magenta part of the correction (0..1).
 	Tint float64
 	// Exposure, when the pipeline corrects exposure after white balance,
-	// is that correction: the cast is judged on the photo as the tone
-	// curve will leave it. A gamma on an underexposed photo changes each
-	// channel's edges by its own level, which reads as a cast (measured:
-	// Kodak photos at v^1.8 looked 0.1 to 0.7 log gain too warm; through
-	// the tone curve they read as the originals do).
+	// is that correction. Where it bends the midtones, the cast is read
+	// both on the photo as it is and as the tone curve will leave it, and
+	// along and across the locus only what both readings agree on (the
+	// smaller, if they point the same way) is corrected. A gamma on an
+	// underexposed photo changes each channel's edges by its own level,
+	// which reads as a cast before the curve (measured: Kodak photos at
+	// v^1.8 looked 0.1 to 0.7 log gain too warm; through the curve they
+	// read as the originals do). But the curve also multiplies the edges
+	// of deep shadows, whose noise and colour then dominate: on two dark
+	// camera photos the reading through the curve pointed the other way
+	// from the plain one and turned a flower's green background pink.
+	// Requiring agreement fixed both, and dark-and-noisy Kodak photos
+	// came out better (9.22 → 8.82 ΔE00).
 	Exposure *Levels
 	// KeepSkin (portraits) weakens a correction that would move the
 	// average skin colour out of the skin-tone range.
@@ -58,24 +66,24 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	if img.Gray() {
 		return nil, false
 	}
-	tone := toneCurve{white: 1, gamma: 1}
-	if wb.Exposure != nil {
-		if c, ok := wb.Exposure.previewCurve(img, workers); ok {
-			tone = c
-		}
-	}
-	edges, ok := grayEdge(img, newLUT(tone.at))
+	raw := toneCurve{white: 1, gamma: 1}
+	along, across, ok := castEstimate(img, raw)
 	if !ok {
 		return nil, false
 	}
-	// The correction in log gains of red and blue relative to green. A
-	// gain g before the tone curve is g^gamma after it.
-	corr := [2]float64{math.Log(edges[1]/edges[0]) / tone.gamma, math.Log(edges[1]/edges[2]) / tone.gamma}
-	along := corr[0]*locusAxis[0] + corr[1]*locusAxis[1]
-	for k := range corr {
-		onLocus := along * locusAxis[k]
-		corr[k] = onLocus + wb.Tint*(corr[k]-onLocus)
+	if wb.Exposure != nil {
+		if tone, ok := wb.Exposure.previewCurve(img, workers); ok && math.Abs(tone.gamma-1) > 0.02 {
+			// Judged as the photo is and as the tone curve will leave it,
+			// only what both readings agree on counts.
+			a, c, ok := castEstimate(img, tone)
+			if !ok {
+				return nil, false
+			}
+			along, across = agreed(along, a), agreed(across, c)
+		}
 	}
+	across *= wb.Tint
+	corr := [2]float64{along*locusAxis[0] - across*locusAxis[1], along*locusAxis[1] + across*locusAxis[0]}
 	share := (math.Hypot(corr[0], corr[1]) - wb.MinCast) / (wb.FullCast - wb.MinCast)
 	if share <= 0 {
 		return nil, false
@@ -105,6 +113,31 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		"gain_g": formatFloat(g[1]),
 		"gain_b": formatFloat(g[2]),
 	}, true
+}
+
+// castEstimate reads the cast of img through the tone curve as the log
+// gains of red and blue relative to green that would remove it, split
+// into the part along the Planckian locus and the part across it.
+func castEstimate(img *Image, tone toneCurve) (along, across float64, ok bool) {
+	edges, ok := grayEdge(img, newLUT(tone.at))
+	if !ok {
+		return 0, 0, false
+	}
+	// A gain g before the tone curve is g^gamma after it.
+	r, b := math.Log(edges[1]/edges[0])/tone.gamma, math.Log(edges[1]/edges[2])/tone.gamma
+	return r*locusAxis[0] + b*locusAxis[1], -r*locusAxis[1] + b*locusAxis[0], true
+}
+
+// agreed is the smaller of two readings when they point the same way,
+// and nothing when they do not.
+func agreed(a, b float64) float64 {
+	if a*b <= 0 {
+		return 0
+	}
+	if math.Abs(a) < math.Abs(b) {
+		return a
+	}
+	return b
 }
 
 // grayEdge returns each channel's summed gradient magnitude (central

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,6 +45,40 @@ func TestWhiteBalanceJudgesAfterExposure(t *testing.T) {
 	params, ok := wb.Apply(clone(dark), 2)
 	require.True(t, ok, "without it the gamma reads as a cast")
 	t.Log(params)
+}
+
+// TestWhiteBalanceNeedsBothReadings: on a photo that levels will
+// brighten, the cast is judged as it is and through the tone curve, and
+// only what both readings agree on is corrected. A warm cast on a dark
+// photo is seen both ways and removed; a dark photo whose shadows read
+// one way before the curve and the other way after it (as a Foveon
+// flower's green, noisy background did, turning pink) is left alone.
+func TestWhiteBalanceNeedsBothReadings(t *testing.T) {
+	t.Parallel()
+	orig := loadTestImage(t, "kodim05.jpg")
+	// Warm, then darkened in the midtones as the harness's underexposure.
+	dark := clone(orig)
+	for c, g := range []float64{1.12, 1, 0.8} {
+		for i, v := range dark.Planes[c] {
+			dark.Planes[c][i] = float32(math.Pow(math.Min(1, float64(v)*g), 1.8) * 0.8)
+		}
+	}
+	tone, ok := generalWB().Exposure.previewCurve(dark, 2)
+	require.True(t, ok)
+	require.Less(t, tone.gamma, 0.9, "levels will brighten it, so both readings are taken")
+	params, ok := generalWB().Apply(dark, 2)
+	require.True(t, ok, "a warm cast on a dark photo is corrected")
+	r, err := strconv.ParseFloat(params["gain_r"], 64)
+	require.NoError(t, err)
+	b, err := strconv.ParseFloat(params["gain_b"], 64)
+	require.NoError(t, err)
+	require.Less(t, r, 1.0)
+	require.Greater(t, b, 1.0)
+
+	require.Equal(t, 0.2, agreed(0.2, 0.5))
+	require.Equal(t, -0.1, agreed(-0.3, -0.1))
+	require.Zero(t, agreed(0.6, -0.05), "opposite readings: no correction")
+	require.Zero(t, agreed(0, 0.4))
 }
 
 // A green–magenta cast is corrected by Tint's share, a warm–cool one fully.
