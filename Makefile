@@ -43,9 +43,10 @@ harness: ## Measure quality and speed against ImageMagick and libvips; writes do
 
 .PHONY: fuzz
 FUZZTIME ?= 60s
-fuzz: ## Fuzz the key parser, the decoder and REST requests, FUZZTIME each (crashers land in testdata/fuzz).
+fuzz: ## Fuzz the key parser, the decoder, the JPEG encoder and REST requests, FUZZTIME each (crashers land in testdata/fuzz).
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzParseKey$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/auth
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/engine
+	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzEncodeJPEG$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/engine
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzRESTRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/app
 
 .PHONY: generate
