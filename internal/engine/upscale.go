@@ -79,7 +79,7 @@ func (e *Engine) upscaleToJPEG(img *Image, factor, quality int) ([]byte, error) 
 			for r := y0; r < y1; r++ {
 				row := dst[r*out.CStride : r*out.CStride+cw]
 				for x, v := range c[r*cw : (r+1)*cw] {
-					row[x] = to8(v + 0.5)
+					row[x] = to8(v + chromaZero)
 				}
 			}
 		})
