@@ -47,6 +47,17 @@ type WhiteBalance struct {
 	// KeepSkin (portraits) weakens a correction that would move the
 	// average skin colour out of the skin-tone range.
 	KeepSkin bool
+	// GrayEdgeRatio, when above 1, reads the cast a second time from the
+	// gray edges alone: those whose largest channel gradient, once the
+	// first reading is removed, is at most this many times their
+	// smallest. Only what both readings agree on is corrected. A scene
+	// dominated by one saturated colour (a red door, autumn leaves) reads
+	// as a cast to gray-edge; its own edges are not gray, so the second
+	// reading does not see it. Measured on the Kodak photos with 1.5: a
+	// red barn door and three camera photos (two graded on purpose) are
+	// no longer moved, warm casts come out better (2.50 → 2.27 ΔE00) and
+	// blue ones slightly worse (2.79 → 2.93).
+	GrayEdgeRatio float64
 }
 
 // locusAxis is the direction in which the Planckian locus moves
@@ -67,15 +78,22 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		return nil, false
 	}
 	raw := toneCurve{white: 1, gamma: 1}
-	along, across, ok := castEstimate(img, raw)
+	along, across, ok := castEstimate(img, raw, 0)
 	if !ok {
 		return nil, false
+	}
+	if wb.GrayEdgeRatio > 1 {
+		a, c, ok := castEstimate(img, raw, wb.GrayEdgeRatio)
+		if !ok { // too few gray edges to say anything
+			return nil, false
+		}
+		along, across = agreed(along, a), agreed(across, c)
 	}
 	if wb.Exposure != nil {
 		if tone, ok := wb.Exposure.previewCurve(img, workers); ok && math.Abs(tone.gamma-1) > 0.02 {
 			// Judged as the photo is and as the tone curve will leave it,
 			// only what both readings agree on counts.
-			a, c, ok := castEstimate(img, tone)
+			a, c, ok := castEstimate(img, tone, 0)
 			if !ok {
 				return nil, false
 			}
@@ -117,9 +135,20 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 
 // castEstimate reads the cast of img through the tone curve as the log
 // gains of red and blue relative to green that would remove it, split
-// into the part along the Planckian locus and the part across it.
-func castEstimate(img *Image, tone toneCurve) (along, across float64, ok bool) {
-	edges, ok := grayEdge(img, newLUT(tone.at))
+// into the part along the Planckian locus and the part across it. With
+// grayRatio above 1 it reads only the gray edges (see GrayEdgeRatio).
+func castEstimate(img *Image, tone toneCurve, grayRatio float64) (along, across float64, ok bool) {
+	t := newLUT(tone.at)
+	edges, ok := grayEdge(img, t, nil)
+	if ok && grayRatio > 1 {
+		first := edges
+		inv := [3]float64{first[1] / first[0], 1, first[1] / first[2]}
+		edges, ok = grayEdge(img, t, func(m [3]float64) bool {
+			a, b, c := m[0]*inv[0], m[1], m[2]*inv[2]
+			return max(a, b, c) <= grayRatio*min(a, b, c)
+		})
+		ok = ok && edges[1] >= 0.2*first[1]
+	}
 	if !ok {
 		return 0, 0, false
 	}
@@ -142,9 +171,9 @@ func agreed(a, b float64) float64 {
 
 // grayEdge returns each channel's summed gradient magnitude (central
 // differences) through the tone curve, over a sparse grid of pixels,
-// leaving out clipped ones, whose gradients the clip has cut; ok is false
-// for a flat image.
-func grayEdge(img *Image, tone lut) (sum [3]float64, ok bool) {
+// leaving out clipped ones, whose gradients the clip has cut, and those
+// keep (when not nil) refuses; ok is false for a flat image.
+func grayEdge(img *Image, tone lut, keep func(m [3]float64) bool) (sum [3]float64, ok bool) {
 	w, h := img.Width, img.Height
 	if w < 3 || h < 3 {
 		return sum, false
@@ -157,10 +186,17 @@ func grayEdge(img *Image, tone lut) (sum [3]float64, ok bool) {
 			if max(r[i], g[i], b[i]) > 0.98 {
 				continue
 			}
+			var m [3]float64
 			for c, p := range img.Planes {
 				dx := tone.at(p[i+1]) - tone.at(p[i-1])
 				dy := tone.at(p[i+w]) - tone.at(p[i-w])
-				sum[c] += math.Hypot(float64(dx), float64(dy))
+				m[c] = math.Hypot(float64(dx), float64(dy))
+			}
+			if keep != nil && !keep(m) {
+				continue
+			}
+			for c := range m {
+				sum[c] += m[c]
 			}
 		}
 	}

@@ -41,9 +41,9 @@ func TestWhiteBalanceJudgesAfterExposure(t *testing.T) {
 	wb := generalWB()
 	_, ok := wb.Apply(clone(dark), 2)
 	require.False(t, ok, "no cast seen through the exposure correction")
-	wb.Exposure = nil
+	wb.Exposure, wb.GrayEdgeRatio = nil, 0
 	params, ok := wb.Apply(clone(dark), 2)
-	require.True(t, ok, "without it the gamma reads as a cast")
+	require.True(t, ok, "with neither it nor the gray-edge reading the gamma reads as a cast")
 	t.Log(params)
 }
 
@@ -79,6 +79,31 @@ func TestWhiteBalanceNeedsBothReadings(t *testing.T) {
 	require.Equal(t, -0.1, agreed(-0.3, -0.1))
 	require.Zero(t, agreed(0.6, -0.05), "opposite readings: no correction")
 	require.Zero(t, agreed(0, 0.4))
+}
+
+// TestWhiteBalanceIgnoresASaturatedScene: a photo half covered by a
+// textured red surface reads as a warm cast to gray-edge, whose edges are
+// mostly red; read from the gray edges alone it has none, so with
+// GrayEdgeRatio it is left alone.
+func TestWhiteBalanceIgnoresASaturatedScene(t *testing.T) {
+	t.Parallel()
+	img := loadTestImage(t, "kodim05.jpg")
+	w := img.Width
+	for i := range img.Planes[0] {
+		x, y := i%w, i/w
+		if x < w/2 {
+			stripe := float32((x/4+y/4)%2) * 0.4
+			img.Planes[0][i], img.Planes[1][i], img.Planes[2][i] = 0.5+stripe, 0.1+stripe/8, 0.1+stripe/8
+		}
+	}
+	wb := generalWB()
+	wb.Exposure = nil
+	_, ok := wb.Apply(clone(img), 2)
+	require.False(t, ok, "the gray edges see no cast")
+	wb.GrayEdgeRatio = 0
+	params, ok := wb.Apply(clone(img), 2)
+	require.True(t, ok, "all edges read the red surface as a warm cast")
+	t.Log(params)
 }
 
 // A green–magenta cast is corrected by Tint's share, a warm–cool one fully.
