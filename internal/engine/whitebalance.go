@@ -17,7 +17,7 @@ import "math"
 // Measured on the 24 Kodak photos, the estimate alone, fully applied,
 // moved undamaged photos by 3.06 ΔE00 and projected onto the locus with
 // half the tint by 2.21; the ramp keeps clean photos nearly untouched
-// (the general pipeline moves them by 0.40 in all) while removing about
+// (the general pipeline moves them by 0.39 in all) while removing about
 // 70% of a warm or a cool cast (docs/quality.md). Smoothing before the
 // derivative (σ = 1 or 2), p = 2 (σ = 1), gray-world, shades of gray, white-patch
 // and gray pixels (Yang, Gao and Li 2015) all did worse.
