@@ -32,8 +32,8 @@ type WhiteBalance struct {
 	// Exposure, when the pipeline corrects exposure after white balance,
 	// is that correction. Where it bends the midtones, the cast is read
 	// both on the photo as it is and as the tone curve will leave it, and
-	// along and across the locus only what both readings agree on (the
-	// smaller, if they point the same way) is corrected. A gamma on an
+	// along and across the locus only what the readings agree on (the
+	// smallest, if they all point the same way) is corrected. A gamma on an
 	// underexposed photo changes each channel's edges by its own level,
 	// which reads as a cast before the curve (measured: Kodak photos at
 	// v^1.8 looked 0.1 to 0.7 log gain too warm; through the curve they
@@ -77,26 +77,29 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	if img.Gray() {
 		return nil, false
 	}
-	raw := toneCurve{white: 1, gamma: 1}
-	along, across, ok := castEstimate(img, raw, 0)
+	identity := newLUT(toneCurve{white: 1, gamma: 1}.at)
+	plain, ok := grayEdge(img, identity, nil)
 	if !ok {
 		return nil, false
 	}
+	along, across := castOf(plain, 1)
 	if wb.GrayEdgeRatio > 1 {
-		a, c, ok := castEstimate(img, raw, wb.GrayEdgeRatio)
+		gray, ok := grayEdgesOnly(img, identity, plain, wb.GrayEdgeRatio)
 		if !ok { // too few gray edges to say anything
 			return nil, false
 		}
+		a, c := castOf(gray, 1)
 		along, across = agreed(along, a), agreed(across, c)
 	}
 	if wb.Exposure != nil {
 		if tone, ok := wb.Exposure.previewCurve(img, workers); ok && math.Abs(tone.gamma-1) > 0.02 {
 			// Judged as the photo is and as the tone curve will leave it,
-			// only what both readings agree on counts.
-			a, c, ok := castEstimate(img, tone, 0)
+			// only what the readings agree on counts.
+			edges, ok := grayEdge(img, newLUT(tone.at), nil)
 			if !ok {
 				return nil, false
 			}
+			a, c := castOf(edges, tone.gamma)
 			along, across = agreed(along, a), agreed(across, c)
 		}
 	}
@@ -133,28 +136,25 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	}, true
 }
 
-// castEstimate reads the cast of img through the tone curve as the log
-// gains of red and blue relative to green that would remove it, split
-// into the part along the Planckian locus and the part across it. With
-// grayRatio above 1 it reads only the gray edges (see GrayEdgeRatio).
-func castEstimate(img *Image, tone toneCurve, grayRatio float64) (along, across float64, ok bool) {
-	t := newLUT(tone.at)
-	edges, ok := grayEdge(img, t, nil)
-	if ok && grayRatio > 1 {
-		first := edges
-		inv := [3]float64{first[1] / first[0], 1, first[1] / first[2]}
-		edges, ok = grayEdge(img, t, func(m [3]float64) bool {
-			a, b, c := m[0]*inv[0], m[1], m[2]*inv[2]
-			return max(a, b, c) <= grayRatio*min(a, b, c)
-		})
-		ok = ok && edges[1] >= 0.2*first[1]
-	}
-	if !ok {
-		return 0, 0, false
-	}
-	// A gain g before the tone curve is g^gamma after it.
-	r, b := math.Log(edges[1]/edges[0])/tone.gamma, math.Log(edges[1]/edges[2])/tone.gamma
-	return r*locusAxis[0] + b*locusAxis[1], -r*locusAxis[1] + b*locusAxis[0], true
+// castOf turns gray-edge sums read through a tone curve with the given
+// gamma into the log gains of red and blue relative to green that would
+// remove the cast, split into the part along the Planckian locus and the
+// part across it. A gain g before the tone curve is g^gamma after it.
+func castOf(edges [3]float64, gamma float64) (along, across float64) {
+	r, b := math.Log(edges[1]/edges[0])/gamma, math.Log(edges[1]/edges[2])/gamma
+	return r*locusAxis[0] + b*locusAxis[1], -r*locusAxis[1] + b*locusAxis[0]
+}
+
+// grayEdgesOnly is grayEdge over the edges that are gray once the cast
+// read from all of them is removed (see GrayEdgeRatio); ok is false when
+// they carry less than a fifth of the green gradient.
+func grayEdgesOnly(img *Image, tone lut, all [3]float64, ratio float64) ([3]float64, bool) {
+	inv := [3]float64{all[1] / all[0], 1, all[1] / all[2]}
+	gray, ok := grayEdge(img, tone, func(m [3]float64) bool {
+		r, g, b := m[0]*inv[0], m[1], m[2]*inv[2]
+		return max(r, g, b) <= ratio*min(r, g, b)
+	})
+	return gray, ok && gray[1] >= 0.2*all[1]
 }
 
 // agreed is the smaller of two readings when they point the same way,
