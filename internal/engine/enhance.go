@@ -27,7 +27,7 @@ const (
 func GeneralPipeline() Pipeline {
 	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 1.5, Exposure: &levels},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
@@ -42,7 +42,7 @@ func PortraitPipeline() Pipeline {
 	return Pipeline{
 		Denoise{MinSigma: 3, Radius: 2, ChromaRadius: 4},
 		Levels{ClipFraction: 0.00001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 1.5, KeepSkin: true},
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, KeepSkin: true},
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
 		SkinSmooth{Amount: 0.6},
 		Sharpen{Sigma: 1.2, Amount: 0.4, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true, SoftAt: 0.45, SharpAt: 0.85},
@@ -56,7 +56,7 @@ func LandscapePipeline() Pipeline {
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 1.5},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5},
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
 		Vibrance{Amount: 0.2},
 		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1, SoftAt: 0.5, SharpAt: 0.95},
