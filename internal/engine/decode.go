@@ -244,7 +244,9 @@ func fromYCbCrInterpolated(s *image.YCbCr, workers int) *Image {
 	img := NewImage(w, h, 3, false)
 	r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
 	parallelRows(h, workers, func(y0, y1 int) {
-		cb, cr := make([]float32, cw), make([]float32, cw)
+		// Chroma in units of 1/255 around zero, padded with a repeat of
+		// the edge sample on each side so every pixel has a neighbour.
+		cb, cr := make([]float32, cw+2), make([]float32, cw+2)
 		for y := y0; y < y1; y++ {
 			// The chroma row blended vertically: ¾ of the row this pixel
 			// row falls in, ¼ of its neighbour above (even rows) or below.
@@ -256,21 +258,29 @@ func fromYCbCrInterpolated(s *image.YCbCr, workers int) *Image {
 			nb, fb := s.Cb[near*s.CStride:][:cw], s.Cb[far*s.CStride:][:cw]
 			nr, fr := s.Cr[near*s.CStride:][:cw], s.Cr[far*s.CStride:][:cw]
 			for x := range cw {
-				cb[x] = 0.75*float32(nb[x]) + 0.25*float32(fb[x]) - 128
-				cr[x] = 0.75*float32(nr[x]) + 0.25*float32(fr[x]) - 128
+				cb[x+1] = (0.75*float32(nb[x]) + 0.25*float32(fb[x]) - 128) * (1.0 / 255)
+				cr[x+1] = (0.75*float32(nr[x]) + 0.25*float32(fr[x]) - 128) * (1.0 / 255)
 			}
+			cb[0], cr[0], cb[cw+1], cr[cw+1] = cb[1], cr[1], cb[cw], cr[cw]
 			yRow := s.Y[y*s.YStride:][:w]
-			o := y * w
-			for x, yv := range yRow {
-				cx := x >> 1
-				nx := min(max(cx+(x&1)*2-1, 0), cw-1)
-				u := 0.75*cb[cx] + 0.25*cb[nx]
-				v := 0.75*cr[cx] + 0.25*cr[nx]
-				yy := float32(yv)
-				// JFIF full-range YCbCr to RGB.
-				r[o+x] = clamp01((yy + 1.402*v) * (1.0 / 255))
-				g[o+x] = clamp01((yy - 0.344136*u - 0.714136*v) * (1.0 / 255))
-				bl[o+x] = clamp01((yy + 1.772*u) * (1.0 / 255))
+			rr, gg, bb := r[y*w:][:w], g[y*w:][:w], bl[y*w:][:w]
+			// Each chroma sample serves two pixels: the left one leans
+			// on the sample before it, the right one on the sample after.
+			for x := 0; x < w; x += 2 {
+				k := x>>1 + 1
+				c, cl, cn := cb[k], cb[k-1], cb[k+1]
+				v, vl, vn := cr[k], cr[k-1], cr[k+1]
+				put := func(x int, u, v float32) {
+					yy := float32(yRow[x]) * (1.0 / 255)
+					// JFIF full-range YCbCr to RGB.
+					rr[x] = clamp01(yy + 1.402*v)
+					gg[x] = clamp01(yy - 0.344136*u - 0.714136*v)
+					bb[x] = clamp01(yy + 1.772*u)
+				}
+				put(x, 0.75*c+0.25*cl, 0.75*v+0.25*vl)
+				if x+1 < w {
+					put(x+1, 0.75*c+0.25*cn, 0.75*v+0.25*vn)
+				}
 			}
 		}
 	})

@@ -170,34 +170,37 @@ func TestYCbCrConversionMatchesTheColorModel(t *testing.T) {
 func TestChromaIsInterpolated(t *testing.T) {
 	t.Parallel()
 	e := newTestEngine(t)
-	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
-		m := image.NewYCbCr(image.Rect(0, 0, 24, 16), ratio)
-		cw, ch := 12, 16
-		if ratio == image.YCbCrSubsampleRatio420 {
-			ch = 8
-		}
-		for i := range m.Y {
-			m.Y[i] = 128
-		}
-		for cy := range ch {
-			for cx := range cw {
-				m.Cb[cy*m.CStride+cx] = uint8(80 + 8*cx)
-				m.Cr[cy*m.CStride+cx] = uint8(90 + 8*cy)
+	for _, size := range [][2]int{{24, 16}, {23, 15}} {
+		for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio422} {
+			w, h := size[0], size[1]
+			m := image.NewYCbCr(image.Rect(0, 0, w, h), ratio)
+			cw, ch := (w+1)/2, h
+			if ratio == image.YCbCrSubsampleRatio420 {
+				ch = (h + 1) / 2
 			}
-		}
-		got := e.fromImage(m)
-		for y := range 16 {
-			for x := range 24 {
-				// The chroma grid position of this pixel's centre.
-				fx := min(max(float64(x)/2-0.25, 0), float64(cw-1))
-				fy := float64(y)
-				if ratio == image.YCbCrSubsampleRatio420 {
-					fy = min(max(float64(y)/2-0.25, 0), float64(ch-1))
+			for i := range m.Y {
+				m.Y[i] = 128
+			}
+			for cy := range ch {
+				for cx := range cw {
+					m.Cb[cy*m.CStride+cx] = uint8(80 + 8*cx)
+					m.Cr[cy*m.CStride+cx] = uint8(90 + 8*cy)
 				}
-				cb, cr := 80+8*fx-128, 90+8*fy-128
-				i := y*24 + x
-				require.InDelta(t, (128+1.772*cb)/255, got.Planes[2][i], 1e-4, "%v blue at %d,%d", ratio, x, y)
-				require.InDelta(t, (128+1.402*cr)/255, got.Planes[0][i], 1e-4, "%v red at %d,%d", ratio, x, y)
+			}
+			got := e.fromImage(m)
+			for y := range h {
+				for x := range w {
+					// The chroma grid position of this pixel's centre.
+					fx := min(max(float64(x)/2-0.25, 0), float64(cw-1))
+					fy := float64(y)
+					if ratio == image.YCbCrSubsampleRatio420 {
+						fy = min(max(float64(y)/2-0.25, 0), float64(ch-1))
+					}
+					cb, cr := 80+8*fx-128, 90+8*fy-128
+					i := y*w + x
+					require.InDelta(t, (128+1.772*cb)/255, got.Planes[2][i], 1e-4, "%v %dx%d blue at %d,%d", ratio, w, h, x, y)
+					require.InDelta(t, (128+1.402*cr)/255, got.Planes[0][i], 1e-4, "%v %dx%d red at %d,%d", ratio, w, h, x, y)
+				}
 			}
 		}
 	}
