@@ -262,14 +262,15 @@ func (w *bitWriter) pad() {
 func (w *bitWriter) block(b *[64]float32, div *[64]float32, prevDC int32, dc, ac *huffCodes) int32 {
 	var q [64]int32
 	for i, v := range b {
-		// Rounds half up; the offset keeps the argument positive. Baseline
-		// AC values have at most 10 bits, which rounding could pass.
-		q[i] = min(max(int32(v*div[i]+16384.5)-16384, -1023), 1023)
+		// Rounds half up; the offset keeps the argument positive.
+		q[i] = int32(v*div[i]+16384.5) - 16384
 	}
 	w.putValue(q[0]-prevDC, 0, dc)
 	run := uint32(0)
 	for _, n := range jpegZigzag[1:] {
-		v := q[n]
+		// Baseline AC values have at most 10 bits, which rounding could
+		// pass; the DC (down to −1024) needs no bound.
+		v := min(max(q[n], -1023), 1023)
 		if v == 0 {
 			run++
 			continue
