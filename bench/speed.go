@@ -184,8 +184,8 @@ func (h *harness) speed() {
 			fmt.Fprintf(&b, "| %s | %.2f s | %.2f s | %.2f |\n", f.format, ours.Seconds(), v.Seconds(), ours.Seconds()/v.Seconds())
 		}
 		progress("formats done")
+		h.jpegEncoders(&b, path, img, tmp)
 	}
-	h.jpegEncoders(&b, dir)
 
 	b.WriteString("\n## PNG encoding: the compression level\n\nGo's `image/png` on one decoded photo (Bridge, 10.7 MP); the service uses BestSpeed.\n\n| level | time | size |\n|---|---|---|\n")
 	img := h.load(filepath.Join(h.images, "camera", "Bridge_by_Sander_Klootwijk.jpg"))
@@ -210,15 +210,10 @@ func (h *harness) speed() {
 
 // jpegEncoders sets our JPEG encoder beside the standard library's (one
 // core) and vips, all writing the Bridge photo at q90 with 4:2:0 chroma:
-// time, size and PSNR against the pixels each was given.
-func (h *harness) jpegEncoders(b *strings.Builder, dir string) {
+// time, size and PSNR against the pixels each was given. img is the
+// photo at path as we decode it, tmp the same as a vips .v file.
+func (h *harness) jpegEncoders(b *strings.Builder, path string, img *engine.Image, tmp string) {
 	b.WriteString("\n## JPEG encoders side by side\n\nThe Bridge photo (10.7 MP) written at q90 with 4:2:0 chroma by each encoder we tried; PSNR over RGB against the pixels the encoder was given, its file decoded by our decoder. Ours starts from our decoded planes (and includes making 4:2:0 YCbCr from them); Go's `image/jpeg` gets the 4:2:0 YCbCr its own decoder made, the input it encodes fastest, and runs on one core (it has no other mode; until our encoder the service cut photos into strips encoded by it in parallel and spliced them with restart markers). vips: `vips copy t.v out.jpg[Q=90,subsample-mode=on]`.\n\n| encoder | time | size | PSNR | time ÷ vips |\n|---|---|---|---|---|\n")
-	path := filepath.Join(h.images, "camera", "Bridge_by_Sander_Klootwijk.jpg")
-	img := h.load(path)
-	tmp := filepath.Join(dir, "bridge.v")
-	if err := command("vips", "copy", path, tmp)(); err != nil {
-		fail(err)
-	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		fail(err)
@@ -237,7 +232,7 @@ func (h *harness) jpegEncoders(b *strings.Builder, dir string) {
 	if err != nil {
 		fail(err)
 	}
-	vipsOut := filepath.Join(dir, "vips.jpg")
+	vipsOut := filepath.Join(filepath.Dir(tmp), "vips.jpg")
 	var data []byte
 	rows := []struct {
 		name string
