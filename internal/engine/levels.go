@@ -3,8 +3,9 @@ package engine
 import "math"
 
 // Levels sets black and white points from the histograms and corrects
-// exposure with a gamma on the midtones. The common range runs from the
-// darkest to the brightest channel (clipping ClipFraction of pixels at
+// exposure: with a gamma on the midtones, or, for a photo that already
+// reaches white, with a gain in linear light that rolls off towards
+// white. The common range runs from the darkest to the brightest channel (clipping ClipFraction of pixels at
 // each end), so a photo that already uses the full range is left alone.
 // The channels share one curve: stretching them separately would also
 // "correct" every scene that is naturally short of one colour (measured
@@ -46,15 +47,21 @@ func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
 	for _, p := range img.Planes {
 		applyLUT(p, img.Width, img.Height, t, workers)
 	}
-	return map[string]string{
+	params := map[string]string{
 		"black": formatFloat(float32(c.black)),
 		"white": formatFloat(float32(c.white)),
 		"gamma": formatFloat(float32(c.gamma)),
-	}, true
+	}
+	if c.gain > 1 {
+		params["gain"] = formatFloat(float32(c.gain))
+	}
+	return params, true
 }
 
-// toneCurve maps black to 0 and white to 1, with gamma between.
-type toneCurve struct{ black, white, gamma float64 }
+// toneCurve maps black to 0 and white to 1 and, between, either applies
+// gamma or, when gain is above 1, multiplies linear light by gain with a
+// shoulder (see exposed).
+type toneCurve struct{ black, white, gamma, gain float64 }
 
 func (c toneCurve) at(v float64) float64 {
 	v = (v - c.black) / (c.white - c.black)
@@ -64,8 +71,59 @@ func (c toneCurve) at(v float64) float64 {
 	if v >= 1 {
 		return 1
 	}
+	if c.gain > 1 {
+		return exposed(v, c.gain)
+	}
 	return math.Pow(v, c.gamma)
 }
+
+// bendsMidtones reports whether the curve does more than stretch.
+func (c toneCurve) bendsMidtones() bool {
+	return c.gain > 1 || math.Abs(c.gamma-1) > 0.02
+}
+
+// castExponent is what the curve does to a gain on the channels before
+// it: a gamma raises it to gamma; a gain in linear light keeps it.
+func (c toneCurve) castExponent() float64 {
+	if c.gain > 1 {
+		return 1
+	}
+	return c.gamma
+}
+
+// exposed brightens sRGB value v as more light would have: linear light
+// is multiplied by gain, so colours keep their proportions, and what
+// would pass white is rolled off above a knee instead of clipping. The
+// shoulder 1 − (1 − t)^p meets the straight part with the same slope and
+// reaches white exactly at the old white.
+func exposed(v, gain float64) float64 {
+	x := srgbToLinear(v) * gain
+	knee := math.Min(0.5, 1/gain)
+	if x > knee {
+		p := (gain - knee) / (1 - knee)
+		t := (x - knee) / (gain - knee)
+		x = knee + (1-knee)*(1-math.Pow(1-t, p))
+	}
+	return linearToSRGB(x)
+}
+
+func srgbToLinear(v float64) float64 {
+	if v <= 0.04045 {
+		return v / 12.92
+	}
+	return math.Pow((v+0.055)/1.055, 2.4)
+}
+
+func linearToSRGB(x float64) float64 {
+	if x <= 0.0031308 {
+		return x * 12.92
+	}
+	return 1.055*math.Pow(x, 1/2.4) - 0.055
+}
+
+// maxExposureGain bounds the gain as the gamma bound of 0.5 bounds the
+// gamma: three stops.
+const maxExposureGain = 8
 
 // curve chooses the tone curve for img; ok is false when the photo needs
 // none.
@@ -82,10 +140,26 @@ func (l Levels) previewCurve(img *Image, workers int) (toneCurve, bool) {
 
 const previewPixels = 2_000_000
 
+// lightShare is the largest share of clipped pixels that counts as light
+// sources rather than as a bright part of the scene.
+const lightShare = 0.02
+
 func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 	total := h.total
 	lo := percentile(h.min, total, l.ClipFraction)
 	hi := percentile(h.max, total, 1-l.ClipFraction)
+	// A lamp, the sun or a specular glint is white however dark the rest
+	// of the photo is. When such clipped pixels are few and everything
+	// else stays well below white, the white point is taken from the
+	// rest; the clipped pixels stay white and lose nothing. (On the Kodak
+	// set two stops under with a small white light source in view, this
+	// took the repair from 10.34 to 2.24 ΔE00.)
+	clipped := h.max[histBins-1] + h.max[histBins-2]
+	if clipped > 0 && float64(clipped) < lightShare*float64(total) {
+		if rest := percentile(h.max[:histBins-2], total-clipped, 1-l.ClipFraction); rest < 0.95 {
+			hi = rest
+		}
+	}
 	if hi-lo < 2.0/histBins { // flat image: nothing to stretch
 		return toneCurve{}, false
 	}
@@ -109,11 +183,42 @@ func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 		}
 		gamma = math.Log(target) / math.Log(median)
 		gamma = math.Max(0.5, math.Min(1.6, gamma))
+		// A dark photo that already reaches white has no headroom for the
+		// stretch to brighten it, and a gamma would lift its shadows out
+		// of proportion and grey their colours (on the dark forest camera
+		// photo, gamma 0.53 took the mean saturation from 0.41 to 0.25,
+		// the gain 0.34). It gets more light instead. Where levels moved
+		// the white point, the stretch was that gain, and the gamma undoes
+		// what remains: on the Kodak set darkened by a gamma, the gain
+		// recovered 49% of the damage against the gamma's 62%.
+		if gamma < 1 && hi >= 0.98 {
+			if gain := exposureGain(median, target); gain > 1.02 {
+				return toneCurve{black: lo, white: hi, gamma: 1, gain: gain}, true
+			}
+		}
 	}
 	if math.Abs(gamma-1) < 0.02 && lo <= 1.0/histBins && hi >= 1-1.0/histBins {
 		return toneCurve{}, false
 	}
 	return toneCurve{black: lo, white: hi, gamma: gamma}, true
+}
+
+// exposureGain is the gain that exposed needs to bring median to target
+// (bisection: exposed rises with the gain).
+func exposureGain(median, target float64) float64 {
+	lo, hi := 1.0, float64(maxExposureGain)
+	if exposed(median, hi) <= target {
+		return hi
+	}
+	for range 40 {
+		mid := (lo + hi) / 2
+		if exposed(median, mid) < target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // hists are the histograms Levels reads: of each pixel's darkest and

@@ -93,3 +93,124 @@ func TestLevelsPreviewMatchesFullCurve(t *testing.T) {
 	require.InDelta(t, full.gamma, preview.gamma, 0.01)
 	require.Equal(t, img.Width*img.Height/2, histograms(img, 2, 2).total)
 }
+
+// A dark photo that already reaches white (here a bright strip shading
+// up to white, as sky between trees) is brightened with more light, not
+// a gamma: its colours keep their proportions, white stays white and the
+// median reaches the band.
+func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
+	t.Parallel()
+	orig := loadTestImage(t, "kodim05.jpg")
+	dark := clone(orig)
+	w, h := dark.Width, dark.Height
+	inStrip := func(i int) bool { return i%w >= w-w/20 }
+	for _, p := range dark.Planes {
+		for i, v := range p {
+			p[i] = float32(linearToSRGB(srgbToLinear(float64(v)) / 6))
+			if inStrip(i) {
+				p[i] = 0.6 + 0.4*float32(i/w)/float32(h-1)
+			}
+		}
+	}
+	l := GeneralPipeline()[2].(Levels)
+	before := clone(dark)
+	params, ok := l.Apply(dark, 2)
+	require.True(t, ok)
+	require.Contains(t, params, "gain", "%v", params)
+
+	// Saturation as the ratio of the brightest to the darkest channel in
+	// linear light, over pixels the shoulder does not reach.
+	gain, err := strconv.ParseFloat(params["gain"], 64)
+	require.NoError(t, err)
+	var worst float64
+	for i := range dark.Planes[0] {
+		r0, g0, b0 := srgbToLinear(float64(before.Planes[0][i])), srgbToLinear(float64(before.Planes[1][i])), srgbToLinear(float64(before.Planes[2][i]))
+		if max(r0, g0, b0)*gain > 1/gain || min(r0, g0, b0) < 0.01 {
+			continue
+		}
+		r1, g1, b1 := srgbToLinear(float64(dark.Planes[0][i])), srgbToLinear(float64(dark.Planes[1][i])), srgbToLinear(float64(dark.Planes[2][i]))
+		ratio0, ratio1 := max(r0, g0, b0)/min(r0, g0, b0), max(r1, g1, b1)/min(r1, g1, b1)
+		worst = math.Max(worst, math.Abs(ratio1/ratio0-1))
+	}
+	require.Less(t, worst, 0.01, "colours keep their proportions")
+	require.Equal(t, float32(1), dark.Planes[1][w*h-1], "white stays white")
+	median := func(m *Image) float64 {
+		y := m.Luma(2)
+		h := make([]int, 256)
+		for _, v := range y {
+			h[int(clamp01(v)*255)]++
+		}
+		return percentile(h, len(y), 0.5) * (histBins - 1) / 255
+	}
+	require.InDelta(t, l.MedianLow+(l.MedianHigh-l.MedianLow)/4, median(dark), 0.03)
+
+	// The same photo without the strip has headroom: the stretch
+	// brightens it, and a gamma does the rest.
+	noStrip := clone(before)
+	for _, p := range noStrip.Planes {
+		for i := range p {
+			if inStrip(i) {
+				p[i] = p[i-w/10]
+			}
+		}
+	}
+	params, ok = l.Apply(noStrip, 2)
+	require.True(t, ok)
+	require.NotContains(t, params, "gain")
+}
+
+// The curve rises from black to white and bends only one way: its slope
+// never jumps, where the shoulder meets the straight part included.
+func TestExposedIsASmoothCurveFromBlackToWhite(t *testing.T) {
+	t.Parallel()
+	for _, gain := range []float64{1.5, 2, 4, 8} {
+		prev, prevSlope := 0.0, math.Inf(1)
+		require.Zero(t, exposed(0, gain))
+		require.InDelta(t, 1, exposed(1, gain), 1e-9)
+		const n = 4096
+		for i := 1; i <= n; i++ {
+			v := exposed(float64(i)/n, gain)
+			require.GreaterOrEqual(t, v, prev, "gain %v at %d", gain, i)
+			slope := (v - prev) * n
+			require.Less(t, slope, prevSlope*1.05+1e-9, "gain %v at %d", gain, i)
+			prev, prevSlope = v, slope
+		}
+	}
+}
+
+// A small white light source does not hide that the rest of the photo
+// is two stops under: the white point comes from the rest. A large
+// clipped area (a blown sky) is part of the scene and keeps white where
+// it is.
+func TestLevelsLooksPastASmallLightSource(t *testing.T) {
+	t.Parallel()
+	orig := loadTestImage(t, "kodim05.jpg")
+	lit := func(side int) *Image {
+		m := clone(orig)
+		for _, p := range m.Planes {
+			for i, v := range p {
+				p[i] = float32(linearToSRGB(srgbToLinear(float64(v)) / 4))
+				if i%m.Width < side && i/m.Width < side {
+					p[i] = 1
+				}
+			}
+		}
+		return m
+	}
+	l := GeneralPipeline()[2].(Levels)
+	lamp := lit(16) // 0.07% of the photo
+	dark := clone(lamp)
+	params, ok := l.Apply(lamp, 2)
+	require.True(t, ok)
+	white, err := strconv.ParseFloat(params["white"], 64)
+	require.NoError(t, err)
+	require.Less(t, white, 0.7, "%v", params)
+	require.Equal(t, float32(1), lamp.Planes[0][0], "the light source stays white")
+	require.Greater(t, psnr(orig, lamp), psnr(orig, dark)+8, "the photo is brought back")
+
+	sky := lit(lamp.Height / 3) // 20% of the photo clipped
+	params, ok = l.Apply(sky, 2)
+	if ok {
+		require.Equal(t, "1.000", params["white"], "%v", params)
+	}
+}

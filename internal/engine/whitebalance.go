@@ -99,14 +99,14 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		along, across = agreed(along, a), agreed(across, c)
 	}
 	if wb.Exposure != nil {
-		if tone, ok := wb.Exposure.previewCurve(img, workers); ok && math.Abs(tone.gamma-1) > 0.02 {
+		if tone, ok := wb.Exposure.previewCurve(img, workers); ok && tone.bendsMidtones() {
 			// Judged as the photo is and as the tone curve will leave it,
 			// only what the readings agree on counts.
 			edges, ok := grayEdge(img, newLUT(tone.at), nil)
 			if !ok {
 				return nil, false
 			}
-			a, c := castOf(edges, tone.gamma)
+			a, c := castOf(edges, tone.castExponent())
 			along, across = agreed(along, a), agreed(across, c)
 		}
 	}
