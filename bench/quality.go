@@ -88,17 +88,68 @@ type degradation struct {
 	name, how string
 	fn        func(c int, v float64, r *randSource) float64
 	pipeline  engine.EnhancementType
+	// lamp puts a white light source in the photo's corner, in the
+	// original and the damaged copy alike: it stays white however little
+	// light the rest of the scene gets.
+	lamp bool
+}
+
+// lampSide is the light source's size in pixels (0.15% of a Kodak photo).
+const lampSide = 24
+
+func inLamp(w, i int) bool { return i%w < lampSide && i/w < lampSide }
+
+// withLamp is m with the lamp of a lamp row lit, else m itself.
+func withLamp(m *engine.Image, d degradation) *engine.Image {
+	if !d.lamp {
+		return m
+	}
+	out := cloneImage(m)
+	for _, p := range out.Planes {
+		for i := range p {
+			if inLamp(m.Width, i) {
+				p[i] = 1
+			}
+		}
+	}
+	return out
+}
+
+// exposedBy is sRGB value v with its light multiplied by 2^ev, as a
+// camera exposing more or less would record it.
+func exposedBy(v, ev float64) float64 {
+	l := v / 12.92
+	if v > 0.04045 {
+		l = math.Pow((v+0.055)/1.055, 2.4)
+	}
+	l *= math.Exp2(ev)
+	if l <= 0.0031308 {
+		return l * 12.92
+	}
+	return 1.055*math.Pow(l, 1/2.4) - 0.055
 }
 
 var degradations = []degradation{
-	{"underexposed", "v^1.8 × 0.8", func(_ int, v float64, _ *randSource) float64 { return math.Pow(v, 1.8) * 0.8 }, engine.General},
-	{"low contrast", "0.25 + 0.5v", func(_ int, v float64, _ *randSource) float64 { return 0.25 + 0.5*v }, engine.General},
-	{"warm cast", "R×1.12, B×0.8", func(c int, v float64, _ *randSource) float64 { return v * [3]float64{1.12, 1, 0.8}[c] }, engine.General},
-	{"blue cast", "R×0.85, G×0.95, B×1.15", func(c int, v float64, _ *randSource) float64 { return v * [3]float64{0.85, 0.95, 1.15}[c] }, engine.General},
-	{"noise", "Gaussian σ = 10/255 per channel", func(_ int, v float64, r *randSource) float64 { return v + r.NormFloat64()*10/255 }, engine.General},
-	{"dull and blue", "(0.2 + 0.6v) × (0.85, 0.95, 1.15)", func(c int, v float64, _ *randSource) float64 { return (0.2 + 0.6*v) * [3]float64{0.85, 0.95, 1.15}[c] }, engine.General},
-	{"dark and noisy", "v^1.6 × 0.7 + σ 6/255", func(_ int, v float64, r *randSource) float64 { return math.Pow(v, 1.6)*0.7 + r.NormFloat64()*6/255 }, engine.General},
-	{"haze", "v·t + 0.92(1 − t), t from 0.45 (top) to 0.85 (bottom)", nil, engine.Landscape},
+	{name: "underexposed", how: "v^1.8 × 0.8", pipeline: engine.General,
+		fn: func(_ int, v float64, _ *randSource) float64 { return math.Pow(v, 1.8) * 0.8 }},
+	{name: "low contrast", how: "0.25 + 0.5v", pipeline: engine.General,
+		fn: func(_ int, v float64, _ *randSource) float64 { return 0.25 + 0.5*v }},
+	{name: "warm cast", how: "R×1.12, B×0.8", pipeline: engine.General,
+		fn: func(c int, v float64, _ *randSource) float64 { return v * [3]float64{1.12, 1, 0.8}[c] }},
+	{name: "blue cast", how: "R×0.85, G×0.95, B×1.15", pipeline: engine.General,
+		fn: func(c int, v float64, _ *randSource) float64 { return v * [3]float64{0.85, 0.95, 1.15}[c] }},
+	{name: "noise", how: "Gaussian σ = 10/255 per channel", pipeline: engine.General,
+		fn: func(_ int, v float64, r *randSource) float64 { return v + r.NormFloat64()*10/255 }},
+	{name: "dull and blue", how: "(0.2 + 0.6v) × (0.85, 0.95, 1.15)", pipeline: engine.General,
+		fn: func(c int, v float64, _ *randSource) float64 { return (0.2 + 0.6*v) * [3]float64{0.85, 0.95, 1.15}[c] }},
+	{name: "dark and noisy", how: "v^1.6 × 0.7 + σ 6/255", pipeline: engine.General,
+		fn: func(_ int, v float64, r *randSource) float64 { return math.Pow(v, 1.6)*0.7 + r.NormFloat64()*6/255 }},
+	{name: "haze", how: "v·t + 0.92(1 − t), t from 0.45 (top) to 0.85 (bottom)", pipeline: engine.Landscape},
+	// Rows added later go last, so the seeds of the rows above stay.
+	{name: "2 stops under", how: "linear light × 1/4", pipeline: engine.General,
+		fn: func(_ int, v float64, _ *randSource) float64 { return exposedBy(v, -2) }},
+	{name: "2 stops under, lamp in view", how: "linear light × 1/4; a white 24 × 24 px light source in both", pipeline: engine.General, lamp: true,
+		fn: func(_ int, v float64, _ *randSource) float64 { return exposedBy(v, -2) }},
 }
 
 func degrade(m *engine.Image, d degradation, seed uint64) *engine.Image {
@@ -107,7 +158,9 @@ func degrade(m *engine.Image, d degradation, seed uint64) *engine.Image {
 	for c, p := range m.Planes {
 		for i, v := range p {
 			var x float64
-			if d.fn == nil { // haze
+			if d.lamp && inLamp(m.Width, i) {
+				x = float64(v)
+			} else if d.fn == nil { // haze
 				t := 0.45 + 0.4*float64(i/m.Width)/float64(m.Height)
 				x = float64(v)*t + 0.92*(1-t)
 			} else {
@@ -163,7 +216,7 @@ func (h *harness) enhancement(b *strings.Builder) {
 		var dam, ours score
 		im := make([]score, len(ops))
 		for k, n := range names {
-			orig := h.load(n)
+			orig := withLamp(h.load(n), d)
 			bad := degrade(orig, d, uint64(k*100+di))
 			add(&dam, orig, bad)
 			fixed := cloneImage(bad)

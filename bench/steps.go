@@ -17,7 +17,7 @@ func (h *harness) steps(kind engine.EnhancementType) {
 		p, _ := engine.PipelineFor(kind)
 		sums := make([]float64, len(p)+1)
 		for k, n := range names {
-			orig := h.load(n)
+			orig := withLamp(h.load(n), d)
 			img := degrade(orig, d, uint64(k*100+di))
 			de, _ := quality.MeanDeltaE2000(orig, img)
 			sums[0] += de
