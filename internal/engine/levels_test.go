@@ -157,6 +157,15 @@ func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
 	params, ok = l.Apply(noStrip, 2)
 	require.True(t, ok)
 	require.NotContains(t, params, "gain")
+
+	// A photo that is dark as a whole even after the stretch (a gamma
+	// darkened it) gets its midtones where a well exposed photo's are,
+	// further than a dark photo that reaches white.
+	crushed := degrade(orig, degradation{"dark", func(_ int, v float32) float32 { return float32(math.Pow(float64(v), 1.4)) * 0.8 }})
+	params, ok = l.Apply(crushed, 2)
+	require.True(t, ok)
+	require.NotContains(t, params, "gain")
+	require.InDelta(t, l.MedianLow+(l.MedianHigh-l.MedianLow)*3/8, median(crushed), 0.03, "%v", params)
 }
 
 // The curve rises from black to white and bends only one way: its slope
