@@ -118,15 +118,7 @@ func withLamp(m *engine.Image, d degradation) *engine.Image {
 // exposedBy is sRGB value v with its light multiplied by 2^ev, as a
 // camera exposing more or less would record it.
 func exposedBy(v, ev float64) float64 {
-	l := v / 12.92
-	if v > 0.04045 {
-		l = math.Pow((v+0.055)/1.055, 2.4)
-	}
-	l *= math.Exp2(ev)
-	if l <= 0.0031308 {
-		return l * 12.92
-	}
-	return 1.055*math.Pow(l, 1/2.4) - 0.055
+	return engine.LinearToSRGB(engine.SRGBToLinear(v) * math.Exp2(ev))
 }
 
 var degradations = []degradation{

@@ -22,6 +22,7 @@ var colorDegradations = []Degradation{
 	{"underexposed", func(_ int, v float64) float64 { return math.Pow(v, 1.8) * 0.8 }},
 	{"warm cast", func(c int, v float64) float64 { return v * [3]float64{1.12, 1.0, 0.8}[c] }},
 	{"dull and blue", func(c int, v float64) float64 { return (0.2 + 0.6*v) * [3]float64{0.85, 0.95, 1.15}[c] }},
+	{"two stops under", func(_ int, v float64) float64 { return engine.LinearToSRGB(engine.SRGBToLinear(v) / 4) }},
 }
 
 func degradeImage(m *engine.Image, d Degradation) *engine.Image {

@@ -1,5 +1,7 @@
 package engine
 
+import "math"
+
 // Image is a decoded picture in planar float32 form, each sample in [0, 1]
 // in the sRGB-encoded space. Planar buffers keep every filter a tight loop
 // over one slice, with no per-pixel interface calls.
@@ -60,6 +62,22 @@ const (
 	lumaG = 0.7152
 	lumaB = 0.0722
 )
+
+// SRGBToLinear decodes an sRGB value in [0, 1] to linear light.
+func SRGBToLinear(v float64) float64 {
+	if v <= 0.04045 {
+		return v / 12.92
+	}
+	return math.Pow((v+0.055)/1.055, 2.4)
+}
+
+// LinearToSRGB encodes linear light in [0, 1] as an sRGB value.
+func LinearToSRGB(x float64) float64 {
+	if x <= 0.0031308 {
+		return x * 12.92
+	}
+	return 1.055*math.Pow(x, 1/2.4) - 0.055
+}
 
 func clamp01(v float32) float32 {
 	if v < 0 {

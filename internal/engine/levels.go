@@ -97,28 +97,14 @@ func (c toneCurve) castExponent() float64 {
 // shoulder 1 − (1 − t)^p meets the straight part with the same slope and
 // reaches white exactly at the old white.
 func exposed(v, gain float64) float64 {
-	x := srgbToLinear(v) * gain
+	x := SRGBToLinear(v) * gain
 	knee := math.Min(0.5, 1/gain)
 	if x > knee {
 		p := (gain - knee) / (1 - knee)
 		t := (x - knee) / (gain - knee)
 		x = knee + (1-knee)*(1-math.Pow(1-t, p))
 	}
-	return linearToSRGB(x)
-}
-
-func srgbToLinear(v float64) float64 {
-	if v <= 0.04045 {
-		return v / 12.92
-	}
-	return math.Pow((v+0.055)/1.055, 2.4)
-}
-
-func linearToSRGB(x float64) float64 {
-	if x <= 0.0031308 {
-		return x * 12.92
-	}
-	return 1.055*math.Pow(x, 1/2.4) - 0.055
+	return LinearToSRGB(x)
 }
 
 // maxExposureGain bounds the gain as the gamma bound of 0.5 bounds the

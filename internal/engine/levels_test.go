@@ -106,7 +106,7 @@ func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
 	inStrip := func(i int) bool { return i%w >= w-w/20 }
 	for _, p := range dark.Planes {
 		for i, v := range p {
-			p[i] = float32(linearToSRGB(srgbToLinear(float64(v)) / 6))
+			p[i] = float32(LinearToSRGB(SRGBToLinear(float64(v)) / 6))
 			if inStrip(i) {
 				p[i] = 0.6 + 0.4*float32(i/w)/float32(h-1)
 			}
@@ -124,11 +124,11 @@ func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
 	require.NoError(t, err)
 	var worst float64
 	for i := range dark.Planes[0] {
-		r0, g0, b0 := srgbToLinear(float64(before.Planes[0][i])), srgbToLinear(float64(before.Planes[1][i])), srgbToLinear(float64(before.Planes[2][i]))
+		r0, g0, b0 := SRGBToLinear(float64(before.Planes[0][i])), SRGBToLinear(float64(before.Planes[1][i])), SRGBToLinear(float64(before.Planes[2][i]))
 		if max(r0, g0, b0)*gain > 1/gain || min(r0, g0, b0) < 0.01 {
 			continue
 		}
-		r1, g1, b1 := srgbToLinear(float64(dark.Planes[0][i])), srgbToLinear(float64(dark.Planes[1][i])), srgbToLinear(float64(dark.Planes[2][i]))
+		r1, g1, b1 := SRGBToLinear(float64(dark.Planes[0][i])), SRGBToLinear(float64(dark.Planes[1][i])), SRGBToLinear(float64(dark.Planes[2][i]))
 		ratio0, ratio1 := max(r0, g0, b0)/min(r0, g0, b0), max(r1, g1, b1)/min(r1, g1, b1)
 		worst = math.Max(worst, math.Abs(ratio1/ratio0-1))
 	}
@@ -198,7 +198,7 @@ func TestLevelsLooksPastASmallLightSource(t *testing.T) {
 		m := clone(orig)
 		for _, p := range m.Planes {
 			for i, v := range p {
-				p[i] = float32(linearToSRGB(srgbToLinear(float64(v)) / 4))
+				p[i] = float32(LinearToSRGB(SRGBToLinear(float64(v)) / 4))
 				if i%m.Width < side && i/m.Width < side {
 					p[i] = 1
 				}

@@ -7,17 +7,9 @@ import (
 	"github.com/smartimage/enhance/internal/engine"
 )
 
-// linearize is the sRGB transfer function inverted.
-func linearize(c float64) float64 {
-	if c <= 0.04045 {
-		return c / 12.92
-	}
-	return math.Pow((c+0.055)/1.055, 2.4)
-}
-
 // Lab converts one sRGB colour (components in [0, 1]) to CIELAB (D65).
 func Lab(r, g, b float64) (l, a, bb float64) {
-	return labLinear(linearize(r), linearize(g), linearize(b))
+	return labLinear(engine.SRGBToLinear(r), engine.SRGBToLinear(g), engine.SRGBToLinear(b))
 }
 
 func labLinear(R, G, B float64) (l, a, bb float64) {
@@ -93,11 +85,11 @@ func DeltaE2000(l1, a1, b1, l2, a2, b2 float64) float64 {
 	return math.Sqrt(math.Pow(dL/sl, 2) + math.Pow(dC/sc, 2) + math.Pow(dH/sh, 2) + rt*(dC/sc)*(dH/sh))
 }
 
-// linear8 is linearize at the 256 8-bit levels: images are compared as
+// linear8 is SRGBToLinear at the 256 8-bit levels: images are compared as
 // they would be encoded, and the table saves a pow per sample.
 var linear8 = func() (t [256]float64) {
 	for i := range t {
-		t[i] = linearize(float64(i) / 255)
+		t[i] = engine.SRGBToLinear(float64(i) / 255)
 	}
 	return t
 }()
