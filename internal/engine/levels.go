@@ -5,12 +5,12 @@ import "math"
 // Levels sets black and white points from the histograms and corrects
 // exposure: with a gamma on the midtones, or, for a photo that already
 // reaches white, with a gain in linear light that rolls off towards
-// white. The common range runs from the darkest to the brightest channel (clipping ClipFraction of pixels at
-// each end), so a photo that already uses the full range is left alone.
-// The channels share one curve: stretching them separately would also
-// "correct" every scene that is naturally short of one colour (measured
-// on the Kodak set, it moved undamaged photos by 1.6 to 2.2 ΔE00); casts
-// are WhiteBalance's job.
+// white. The common range runs from the darkest to the brightest channel
+// (clipping ClipFraction of pixels at each end), so a photo that already
+// uses the full range is left alone. The channels share one curve:
+// stretching them separately would also "correct" every scene that is
+// naturally short of one colour (measured on the Kodak set, it moved
+// undamaged photos by 1.6 to 2.2 ΔE00); casts are WhiteBalance's job.
 type Levels struct {
 	// ClipFraction is the share of pixels allowed to clip at each end:
 	// enough to ignore a few dead or hot pixels, no more (measured on the
