@@ -37,12 +37,16 @@ func GeneralPipeline() Pipeline {
 
 // PortraitPipeline is tuned for skin: white balance that keeps skin in
 // the skin-tone range, a gentler stretch and local contrast, skin-only
-// smoothing, and sharpening that spares skin.
+// smoothing, and sharpening that spares skin. White balance comes first
+// for the general pipeline's reasons (with levels first, a dull, blue
+// photo kept 86% of its colour error on the Kodak set; with white
+// balance first, 49%).
 func PortraitPipeline() Pipeline {
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
+		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, KeepSkin: true, Exposure: &levels},
 		Denoise{MinSigma: 3, Radius: 2, ChromaRadius: 4},
-		Levels{ClipFraction: 0.00001, MaxGain: 2, MedianLow: 0.25, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.4, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, KeepSkin: true},
+		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 1.5, Amount: 0.25, TargetStd: 0.17},
 		SkinSmooth{Amount: 0.6},
 		Sharpen{Sigma: 1.2, Amount: 0.4, Threshold: 0.01, MaxDelta: 0.06, SparesSkin: true, SoftAt: 0.45, SharpAt: 0.85},
@@ -50,13 +54,17 @@ func PortraitPipeline() Pipeline {
 }
 
 // LandscapePipeline adds haze removal and vibrance, with stronger local
-// contrast.
+// contrast. Haze is removed first, from the photo as it was taken (the
+// haze model holds there); white balance follows, before levels, as in
+// the general pipeline (on the Kodak set, a dull, blue photo kept 77% of
+// its colour error with white balance after levels, 56% before).
 func LandscapePipeline() Pipeline {
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
 	return Pipeline{
 		Dehaze{Omega: 0.95, MinTransmission: 0.2, MinHaze: 1.5, Tolerance: 0.12},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
-		Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95},
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5},
+		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2.5, Amount: 0.8, TargetStd: 0.22},
 		Vibrance{Amount: 0.2},
 		Sharpen{Sigma: 1.0, Amount: 0.6, Threshold: 0.008, MaxDelta: 0.1, SoftAt: 0.5, SharpAt: 0.95},
