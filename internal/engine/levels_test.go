@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -125,7 +126,7 @@ func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
 	var worst float64
 	for i := range dark.Planes[0] {
 		r0, g0, b0 := SRGBToLinear(float64(before.Planes[0][i])), SRGBToLinear(float64(before.Planes[1][i])), SRGBToLinear(float64(before.Planes[2][i]))
-		if max(r0, g0, b0)*gain > 1/gain || min(r0, g0, b0) < 0.01 {
+		if max(r0, g0, b0)*gain > math.Min(0.5, 1/gain) || min(r0, g0, b0) < 0.01 {
 			continue
 		}
 		r1, g1, b1 := SRGBToLinear(float64(dark.Planes[0][i])), SRGBToLinear(float64(dark.Planes[1][i])), SRGBToLinear(float64(dark.Planes[2][i]))
@@ -136,11 +137,8 @@ func TestLevelsBrightensAPhotoThatReachesWhiteWithLight(t *testing.T) {
 	require.Equal(t, float32(1), dark.Planes[1][w*h-1], "white stays white")
 	median := func(m *Image) float64 {
 		y := m.Luma(2)
-		h := make([]int, 256)
-		for _, v := range y {
-			h[int(clamp01(v)*255)]++
-		}
-		return percentile(h, len(y), 0.5) * (histBins - 1) / 255
+		slices.Sort(y)
+		return float64(y[len(y)/2])
 	}
 	require.InDelta(t, l.MedianLow+(l.MedianHigh-l.MedianLow)/4, median(dark), 0.03)
 
