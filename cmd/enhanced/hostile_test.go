@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/credits"
@@ -190,7 +191,9 @@ func TestHostileInput(t *testing.T) {
 			wg.Go(func() {
 				defer cancel()
 				for r := range work {
-					h.expectStatus(0, r.method, r.path, r.contentType, r.body)
+					if _, ok := h.expectStatus(0, r.method, r.path, r.contentType, r.body); !ok {
+						return
+					}
 				}
 			})
 		}
@@ -262,21 +265,29 @@ type problemBody struct {
 	Status int    `json:"status"`
 }
 
-// expectStatus sends one request and requires a 4xx with a JSON detail
-// (want, when not 0, names the exact status); it returns the problem.
-func (h *hostile) expectStatus(want int, method, path, contentType string, body []byte) problemBody {
+// expectStatus sends one request and checks for a 4xx with a JSON detail
+// (want, when not 0, names the exact status); it returns the problem and
+// whether every check held. It reports with assert, not require, because
+// the suite calls it from several goroutines at once.
+func (h *hostile) expectStatus(want int, method, path, contentType string, body []byte) (problemBody, bool) {
 	t := h.t
 	req, err := http.NewRequest(method, h.base+path, bytes.NewReader(body))
-	require.NoError(t, err)
+	if !assert.NoError(t, err) {
+		return problemBody{}, false
+	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("x-api-key", h.key)
 	resp, err := h.client.Do(req)
-	require.NoError(t, err, "%s %s", method, path)
+	if !assert.NoError(t, err, "%s %s", method, path) {
+		return problemBody{}, false
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if !assert.NoError(t, err) {
+		return problemBody{}, false
+	}
 	var p problemBody
 	jsonErr := json.Unmarshal(raw, &p)
 	h.mu.Lock()
@@ -284,31 +295,33 @@ func (h *hostile) expectStatus(want int, method, path, contentType string, body 
 	h.codes[p.Code]++
 	h.lastDetail = p.Detail
 	h.mu.Unlock()
-	require.True(t, resp.StatusCode >= 400 && resp.StatusCode < 500, "%s %s (%.80q): %d %s", method, path, body, resp.StatusCode, raw)
+	ok := assert.True(t, resp.StatusCode >= 400 && resp.StatusCode < 500, "%s %s (%.80q): %d %s", method, path, body, resp.StatusCode, raw)
 	if want != 0 {
-		require.Equal(t, want, resp.StatusCode, "%s %s: %s", method, path, raw)
+		ok = assert.Equal(t, want, resp.StatusCode, "%s %s: %s", method, path, raw) && ok
 	}
-	require.NoError(t, jsonErr, "a JSON problem body: %s", raw)
-	require.NotEmpty(t, p.Detail, "%s %s: every refusal has a detail", method, path)
-	require.Equal(t, resp.StatusCode, p.Status)
-	return p
+	ok = assert.NoError(t, jsonErr, "a JSON problem body: %s", raw) && ok
+	ok = assert.NotEmpty(t, p.Detail, "%s %s: every refusal has a detail", method, path) && ok
+	ok = assert.Equal(t, resp.StatusCode, p.Status) && ok
+	return p, ok
 }
 
 func (h *hostile) expectJSON(code string, status int, body map[string]any) {
 	h.t.Helper()
 	b, err := json.Marshal(body)
 	require.NoError(h.t, err)
-	p := h.expectStatus(status, http.MethodPost, "/v1/enhance", "application/json", b)
-	require.Equal(h.t, code, p.Code, "%s: %s", b, p.Detail)
+	p, _ := h.expectStatus(status, http.MethodPost, "/v1/enhance", "application/json", b)
+	assert.Equal(h.t, code, p.Code, "%s: %s", b, p.Detail)
 }
 
-func (h *hostile) expectRaw(code string, status int, path, contentType string, body []byte, detail string) {
+// expectRaw is expectStatus for an image body, checking the code (when
+// not "") and a part of the detail; goroutines may call it.
+func (h *hostile) expectRaw(code string, status int, path, contentType string, body []byte, detail string) bool {
 	h.t.Helper()
-	p := h.expectStatus(status, http.MethodPost, path, contentType, body)
+	p, ok := h.expectStatus(status, http.MethodPost, path, contentType, body)
 	if code != "" {
-		require.Equal(h.t, code, p.Code, p.Detail)
+		ok = assert.Equal(h.t, code, p.Code, p.Detail) && ok
 	}
-	require.Contains(h.t, p.Detail, detail)
+	return assert.Contains(h.t, p.Detail, detail) && ok
 }
 
 // hostileOrigin serves every kind of bad origin on 127.0.0.2.

@@ -78,9 +78,8 @@ func TestFullQueueAnswers429AtOnce(t *testing.T) {
 	codes := make([]int, 2)
 	for i := range 2 {
 		wg.Go(func() {
-			resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": slow.URL + "/bird.png"}, s.key)
-			resp.Body.Close()
-			codes[i] = resp.StatusCode
+			a := s.send(http.MethodPost, "/v1/enhance", "application/json", []byte(`{"imageUrl": "`+slow.URL+`/bird.png"}`), map[string]string{"x-api-key": s.key})
+			codes[i] = a.status
 		})
 	}
 	<-arrived

@@ -131,10 +131,8 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	})
 	result := make(chan int, 1)
 	go func() {
-		resp := s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/slow.png"}, s.key)
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		result <- resp.StatusCode
+		a := s.send(http.MethodPost, "/v1/enhance", "application/json", []byte(`{"imageUrl": "`+img.URL+`/slow.png"}`), map[string]string{"x-api-key": s.key})
+		result <- a.status
 	}()
 	<-arrived
 	s.cancel() // as SIGTERM does

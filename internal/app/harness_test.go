@@ -6,6 +6,9 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
 	"io"
 	"log/slog"
 	"net/http"
@@ -91,7 +94,9 @@ func startServer(t testing.TB, mutate func(*config.Config)) *testServer {
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
 	s.http = &http.Client{
 		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true},
-		Timeout:   30 * time.Second,
+		// Generous: a loaded 2-core machine running the race detector
+		// may queue a request for a long time; no test is about speed.
+		Timeout: 2 * time.Minute,
 	}
 	s.grpc, err = grpc.NewClient(a.GRPCAddr(), grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"})))
 	require.NoError(t, err)
@@ -127,6 +132,55 @@ func (s *testServer) post(t testing.TB, path, contentType string, body []byte, h
 	resp, err := s.http.Do(req)
 	require.NoError(t, err)
 	return resp
+}
+
+// answer is what send saw: safe to collect from other goroutines, where
+// require must not be called.
+type answer struct {
+	status  int
+	header  http.Header
+	body    []byte
+	problem problem
+	err     error
+}
+
+// send makes one request and reads the whole answer; unlike post it never
+// fails the test, so goroutines may call it.
+func (s *testServer) send(method, path, contentType string, body []byte, headers map[string]string) answer {
+	req, err := http.NewRequest(method, s.base+path, bytes.NewReader(body))
+	if err != nil {
+		return answer{err: err}
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return answer{err: err}
+	}
+	defer resp.Body.Close()
+	a := answer{status: resp.StatusCode, header: resp.Header}
+	if a.body, a.err = io.ReadAll(resp.Body); a.err == nil && resp.StatusCode >= 400 {
+		a.err = json.Unmarshal(a.body, &a.problem)
+	}
+	return a
+}
+
+// tinyPNG is a w×h gradient: an image every call accepts, cheap to work on.
+func tinyPNG(t testing.TB, w, h int) []byte {
+	t.Helper()
+	img := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetNRGBA(x, y, color.NRGBA{R: uint8(x * 255 / w), G: uint8(y * 255 / h), B: 128, A: 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, png.Encode(&buf, img))
+	return buf.Bytes()
 }
 
 func (s *testServer) postJSON(t testing.TB, path string, v any, key string) *http.Response {
