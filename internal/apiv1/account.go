@@ -87,14 +87,7 @@ func (s *AccountServer) ExportAccount(ctx context.Context, _ *enhancev1.ExportAc
 	if err != nil {
 		return nil, toStatus(ctx, s.log, err)
 	}
-	resp := &enhancev1.ExportAccountResponse{Account: accountProto(ex.Account)}
-	for _, k := range ex.Keys {
-		resp.ApiKeys = append(resp.ApiKeys, apiKeyProto(k))
-	}
-	for _, e := range ex.AuditEvents {
-		resp.AuditEvents = append(resp.AuditEvents, auditProto(e))
-	}
-	return resp, nil
+	return exportProto(ex), nil
 }
 
 // Audit log paging: the page token is the id of the last event shown.

@@ -150,8 +150,8 @@ type Store interface {
 	Account(ctx context.Context, id string) (Account, error)
 	// AccountByEmail finds an account by email, ignoring case.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
-	// DeleteAccount erases an account with its keys, sessions and audit
-	// events.
+	// DeleteAccount erases an account with everything stored of it: keys,
+	// sessions, audit events, ledger entries and idempotent calls.
 	DeleteAccount(ctx context.Context, id string) error
 
 	// CreateAPIKey stores a key and its audit event, both or neither;
@@ -159,6 +159,10 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, key APIKey, event AuditEvent, maxKeys int) error
 	// APIKeys lists an account's keys that are not revoked, oldest first.
 	APIKeys(ctx context.Context, accountID string) ([]APIKey, error)
+	// AllAPIKeys lists every key an account holds, revoked ones included,
+	// oldest first: revoked keys stay stored (their ids are in the audit
+	// log and the ledger), so an export must show them.
+	AllAPIKeys(ctx context.Context, accountID string) ([]APIKey, error)
 	// UpdateAPIKey applies update to the account's live key id and records
 	// event, atomically; ErrNotFound when the key is revoked, absent or
 	// another account's.
@@ -172,6 +176,9 @@ type Store interface {
 	Session(ctx context.Context, id string) (Session, error)
 	// DeleteSession ends a session and records event; ErrNotFound if absent.
 	DeleteSession(ctx context.Context, id string, event AuditEvent) error
+	// Sessions lists an account's stored sessions oldest first, expired
+	// ones that are not yet swept included, for an export.
+	Sessions(ctx context.Context, accountID string) ([]Session, error)
 
 	// SetPlan changes an account's plan.
 	SetPlan(ctx context.Context, accountID, plan string) error
@@ -195,6 +202,10 @@ type Store interface {
 	// LedgerEntries lists a period's entries oldest first, those with ids
 	// above after, at most limit.
 	LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]LedgerEntry, error)
+	// AllLedgerEntries lists an account's entries of every period in id
+	// order, those with ids above after, at most limit: the whole ledger,
+	// page by page, for an export.
+	AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]LedgerEntry, error)
 
 	// BeginIdempotent records call as running unless the account already
 	// has a call under the same key, which it returns instead (found is
@@ -206,6 +217,12 @@ type Store interface {
 	// AbandonIdempotent forgets a running call that failed, so that a
 	// retry runs again.
 	AbandonIdempotent(ctx context.Context, accountID, key string) error
+	// IdempotentCalls lists an account's stored calls in key order, those
+	// with keys above after, at most limit, expired ones that are not yet
+	// swept included. Response, Header and RequestHash are left empty: a
+	// stored response can be a whole image, and an export lists the calls,
+	// not their results.
+	IdempotentCalls(ctx context.Context, accountID, after string, limit int) ([]IdempotentCall, error)
 	// SweepIdempotent deletes calls created before expired.
 	SweepIdempotent(ctx context.Context, expired time.Time) (int, error)
 

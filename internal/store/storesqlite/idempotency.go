@@ -77,6 +77,33 @@ func (s *Store) AbandonIdempotent(ctx context.Context, accountID, key string) er
 	return nil
 }
 
+// IdempotentCalls implements store.Store. It never reads the response
+// and header columns.
+func (s *Store) IdempotentCalls(ctx context.Context, accountID, after string, limit int) ([]store.IdempotentCall, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT key, state, create_time FROM idempotency WHERE account_id = ? AND key > ? ORDER BY key LIMIT ?`,
+		accountID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: list idempotent calls: %w", err)
+	}
+	defer rows.Close()
+	var out []store.IdempotentCall
+	for rows.Next() {
+		var (
+			c       = store.IdempotentCall{AccountID: accountID}
+			state   string
+			created int64
+		)
+		if err := rows.Scan(&c.Key, &state, &created); err != nil {
+			return nil, fmt.Errorf("storesqlite: read idempotent call: %w", err)
+		}
+		c.Done = state == "done"
+		c.CreateTime = time.UnixMicro(created).UTC()
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
 // SweepIdempotent implements store.Store.
 func (s *Store) SweepIdempotent(ctx context.Context, expired time.Time) (int, error) {
 	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE create_time < ?`, expired.UnixMicro())

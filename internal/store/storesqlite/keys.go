@@ -65,8 +65,17 @@ func (s *Store) CreateAPIKey(ctx context.Context, k store.APIKey, event store.Au
 
 // APIKeys implements store.Store.
 func (s *Store) APIKeys(ctx context.Context, accountID string) ([]store.APIKey, error) {
-	rows, err := s.db.QueryContext(ctx,
+	return s.listKeys(ctx,
 		`SELECT `+keyColumns+` FROM api_keys WHERE account_id = ? AND revoke_time IS NULL ORDER BY create_time, id`, accountID)
+}
+
+// AllAPIKeys implements store.Store.
+func (s *Store) AllAPIKeys(ctx context.Context, accountID string) ([]store.APIKey, error) {
+	return s.listKeys(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE account_id = ? ORDER BY create_time, id`, accountID)
+}
+
+func (s *Store) listKeys(ctx context.Context, query string, args ...any) ([]store.APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storesqlite: list keys: %w", err)
 	}

@@ -175,10 +175,21 @@ func (s *Store) Grant(ctx context.Context, g store.LedgerEntry) error {
 
 // LedgerEntries implements store.Store.
 func (s *Store) LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]store.LedgerEntry, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time
-		 FROM ledger WHERE account_id = ? AND period_start = ? AND id > ? ORDER BY id LIMIT ?`,
+	return s.listEntries(ctx,
+		`SELECT `+entryColumns+` FROM ledger WHERE account_id = ? AND period_start = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, periodStart.UnixMicro(), after, limit)
+}
+
+// AllLedgerEntries implements store.Store.
+func (s *Store) AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]store.LedgerEntry, error) {
+	return s.listEntries(ctx,
+		`SELECT `+entryColumns+` FROM ledger WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`, accountID, after, limit)
+}
+
+const entryColumns = `id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time`
+
+func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]store.LedgerEntry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("storesqlite: list ledger: %w", err)
 	}

@@ -60,3 +60,28 @@ func (s *Store) DeleteSession(ctx context.Context, id string, event store.AuditE
 		return insertAudit(ctx, tx, event)
 	})
 }
+
+// Sessions implements store.Store.
+func (s *Store) Sessions(ctx context.Context, accountID string) ([]store.Session, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT id, account_id, secret_hash, create_time, expire_time, client_address FROM sessions
+		 WHERE account_id = ? ORDER BY create_time, id`, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Session
+	for rows.Next() {
+		var (
+			ses              store.Session
+			created, expires int64
+		)
+		if err := rows.Scan(&ses.ID, &ses.AccountID, &ses.SecretHash, &created, &expires, &ses.ClientAddress); err != nil {
+			return nil, fmt.Errorf("storesqlite: read session: %w", err)
+		}
+		ses.CreateTime = time.UnixMicro(created).UTC()
+		ses.ExpireTime = time.UnixMicro(expires).UTC()
+		out = append(out, ses)
+	}
+	return out, rows.Err()
+}

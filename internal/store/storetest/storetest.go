@@ -316,6 +316,124 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, 3, n)
 	})
+	t.Run("EverythingOfAnAccountForExport", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 30, 23, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		seedAccount(t, s, "a2", "b@example.com", "k2", now)
+		ev := store.AuditEvent{AccountID: "a1", Time: now, Kind: "x"}
+
+		// Keys: revoked ones are listed too, with their revoke time.
+		require.NoError(t, s.CreateAPIKey(ctx, store.APIKey{ID: "k3", AccountID: "a1", SecretHash: []byte{3}, CreateTime: now.Add(time.Second)}, ev, 10))
+		_, err := s.UpdateAPIKey(ctx, "a1", "k1", func(k *store.APIKey) error { k.RevokeTime = now.Add(time.Minute); return nil }, ev)
+		require.NoError(t, err)
+		keys, err := s.AllAPIKeys(ctx, "a1")
+		require.NoError(t, err)
+		require.Len(t, keys, 2)
+		require.Equal(t, []string{"k1", "k3"}, []string{keys[0].ID, keys[1].ID}, "oldest first")
+		require.Equal(t, now.Add(time.Minute), keys[0].RevokeTime)
+		require.True(t, keys[1].RevokeTime.IsZero())
+		live, err := s.APIKeys(ctx, "a1")
+		require.NoError(t, err)
+		require.Len(t, live, 1)
+		none, err := s.AllAPIKeys(ctx, "nobody")
+		require.NoError(t, err)
+		require.Empty(t, none)
+
+		// Sessions: an account's own, expired ones not yet swept included.
+		s1 := store.Session{ID: "s1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now, ExpireTime: now.Add(time.Minute), ClientAddress: "192.0.2.1"}
+		s2 := store.Session{ID: "s2", AccountID: "a1", SecretHash: []byte{2}, CreateTime: now.Add(time.Second), ExpireTime: now.Add(time.Hour), ClientAddress: "192.0.2.2"}
+		other := store.Session{ID: "s3", AccountID: "a2", SecretHash: []byte{3}, CreateTime: now.Add(time.Second), ExpireTime: now.Add(time.Hour)}
+		for _, ses := range []store.Session{s1, s2, other} {
+			require.NoError(t, s.CreateSession(ctx, ses, store.AuditEvent{AccountID: ses.AccountID, Time: now, Kind: "session.created"}))
+		}
+		sessions, err := s.Sessions(ctx, "a1")
+		require.NoError(t, err)
+		require.Equal(t, []store.Session{s1, s2}, sessions)
+
+		// The ledger: every period, in id order, page by page.
+		grants := map[string]int{"free": 50}
+		nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+		dec := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+		charge := store.LedgerEntry{AccountID: "a1", KeyID: "k3", PeriodStart: nov, Amount: 2, Operation: "upscale", RequestID: "r1", Time: now}
+		c1, _, err := s.Reserve(ctx, charge, grants)
+		require.NoError(t, err)
+		require.NoError(t, s.Settle(ctx, c1.ID, false, now.Add(time.Second)))
+		charge.PeriodStart, charge.RequestID, charge.Time = dec, "r2", dec
+		c2, _, err := s.Reserve(ctx, charge, grants)
+		require.NoError(t, err)
+		require.NoError(t, s.Settle(ctx, c2.ID, true, dec))
+		require.NoError(t, s.Grant(ctx, store.LedgerEntry{AccountID: "a1", PeriodStart: dec, Amount: 5, Operation: "goodwill", Time: dec}))
+		_, _, err = s.Reserve(ctx, store.LedgerEntry{AccountID: "a2", KeyID: "k2", PeriodStart: nov, Amount: 1, Operation: "enhance", RequestID: "r3", Time: now}, grants)
+		require.NoError(t, err)
+		entries, err := s.AllLedgerEntries(ctx, "a1", 0, 100)
+		require.NoError(t, err)
+		require.Len(t, entries, 4, "charge, its refund, charge, grant")
+		type row struct {
+			kind, state, request string
+			period               time.Time
+			refundOf             int64
+		}
+		var rows []row
+		for i, e := range entries {
+			require.Equal(t, "a1", e.AccountID)
+			if i > 0 {
+				require.Greater(t, e.ID, entries[i-1].ID)
+			}
+			rows = append(rows, row{e.Kind, e.State, e.RequestID, e.PeriodStart, e.RefundOf})
+		}
+		require.Equal(t, []row{
+			{store.EntryCharge, store.ChargeRefunded, "r1", nov, 0},
+			{store.EntryRefund, "", "r1", nov, c1.ID},
+			{store.EntryCharge, store.ChargeFinal, "r2", dec, 0},
+			{store.EntryGrant, "", "", dec, 0},
+		}, rows)
+		require.Equal(t, "k3", entries[1].KeyID)
+		require.Equal(t, now.Add(time.Second), entries[1].Time)
+		page, err := s.AllLedgerEntries(ctx, "a1", entries[1].ID, 1)
+		require.NoError(t, err)
+		require.Equal(t, entries[2:3], page)
+
+		// Idempotent calls: metadata only, in key order, page by page.
+		expired, abandoned := now.Add(-24*time.Hour), now.Add(-time.Hour)
+		for i, k := range []string{"b", "a", "c"} {
+			_, _, err := s.BeginIdempotent(ctx, store.IdempotentCall{AccountID: "a1", Key: k, RequestHash: []byte{1}, CreateTime: now.Add(time.Duration(i) * time.Second)}, expired, abandoned)
+			require.NoError(t, err)
+		}
+		_, _, err = s.BeginIdempotent(ctx, store.IdempotentCall{AccountID: "a2", Key: "a", RequestHash: []byte{1}, CreateTime: now}, expired, abandoned)
+		require.NoError(t, err)
+		require.NoError(t, s.FinishIdempotent(ctx, "a1", "b", []byte("a whole image"), []byte("header")))
+		calls, err := s.IdempotentCalls(ctx, "a1", "", 100)
+		require.NoError(t, err)
+		require.Equal(t, []store.IdempotentCall{
+			{AccountID: "a1", Key: "a", CreateTime: now.Add(time.Second)},
+			{AccountID: "a1", Key: "b", Done: true, CreateTime: now},
+			{AccountID: "a1", Key: "c", CreateTime: now.Add(2 * time.Second)},
+		}, calls, "no request hash, response or header")
+		paged, err := s.IdempotentCalls(ctx, "a1", "a", 1)
+		require.NoError(t, err)
+		require.Equal(t, calls[1:2], paged)
+
+		// Erasure leaves nothing of the account to list.
+		require.NoError(t, s.DeleteAccount(ctx, "a1"))
+		keys, err = s.AllAPIKeys(ctx, "a1")
+		require.NoError(t, err)
+		require.Empty(t, keys)
+		sessions, err = s.Sessions(ctx, "a1")
+		require.NoError(t, err)
+		require.Empty(t, sessions)
+		entries, err = s.AllLedgerEntries(ctx, "a1", 0, 100)
+		require.NoError(t, err)
+		require.Empty(t, entries)
+		calls, err = s.IdempotentCalls(ctx, "a1", "", 100)
+		require.NoError(t, err)
+		require.Empty(t, calls)
+		sessions, err = s.Sessions(ctx, "a2")
+		require.NoError(t, err)
+		require.Equal(t, []store.Session{other}, sessions, "another account keeps its own")
+	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		require.NoError(t, open(t).Ping(context.Background()))

@@ -413,7 +413,7 @@ func (*ExportAccountRequest) Descriptor() ([]byte, []int) {
 }
 
 // ExportAccountResponse is everything stored about the account. Password
-// and secret hashes are not included.
+// and secret hashes, session tokens and stored responses are not included.
 type ExportAccountResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The account.
@@ -421,9 +421,22 @@ type ExportAccountResponse struct {
 	// Its live API keys, without secrets.
 	ApiKeys []*ApiKey `protobuf:"bytes,2,rep,name=api_keys,json=apiKeys,proto3" json:"api_keys,omitempty"`
 	// Its whole audit log, newest first.
-	AuditEvents   []*AuditEvent `protobuf:"bytes,3,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	AuditEvents []*AuditEvent `protobuf:"bytes,3,rep,name=audit_events,json=auditEvents,proto3" json:"audit_events,omitempty"`
+	// Its revoked API keys, oldest first, each with its revoke_time. They
+	// stay stored because the audit log and the ledger name them.
+	RevokedApiKeys []*ApiKey `protobuf:"bytes,4,rep,name=revoked_api_keys,json=revokedApiKeys,proto3" json:"revoked_api_keys,omitempty"`
+	// Its sessions, oldest first, without their tokens; expired sessions
+	// stay stored until the next sign-in of any account sweeps them.
+	Sessions []*Session `protobuf:"bytes,5,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	// Its whole credit ledger, every period, oldest first: charges, refunds
+	// and grants.
+	LedgerEntries []*LedgerEntry `protobuf:"bytes,6,rep,name=ledger_entries,json=ledgerEntries,proto3" json:"ledger_entries,omitempty"`
+	// The requests it made with an Idempotency-Key in the last 24 hours (or
+	// longer, until they are swept), in key order, without their stored
+	// results.
+	IdempotencyRecords []*IdempotencyRecord `protobuf:"bytes,7,rep,name=idempotency_records,json=idempotencyRecords,proto3" json:"idempotency_records,omitempty"`
+	unknownFields      protoimpl.UnknownFields
+	sizeCache          protoimpl.SizeCache
 }
 
 func (x *ExportAccountResponse) Reset() {
@@ -477,6 +490,174 @@ func (x *ExportAccountResponse) GetAuditEvents() []*AuditEvent {
 	return nil
 }
 
+func (x *ExportAccountResponse) GetRevokedApiKeys() []*ApiKey {
+	if x != nil {
+		return x.RevokedApiKeys
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetSessions() []*Session {
+	if x != nil {
+		return x.Sessions
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetLedgerEntries() []*LedgerEntry {
+	if x != nil {
+		return x.LedgerEntries
+	}
+	return nil
+}
+
+func (x *ExportAccountResponse) GetIdempotencyRecords() []*IdempotencyRecord {
+	if x != nil {
+		return x.IdempotencyRecords
+	}
+	return nil
+}
+
+// Session is a signed-in dashboard or CLI user. Only the hash of its token
+// is stored, and it is never returned.
+type Session struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name, "sessions/{session_id}"; the session id is the part
+	// after "ses_" of the token, which is not secret on its own.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// When the owner signed in.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// When the session stops working.
+	ExpireTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=expire_time,json=expireTime,proto3" json:"expire_time,omitempty"`
+	// The client address that signed in.
+	ClientAddress string `protobuf:"bytes,4,opt,name=client_address,json=clientAddress,proto3" json:"client_address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Session) Reset() {
+	*x = Session{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Session) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Session) ProtoMessage() {}
+
+func (x *Session) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Session.ProtoReflect.Descriptor instead.
+func (*Session) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Session) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Session) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *Session) GetExpireTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ExpireTime
+	}
+	return nil
+}
+
+func (x *Session) GetClientAddress() string {
+	if x != nil {
+		return x.ClientAddress
+	}
+	return ""
+}
+
+// IdempotencyRecord is a request made with an Idempotency-Key, whose first
+// result is kept for 24 hours to answer retries.
+type IdempotencyRecord struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The Idempotency-Key the client sent.
+	Key string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	// When the first request with the key arrived.
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Whether its first request finished (its result is kept) or still runs.
+	Done          bool `protobuf:"varint,3,opt,name=done,proto3" json:"done,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *IdempotencyRecord) Reset() {
+	*x = IdempotencyRecord{}
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *IdempotencyRecord) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*IdempotencyRecord) ProtoMessage() {}
+
+func (x *IdempotencyRecord) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use IdempotencyRecord.ProtoReflect.Descriptor instead.
+func (*IdempotencyRecord) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *IdempotencyRecord) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *IdempotencyRecord) GetCreateTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.CreateTime
+	}
+	return nil
+}
+
+func (x *IdempotencyRecord) GetDone() bool {
+	if x != nil {
+		return x.Done
+	}
+	return false
+}
+
 // ListAuditEventsRequest pages through the audit log.
 type ListAuditEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -490,7 +671,7 @@ type ListAuditEventsRequest struct {
 
 func (x *ListAuditEventsRequest) Reset() {
 	*x = ListAuditEventsRequest{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -502,7 +683,7 @@ func (x *ListAuditEventsRequest) String() string {
 func (*ListAuditEventsRequest) ProtoMessage() {}
 
 func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[10]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -515,7 +696,7 @@ func (x *ListAuditEventsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsRequest.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsRequest) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{10}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListAuditEventsRequest) GetPageSize() int32 {
@@ -545,7 +726,7 @@ type ListAuditEventsResponse struct {
 
 func (x *ListAuditEventsResponse) Reset() {
 	*x = ListAuditEventsResponse{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -557,7 +738,7 @@ func (x *ListAuditEventsResponse) String() string {
 func (*ListAuditEventsResponse) ProtoMessage() {}
 
 func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[11]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -570,7 +751,7 @@ func (x *ListAuditEventsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListAuditEventsResponse.ProtoReflect.Descriptor instead.
 func (*ListAuditEventsResponse) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{11}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *ListAuditEventsResponse) GetAuditEvents() []*AuditEvent {
@@ -608,7 +789,7 @@ type AuditEvent struct {
 
 func (x *AuditEvent) Reset() {
 	*x = AuditEvent{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -620,7 +801,7 @@ func (x *AuditEvent) String() string {
 func (*AuditEvent) ProtoMessage() {}
 
 func (x *AuditEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[12]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -633,7 +814,7 @@ func (x *AuditEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AuditEvent.ProtoReflect.Descriptor instead.
 func (*AuditEvent) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{12}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *AuditEvent) GetKind() string {
@@ -684,7 +865,7 @@ type CreateAccountRequest struct {
 
 func (x *CreateAccountRequest) Reset() {
 	*x = CreateAccountRequest{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -696,7 +877,7 @@ func (x *CreateAccountRequest) String() string {
 func (*CreateAccountRequest) ProtoMessage() {}
 
 func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[13]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -709,7 +890,7 @@ func (x *CreateAccountRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountRequest.ProtoReflect.Descriptor instead.
 func (*CreateAccountRequest) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{13}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *CreateAccountRequest) GetEmail() string {
@@ -739,7 +920,7 @@ type CreateAccountResponse struct {
 
 func (x *CreateAccountResponse) Reset() {
 	*x = CreateAccountResponse{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +932,7 @@ func (x *CreateAccountResponse) String() string {
 func (*CreateAccountResponse) ProtoMessage() {}
 
 func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[14]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +945,7 @@ func (x *CreateAccountResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateAccountResponse.ProtoReflect.Descriptor instead.
 func (*CreateAccountResponse) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{14}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateAccountResponse) GetAccount() *Account {
@@ -789,14 +970,16 @@ type Account struct {
 	// Email address the account signs in with.
 	Email string `protobuf:"bytes,2,opt,name=email,proto3" json:"email,omitempty"`
 	// When the account was created.
-	CreateTime    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	// Output only. The account's plan, for example "free"; set in exports.
+	Plan          string `protobuf:"bytes,4,opt,name=plan,proto3" json:"plan,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +991,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[15]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +1004,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{15}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Account) GetName() string {
@@ -843,6 +1026,13 @@ func (x *Account) GetCreateTime() *timestamppb.Timestamp {
 		return x.CreateTime
 	}
 	return nil
+}
+
+func (x *Account) GetPlan() string {
+	if x != nil {
+		return x.Plan
+	}
+	return ""
 }
 
 // ApiKey is a credential that authenticates requests. Its secret is returned
@@ -870,13 +1060,16 @@ type ApiKey struct {
 	// After a rotation with a grace period: when the previous secret stops
 	// working.
 	PreviousSecretExpireTime *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=previous_secret_expire_time,json=previousSecretExpireTime,proto3" json:"previous_secret_expire_time,omitempty"`
-	unknownFields            protoimpl.UnknownFields
-	sizeCache                protoimpl.SizeCache
+	// Output only. When the key was revoked; unset while it works. Only
+	// exports list revoked keys.
+	RevokeTime    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=revoke_time,json=revokeTime,proto3" json:"revoke_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -888,7 +1081,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[16]
+	mi := &file_smartimage_enhance_v1_account_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -901,7 +1094,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{16}
+	return file_smartimage_enhance_v1_account_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ApiKey) GetName() string {
@@ -967,11 +1160,18 @@ func (x *ApiKey) GetPreviousSecretExpireTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *ApiKey) GetRevokeTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.RevokeTime
+	}
+	return nil
+}
+
 var File_smartimage_enhance_v1_account_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\n" +
-	"#smartimage/enhance/v1/account.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"H\n" +
+	"#smartimage/enhance/v1/account.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\x1a!smartimage/enhance/v1/usage.proto\"H\n" +
 	"\x14CreateSessionRequest\x12\x14\n" +
 	"\x05email\x18\x01 \x01(\tR\x05email\x12\x1a\n" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"j\n" +
@@ -987,11 +1187,27 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\x14DeleteAccountRequest\x12\x1a\n" +
 	"\bpassword\x18\x01 \x01(\tR\bpassword\"\x17\n" +
 	"\x15DeleteAccountResponse\"\x16\n" +
-	"\x14ExportAccountRequest\"\xd1\x01\n" +
+	"\x14ExportAccountRequest\"\xfc\x03\n" +
 	"\x15ExportAccountResponse\x128\n" +
 	"\aaccount\x18\x01 \x01(\v2\x1e.smartimage.enhance.v1.AccountR\aaccount\x128\n" +
 	"\bapi_keys\x18\x02 \x03(\v2\x1d.smartimage.enhance.v1.ApiKeyR\aapiKeys\x12D\n" +
-	"\faudit_events\x18\x03 \x03(\v2!.smartimage.enhance.v1.AuditEventR\vauditEvents\"T\n" +
+	"\faudit_events\x18\x03 \x03(\v2!.smartimage.enhance.v1.AuditEventR\vauditEvents\x12G\n" +
+	"\x10revoked_api_keys\x18\x04 \x03(\v2\x1d.smartimage.enhance.v1.ApiKeyR\x0erevokedApiKeys\x12:\n" +
+	"\bsessions\x18\x05 \x03(\v2\x1e.smartimage.enhance.v1.SessionR\bsessions\x12I\n" +
+	"\x0eledger_entries\x18\x06 \x03(\v2\".smartimage.enhance.v1.LedgerEntryR\rledgerEntries\x12Y\n" +
+	"\x13idempotency_records\x18\a \x03(\v2(.smartimage.enhance.v1.IdempotencyRecordR\x12idempotencyRecords\"\xbe\x01\n" +
+	"\aSession\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12;\n" +
+	"\vexpire_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"expireTime\x12%\n" +
+	"\x0eclient_address\x18\x04 \x01(\tR\rclientAddress\"v\n" +
+	"\x11IdempotencyRecord\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12;\n" +
+	"\vcreate_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"createTime\x12\x12\n" +
+	"\x04done\x18\x03 \x01(\bR\x04done\"T\n" +
 	"\x16ListAuditEventsRequest\x12\x1b\n" +
 	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
 	"\n" +
@@ -1011,12 +1227,13 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\bpassword\x18\x02 \x01(\tR\bpassword\"\x89\x01\n" +
 	"\x15CreateAccountResponse\x128\n" +
 	"\aaccount\x18\x01 \x01(\v2\x1e.smartimage.enhance.v1.AccountR\aaccount\x126\n" +
-	"\aapi_key\x18\x02 \x01(\v2\x1d.smartimage.enhance.v1.ApiKeyR\x06apiKey\"p\n" +
+	"\aapi_key\x18\x02 \x01(\v2\x1d.smartimage.enhance.v1.ApiKeyR\x06apiKey\"\x84\x01\n" +
 	"\aAccount\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05email\x18\x02 \x01(\tR\x05email\x12;\n" +
 	"\vcreate_time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\"\x9c\x03\n" +
+	"createTime\x12\x12\n" +
+	"\x04plan\x18\x04 \x01(\tR\x04plan\"\xd9\x03\n" +
 	"\x06ApiKey\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12!\n" +
 	"\fdisplay_name\x18\x02 \x01(\tR\vdisplayName\x12\x16\n" +
@@ -1028,7 +1245,10 @@ const file_smartimage_enhance_v1_account_proto_rawDesc = "" +
 	"\x06secret\x18\x06 \x01(\tR\x06secret\x12\x16\n" +
 	"\x06prefix\x18\a \x01(\tR\x06prefix\x12>\n" +
 	"\rlast_use_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vlastUseTime\x12Y\n" +
-	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime2\xc4\a\n" +
+	"\x1bprevious_secret_expire_time\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x18previousSecretExpireTime\x12;\n" +
+	"\vrevoke_time\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"revokeTime2\xc4\a\n" +
 	"\x0eAccountService\x12\x88\x01\n" +
 	"\rCreateAccount\x12+.smartimage.enhance.v1.CreateAccountRequest\x1a,.smartimage.enhance.v1.CreateAccountResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/accounts\x12\x88\x01\n" +
 	"\rCreateSession\x12+.smartimage.enhance.v1.CreateSessionRequest\x1a,.smartimage.enhance.v1.CreateSessionResponse\"\x1c\x92A\x02b\x00\x82\xd3\xe4\x93\x02\x11:\x01*\"\f/v1/sessions\x12\x88\x01\n" +
@@ -1051,7 +1271,7 @@ func file_smartimage_enhance_v1_account_proto_rawDescGZIP() []byte {
 	return file_smartimage_enhance_v1_account_proto_rawDescData
 }
 
-var file_smartimage_enhance_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_smartimage_enhance_v1_account_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_smartimage_enhance_v1_account_proto_goTypes = []any{
 	(*CreateSessionRequest)(nil),    // 0: smartimage.enhance.v1.CreateSessionRequest
 	(*CreateSessionResponse)(nil),   // 1: smartimage.enhance.v1.CreateSessionResponse
@@ -1063,49 +1283,60 @@ var file_smartimage_enhance_v1_account_proto_goTypes = []any{
 	(*DeleteAccountResponse)(nil),   // 7: smartimage.enhance.v1.DeleteAccountResponse
 	(*ExportAccountRequest)(nil),    // 8: smartimage.enhance.v1.ExportAccountRequest
 	(*ExportAccountResponse)(nil),   // 9: smartimage.enhance.v1.ExportAccountResponse
-	(*ListAuditEventsRequest)(nil),  // 10: smartimage.enhance.v1.ListAuditEventsRequest
-	(*ListAuditEventsResponse)(nil), // 11: smartimage.enhance.v1.ListAuditEventsResponse
-	(*AuditEvent)(nil),              // 12: smartimage.enhance.v1.AuditEvent
-	(*CreateAccountRequest)(nil),    // 13: smartimage.enhance.v1.CreateAccountRequest
-	(*CreateAccountResponse)(nil),   // 14: smartimage.enhance.v1.CreateAccountResponse
-	(*Account)(nil),                 // 15: smartimage.enhance.v1.Account
-	(*ApiKey)(nil),                  // 16: smartimage.enhance.v1.ApiKey
-	(*timestamppb.Timestamp)(nil),   // 17: google.protobuf.Timestamp
+	(*Session)(nil),                 // 10: smartimage.enhance.v1.Session
+	(*IdempotencyRecord)(nil),       // 11: smartimage.enhance.v1.IdempotencyRecord
+	(*ListAuditEventsRequest)(nil),  // 12: smartimage.enhance.v1.ListAuditEventsRequest
+	(*ListAuditEventsResponse)(nil), // 13: smartimage.enhance.v1.ListAuditEventsResponse
+	(*AuditEvent)(nil),              // 14: smartimage.enhance.v1.AuditEvent
+	(*CreateAccountRequest)(nil),    // 15: smartimage.enhance.v1.CreateAccountRequest
+	(*CreateAccountResponse)(nil),   // 16: smartimage.enhance.v1.CreateAccountResponse
+	(*Account)(nil),                 // 17: smartimage.enhance.v1.Account
+	(*ApiKey)(nil),                  // 18: smartimage.enhance.v1.ApiKey
+	(*timestamppb.Timestamp)(nil),   // 19: google.protobuf.Timestamp
+	(*LedgerEntry)(nil),             // 20: smartimage.enhance.v1.LedgerEntry
 }
 var file_smartimage_enhance_v1_account_proto_depIdxs = []int32{
-	17, // 0: smartimage.enhance.v1.CreateSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
-	15, // 1: smartimage.enhance.v1.GetAccountResponse.account:type_name -> smartimage.enhance.v1.Account
-	15, // 2: smartimage.enhance.v1.ExportAccountResponse.account:type_name -> smartimage.enhance.v1.Account
-	16, // 3: smartimage.enhance.v1.ExportAccountResponse.api_keys:type_name -> smartimage.enhance.v1.ApiKey
-	12, // 4: smartimage.enhance.v1.ExportAccountResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
-	12, // 5: smartimage.enhance.v1.ListAuditEventsResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
-	17, // 6: smartimage.enhance.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
-	15, // 7: smartimage.enhance.v1.CreateAccountResponse.account:type_name -> smartimage.enhance.v1.Account
-	16, // 8: smartimage.enhance.v1.CreateAccountResponse.api_key:type_name -> smartimage.enhance.v1.ApiKey
-	17, // 9: smartimage.enhance.v1.Account.create_time:type_name -> google.protobuf.Timestamp
-	17, // 10: smartimage.enhance.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	17, // 11: smartimage.enhance.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	17, // 12: smartimage.enhance.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
-	17, // 13: smartimage.enhance.v1.ApiKey.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
-	13, // 14: smartimage.enhance.v1.AccountService.CreateAccount:input_type -> smartimage.enhance.v1.CreateAccountRequest
-	0,  // 15: smartimage.enhance.v1.AccountService.CreateSession:input_type -> smartimage.enhance.v1.CreateSessionRequest
-	2,  // 16: smartimage.enhance.v1.AccountService.DeleteSession:input_type -> smartimage.enhance.v1.DeleteSessionRequest
-	4,  // 17: smartimage.enhance.v1.AccountService.GetAccount:input_type -> smartimage.enhance.v1.GetAccountRequest
-	6,  // 18: smartimage.enhance.v1.AccountService.DeleteAccount:input_type -> smartimage.enhance.v1.DeleteAccountRequest
-	8,  // 19: smartimage.enhance.v1.AccountService.ExportAccount:input_type -> smartimage.enhance.v1.ExportAccountRequest
-	10, // 20: smartimage.enhance.v1.AccountService.ListAuditEvents:input_type -> smartimage.enhance.v1.ListAuditEventsRequest
-	14, // 21: smartimage.enhance.v1.AccountService.CreateAccount:output_type -> smartimage.enhance.v1.CreateAccountResponse
-	1,  // 22: smartimage.enhance.v1.AccountService.CreateSession:output_type -> smartimage.enhance.v1.CreateSessionResponse
-	3,  // 23: smartimage.enhance.v1.AccountService.DeleteSession:output_type -> smartimage.enhance.v1.DeleteSessionResponse
-	5,  // 24: smartimage.enhance.v1.AccountService.GetAccount:output_type -> smartimage.enhance.v1.GetAccountResponse
-	7,  // 25: smartimage.enhance.v1.AccountService.DeleteAccount:output_type -> smartimage.enhance.v1.DeleteAccountResponse
-	9,  // 26: smartimage.enhance.v1.AccountService.ExportAccount:output_type -> smartimage.enhance.v1.ExportAccountResponse
-	11, // 27: smartimage.enhance.v1.AccountService.ListAuditEvents:output_type -> smartimage.enhance.v1.ListAuditEventsResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	19, // 0: smartimage.enhance.v1.CreateSessionResponse.expire_time:type_name -> google.protobuf.Timestamp
+	17, // 1: smartimage.enhance.v1.GetAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	17, // 2: smartimage.enhance.v1.ExportAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	18, // 3: smartimage.enhance.v1.ExportAccountResponse.api_keys:type_name -> smartimage.enhance.v1.ApiKey
+	14, // 4: smartimage.enhance.v1.ExportAccountResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
+	18, // 5: smartimage.enhance.v1.ExportAccountResponse.revoked_api_keys:type_name -> smartimage.enhance.v1.ApiKey
+	10, // 6: smartimage.enhance.v1.ExportAccountResponse.sessions:type_name -> smartimage.enhance.v1.Session
+	20, // 7: smartimage.enhance.v1.ExportAccountResponse.ledger_entries:type_name -> smartimage.enhance.v1.LedgerEntry
+	11, // 8: smartimage.enhance.v1.ExportAccountResponse.idempotency_records:type_name -> smartimage.enhance.v1.IdempotencyRecord
+	19, // 9: smartimage.enhance.v1.Session.create_time:type_name -> google.protobuf.Timestamp
+	19, // 10: smartimage.enhance.v1.Session.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 11: smartimage.enhance.v1.IdempotencyRecord.create_time:type_name -> google.protobuf.Timestamp
+	14, // 12: smartimage.enhance.v1.ListAuditEventsResponse.audit_events:type_name -> smartimage.enhance.v1.AuditEvent
+	19, // 13: smartimage.enhance.v1.AuditEvent.time:type_name -> google.protobuf.Timestamp
+	17, // 14: smartimage.enhance.v1.CreateAccountResponse.account:type_name -> smartimage.enhance.v1.Account
+	18, // 15: smartimage.enhance.v1.CreateAccountResponse.api_key:type_name -> smartimage.enhance.v1.ApiKey
+	19, // 16: smartimage.enhance.v1.Account.create_time:type_name -> google.protobuf.Timestamp
+	19, // 17: smartimage.enhance.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	19, // 18: smartimage.enhance.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	19, // 19: smartimage.enhance.v1.ApiKey.last_use_time:type_name -> google.protobuf.Timestamp
+	19, // 20: smartimage.enhance.v1.ApiKey.previous_secret_expire_time:type_name -> google.protobuf.Timestamp
+	19, // 21: smartimage.enhance.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	15, // 22: smartimage.enhance.v1.AccountService.CreateAccount:input_type -> smartimage.enhance.v1.CreateAccountRequest
+	0,  // 23: smartimage.enhance.v1.AccountService.CreateSession:input_type -> smartimage.enhance.v1.CreateSessionRequest
+	2,  // 24: smartimage.enhance.v1.AccountService.DeleteSession:input_type -> smartimage.enhance.v1.DeleteSessionRequest
+	4,  // 25: smartimage.enhance.v1.AccountService.GetAccount:input_type -> smartimage.enhance.v1.GetAccountRequest
+	6,  // 26: smartimage.enhance.v1.AccountService.DeleteAccount:input_type -> smartimage.enhance.v1.DeleteAccountRequest
+	8,  // 27: smartimage.enhance.v1.AccountService.ExportAccount:input_type -> smartimage.enhance.v1.ExportAccountRequest
+	12, // 28: smartimage.enhance.v1.AccountService.ListAuditEvents:input_type -> smartimage.enhance.v1.ListAuditEventsRequest
+	16, // 29: smartimage.enhance.v1.AccountService.CreateAccount:output_type -> smartimage.enhance.v1.CreateAccountResponse
+	1,  // 30: smartimage.enhance.v1.AccountService.CreateSession:output_type -> smartimage.enhance.v1.CreateSessionResponse
+	3,  // 31: smartimage.enhance.v1.AccountService.DeleteSession:output_type -> smartimage.enhance.v1.DeleteSessionResponse
+	5,  // 32: smartimage.enhance.v1.AccountService.GetAccount:output_type -> smartimage.enhance.v1.GetAccountResponse
+	7,  // 33: smartimage.enhance.v1.AccountService.DeleteAccount:output_type -> smartimage.enhance.v1.DeleteAccountResponse
+	9,  // 34: smartimage.enhance.v1.AccountService.ExportAccount:output_type -> smartimage.enhance.v1.ExportAccountResponse
+	13, // 35: smartimage.enhance.v1.AccountService.ListAuditEvents:output_type -> smartimage.enhance.v1.ListAuditEventsResponse
+	29, // [29:36] is the sub-list for method output_type
+	22, // [22:29] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_smartimage_enhance_v1_account_proto_init() }
@@ -1113,13 +1344,14 @@ func file_smartimage_enhance_v1_account_proto_init() {
 	if File_smartimage_enhance_v1_account_proto != nil {
 		return
 	}
+	file_smartimage_enhance_v1_usage_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartimage_enhance_v1_account_proto_rawDesc), len(file_smartimage_enhance_v1_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   17,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

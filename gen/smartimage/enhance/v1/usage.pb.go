@@ -207,7 +207,11 @@ type LedgerEntry struct {
 	// The request it belongs to (its X-Request-Id).
 	RequestId string `protobuf:"bytes,6,opt,name=request_id,json=requestId,proto3" json:"request_id,omitempty"`
 	// When it was recorded.
-	Time          *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
+	// Output only. First instant of the period it counts in (the first of a
+	// month, UTC); a refund counts in its charge's period. Set in exports,
+	// which span periods.
+	PeriodStart   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -287,6 +291,13 @@ func (x *LedgerEntry) GetRequestId() string {
 func (x *LedgerEntry) GetTime() *timestamppb.Timestamp {
 	if x != nil {
 		return x.Time
+	}
+	return nil
+}
+
+func (x *LedgerEntry) GetPeriodStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PeriodStart
 	}
 	return nil
 }
@@ -530,7 +541,7 @@ const file_smartimage_enhance_v1_usage_proto_rawDesc = "" +
 	"\fcredits_used\x18\x05 \x01(\x05R\vcreditsUsed\x12+\n" +
 	"\x11credits_remaining\x18\x06 \x01(\x05R\x10creditsRemaining\x12<\n" +
 	"\aentries\x18\a \x03(\v2\".smartimage.enhance.v1.LedgerEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\b \x01(\tR\rnextPageToken\"\xd0\x01\n" +
+	"\x0fnext_page_token\x18\b \x01(\tR\rnextPageToken\"\x8f\x02\n" +
 	"\vLedgerEntry\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1c\n" +
@@ -539,7 +550,8 @@ const file_smartimage_enhance_v1_usage_proto_rawDesc = "" +
 	"\x05state\x18\x05 \x01(\tR\x05state\x12\x1d\n" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12.\n" +
-	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x13\n" +
+	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
+	"\fperiod_start\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\"\x13\n" +
 	"\x11GetPricingRequest\"}\n" +
 	"\x12GetPricingResponse\x121\n" +
 	"\x05plans\x18\x01 \x03(\v2\x1b.smartimage.enhance.v1.PlanR\x05plans\x124\n" +
@@ -585,17 +597,18 @@ var file_smartimage_enhance_v1_usage_proto_depIdxs = []int32{
 	7, // 1: smartimage.enhance.v1.GetUsageResponse.period_end:type_name -> google.protobuf.Timestamp
 	2, // 2: smartimage.enhance.v1.GetUsageResponse.entries:type_name -> smartimage.enhance.v1.LedgerEntry
 	7, // 3: smartimage.enhance.v1.LedgerEntry.time:type_name -> google.protobuf.Timestamp
-	5, // 4: smartimage.enhance.v1.GetPricingResponse.plans:type_name -> smartimage.enhance.v1.Plan
-	6, // 5: smartimage.enhance.v1.GetPricingResponse.prices:type_name -> smartimage.enhance.v1.Price
-	0, // 6: smartimage.enhance.v1.UsageService.GetUsage:input_type -> smartimage.enhance.v1.GetUsageRequest
-	3, // 7: smartimage.enhance.v1.UsageService.GetPricing:input_type -> smartimage.enhance.v1.GetPricingRequest
-	1, // 8: smartimage.enhance.v1.UsageService.GetUsage:output_type -> smartimage.enhance.v1.GetUsageResponse
-	4, // 9: smartimage.enhance.v1.UsageService.GetPricing:output_type -> smartimage.enhance.v1.GetPricingResponse
-	8, // [8:10] is the sub-list for method output_type
-	6, // [6:8] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 4: smartimage.enhance.v1.LedgerEntry.period_start:type_name -> google.protobuf.Timestamp
+	5, // 5: smartimage.enhance.v1.GetPricingResponse.plans:type_name -> smartimage.enhance.v1.Plan
+	6, // 6: smartimage.enhance.v1.GetPricingResponse.prices:type_name -> smartimage.enhance.v1.Price
+	0, // 7: smartimage.enhance.v1.UsageService.GetUsage:input_type -> smartimage.enhance.v1.GetUsageRequest
+	3, // 8: smartimage.enhance.v1.UsageService.GetPricing:input_type -> smartimage.enhance.v1.GetPricingRequest
+	1, // 9: smartimage.enhance.v1.UsageService.GetUsage:output_type -> smartimage.enhance.v1.GetUsageResponse
+	4, // 10: smartimage.enhance.v1.UsageService.GetPricing:output_type -> smartimage.enhance.v1.GetPricingResponse
+	9, // [9:11] is the sub-list for method output_type
+	7, // [7:9] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_smartimage_enhance_v1_usage_proto_init() }
