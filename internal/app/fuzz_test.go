@@ -40,9 +40,22 @@ func FuzzRESTRequest(f *testing.F) {
 	f.Add(uint8(2), "", "application/json", []byte(`{"imageBase64":"AAAA","hints":[{"color":"#ff0000","points":[{"x":1,"y":2}],"widthPixels":3}]}`))
 	f.Add(uint8(3), "", "application/json", []byte(`{"name":"k","scopes":["images:write"]}`))
 	f.Add(uint8(4), "pageSize=2", "", []byte(nil))
+	// The other body kinds, and requests that do not fit their method.
+	form, formBody := multipartSeed(f, small)
+	f.Add(uint8(0), "quality=80", form, formBody)
+	f.Add(uint8(1), "scaleFactor=2", "application/octet-stream", small)
+	f.Add(uint8(0), "", "", small)
+	f.Add(uint8(0), "", "application/x-www-form-urlencoded", []byte(`{"imageUrl":"http://127.0.0.1:1/x.png","dryRun":true}`))
+	f.Add(uint8(0), "", "text/html", []byte("<html></html>"))
+	f.Add(uint8(2), "", "application/json", []byte(`{"imageBase64":"AAAA","hints":[{"colour":"#ff0000","points":{"x":1}}],}`))
+	f.Add(uint8(1), "", "application/json", []byte(`{"image_url":"x","scaleFactor":"two","dryRun":"true"}`))
+	f.Add(uint8(6), "", "application/json", []byte(`{"gracePeriod":"8d"}`))
+	f.Add(uint8(3), "", "application/json", []byte(`{"displayName":"k","expireTime":"tomorrow","scopes":"usage:read"}`))
+	f.Add(uint8(4), "pageSize=ten&page_size=1", "", []byte(nil))
 	routes := []struct{ method, path string }{
 		{http.MethodPost, "/v1/enhance"}, {http.MethodPost, "/v1/upscale"}, {http.MethodPost, "/v1/colorize"},
 		{http.MethodPost, "/v1/keys"}, {http.MethodGet, "/v1/usage"}, {http.MethodPost, "/v1/sessions"},
+		{http.MethodPost, "/v1/keys/somekey:rotate"},
 	}
 	f.Fuzz(func(t *testing.T, route uint8, query, contentType string, body []byte) {
 		r := routes[int(route)%len(routes)]

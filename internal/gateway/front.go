@@ -1,24 +1,28 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"mime"
 	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
 
+	"github.com/smartimage/enhance/internal/apierror"
+	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
 // ServeHTTP is the front handler: request id, panic safety, the api_key
-// query fallback, body limits, then health, OpenAPI, raw uploads or the
-// gateway mux.
+// query fallback, header checks, body limits, then health, OpenAPI, raw
+// uploads or the gateway mux.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	id := requestid.New()
+	// A well-formed client id is kept, so that a caller can match our
+	// logs to theirs; anything else is replaced (requestid.Valid).
+	id := r.Header.Get(requestid.Header)
+	if !requestid.Valid(id) {
+		id = requestid.New()
+	}
 	w.Header().Set("X-Request-Id", id)
 	r.Header.Set(requestid.Header, id)
 	r = r.WithContext(requestid.With(r.Context(), id))
@@ -38,7 +42,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			g.log.ErrorContext(r.Context(), "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-			writeError(w, r, http.StatusInternalServerError, "INTERNAL", "internal error (request id "+id+")")
+			writeError(w, r, http.StatusInternalServerError, apierror.Internal, "internal error (request id "+id+")")
 		}
 	}()
 	// Clients may not smuggle metadata in.
@@ -48,6 +52,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.moveQueryKey(w, r)
+	if !g.checkHeaders(w, r) {
+		return
+	}
 
 	switch r.URL.Path {
 	case "/healthz":
@@ -66,32 +73,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if r.Method == http.MethodPost && isImageUpload(r) {
-		g.rawUpload(w, r)
-		return
-	}
-	if r.Body != nil && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// Every body is read whole, within its limit, before any decoding:
-		// base64 makes a JSON image a third larger than the raw limit, and
-		// no other call needs more than a few kilobytes.
-		limit := int64(maxPlainBody)
-		if r.Method == http.MethodPost && isImageRoute(r.URL.Path) {
-			limit = g.cfg.MaxImageBytes*4/3 + maxPlainBody
-		}
-		body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-		if err != nil {
-			writeError(w, r, http.StatusBadRequest, "BAD_BODY", "the request body could not be read")
-			return
-		}
-		if int64(len(body)) > limit {
-			writeError(w, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE",
-				fmt.Sprintf("the request body is larger than %d bytes", limit))
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		r.ContentLength = int64(len(body))
-	}
-	g.mux.ServeHTTP(w, r)
+	g.serveAPI(w, r)
 }
 
 // moveQueryKey accepts the api_key query parameter as a fallback for the
@@ -111,6 +93,35 @@ func (g *Gateway) moveQueryKey(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Warning", `299 - "api_key in the query string can leak into logs and history; send the x-api-key header instead"`)
 }
 
+// checkHeaders vets the headers that become gRPC metadata, which carries
+// printable ASCII only: a credential that cannot be one is dropped (the
+// call then fails authentication like any bad key), and a malformed
+// Idempotency-Key is refused here with the same answer the gRPC door
+// gives. It reports whether the request may go on.
+func (g *Gateway) checkHeaders(w http.ResponseWriter, r *http.Request) bool {
+	for _, name := range []string{"X-Api-Key", "Authorization"} {
+		if v := r.Header.Get(name); v != "" && !printableASCII(v) {
+			r.Header.Del(name)
+		}
+	}
+	if keys := r.Header.Values(idempotency.Header); len(keys) > 0 {
+		if len(keys) > 1 || !idempotency.ValidKey(keys[0]) {
+			writeProblem(w, r, http.StatusBadRequest, apierror.InvalidIdempotencyKey, "Idempotency-Key", idempotency.ErrInvalidKey.Error())
+			return false
+		}
+	}
+	return true
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // maxPlainBody bounds the JSON body of every call that carries no image.
 const maxPlainBody = 64 << 10
 
@@ -121,11 +132,6 @@ func isImageRoute(path string) bool {
 		return true
 	}
 	return false
-}
-
-func isImageUpload(r *http.Request) bool {
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return err == nil && strings.HasPrefix(mt, "image/")
 }
 
 func (g *Gateway) healthz(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +149,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := g.cfg.Ready(r.Context()); err != nil {
 		g.log.WarnContext(r.Context(), "not ready", "request_id", requestid.From(r.Context()), "err", err)
-		writeError(w, r, http.StatusServiceUnavailable, "NOT_READY", "the service is not ready")
+		writeError(w, r, http.StatusServiceUnavailable, apierror.NotReady, "the service is not ready")
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
@@ -151,7 +157,7 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 
 func methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	writeError(w, r, http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED",
+	writeError(w, r, http.StatusMethodNotAllowed, apierror.MethodNotAllowed,
 		fmt.Sprintf("method %s is not allowed on %s", r.Method, r.URL.Path))
 }
 

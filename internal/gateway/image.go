@@ -3,9 +3,8 @@ package gateway
 import (
 	"context"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,8 +14,10 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
@@ -81,28 +82,44 @@ var acceptedImageTypes = map[string]bool{
 // body and options in the query string, by calling the same gRPC method
 // through the same connection as the generated routes.
 func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
-	method := strings.TrimPrefix(r.URL.Path, "/v1/")
-	if method != "enhance" && method != "upscale" && method != "colorize" {
-		writeError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+	if r.Method != http.MethodPost || !isImageRoute(r.URL.Path) {
+		writeError(w, r, http.StatusUnsupportedMediaType, apierror.UnsupportedMediaType,
 			"an image body is accepted only by /v1/enhance, /v1/upscale and /v1/colorize")
 		return
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); !acceptedImageTypes[mt] {
-		writeError(w, r, http.StatusUnsupportedMediaType, "UNSUPPORTED_MEDIA_TYPE",
+	if mt := mediaType(r.Header.Get("Content-Type")); !acceptedImageTypes[mt] {
+		writeError(w, r, http.StatusUnsupportedMediaType, apierror.UnsupportedMediaType,
 			fmt.Sprintf("%s bodies are not accepted: send image/jpeg, image/png or image/webp", mt))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, g.cfg.MaxImageBytes+1))
-	if err != nil {
-		writeError(w, r, http.StatusBadRequest, "BAD_BODY", "the request body could not be read")
+	body, ok := g.readBody(w, r, g.cfg.MaxImageBytes, "the image is larger than %d bytes")
+	if !ok {
 		return
 	}
-	if int64(len(body)) > g.cfg.MaxImageBytes {
-		writeError(w, r, http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE",
-			fmt.Sprintf("the image is larger than %d bytes", g.cfg.MaxImageBytes))
+	g.upload(w, r, body, newOptions(r.URL.Query()))
+}
+
+// octetUpload serves an application/octet-stream body on the image
+// calls: a raw upload when its bytes are a JPEG, PNG or WebP.
+func (g *Gateway) octetUpload(w http.ResponseWriter, r *http.Request) {
+	body, ok := g.readBody(w, r, g.cfg.MaxImageBytes, "the image is larger than %d bytes")
+	if !ok {
 		return
 	}
-	q := query{values: r.URL.Query()}
+	if sniffImage(body) == "" {
+		detail := "this application/octet-stream body is not a JPEG, PNG or WebP image"
+		if like := notAnImage(body); like != "" {
+			detail += " (" + like + ")"
+		}
+		writeError(w, r, http.StatusUnsupportedMediaType, apierror.UnsupportedMediaType, detail+": "+sendWhat)
+		return
+	}
+	g.upload(w, r, body, newOptions(r.URL.Query()))
+}
+
+// upload calls the image method of the request's path with image and the
+// options, and writes its answer as the generated routes would.
+func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, image []byte, q *options) {
 	md := metadata.Pairs(requestid.Header, requestid.From(r.Context()))
 	for header, key := range forwardedHeaders {
 		if v := r.Header.Get(header); v != "" {
@@ -115,22 +132,30 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
 	var header metadata.MD
 	var resp imageResponse
-	switch method {
+	var err error
+	switch strings.TrimPrefix(r.URL.Path, "/v1/") {
 	case "enhance":
-		req := &enhancev1.EnhanceRequest{Image: body, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), Strength: q.float32("strength"), DryRun: q.bool("dryRun")}
+		q.md = (*enhancev1.EnhanceRequest)(nil).ProtoReflect().Descriptor()
+		req := &enhancev1.EnhanceRequest{Image: image, EnhancementType: q.str("enhancementType"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), Strength: q.float32("strength"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Enhance(ctx, req, grpc.Header(&header))
 		}
 	case "upscale":
-		req := &enhancev1.UpscaleRequest{Image: body, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), DryRun: q.bool("dryRun")}
+		q.md = (*enhancev1.UpscaleRequest)(nil).ProtoReflect().Descriptor()
+		req := &enhancev1.UpscaleRequest{Image: image, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Upscale(ctx, req, grpc.Header(&header))
 		}
 	case "colorize":
-		req := &enhancev1.ColorizeRequest{Image: body, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), ReferenceImageUrl: q.str("referenceImageUrl"), DryRun: q.bool("dryRun")}
+		q.md = (*enhancev1.ColorizeRequest)(nil).ProtoReflect().Descriptor()
+		req := &enhancev1.ColorizeRequest{Image: image, OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), ReferenceImageUrl: q.str("referenceImageUrl"), DryRun: q.bool("dryRun")}
 		if q.check(w, r) {
 			resp, err = g.images.Colorize(ctx, req, grpc.Header(&header))
 		}
+	default:
+		writeError(w, r, http.StatusUnsupportedMediaType, apierror.UnsupportedMediaType,
+			"an image body is accepted only by /v1/enhance, /v1/upscale and /v1/colorize")
+		return
 	}
 	if resp == nil && err == nil {
 		return // q.check wrote the error
@@ -143,7 +168,7 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err != nil {
-		writeStatus(w, r, status.Convert(err))
+		g.writeStatus(w, r, status.Convert(err))
 		return
 	}
 	setImageHeaders(w.Header(), resp)
@@ -152,23 +177,74 @@ func (g *Gateway) rawUpload(w http.ResponseWriter, r *http.Request) {
 	w.Write(resp.GetImage().GetData())
 }
 
-// query reads options from a raw upload's query string, remembering the
-// first problem and which parameters were used.
-type query struct {
+// options reads an upload's options from its query string and, for a
+// multipart form, its fields, remembering the first problem and which
+// options were read. A name is the request field's JSON name; its proto
+// name (output_format) is taken too, as in JSON.
+type options struct {
 	values map[string][]string
-	used   map[string]bool
-	err    string
+	// form holds the names that came from form fields, not the query.
+	form map[string]bool
+	// md is the request message, for what a value should look like.
+	md   protoreflect.MessageDescriptor
+	used []string
+	// err is the first problem, param the option it is about.
+	err, param string
 }
 
-func (q *query) str(name string) string {
-	if q.used == nil {
-		q.used = map[string]bool{}
+func newOptions(query map[string][]string) *options {
+	return &options{values: query, form: map[string]bool{}}
+}
+
+// addForm adds a form's fields; a name the query string gives too is an
+// error, since which one was meant is a guess.
+func (q *options) addForm(fields map[string][]string) {
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		names = append(names, name)
 	}
-	q.used[name] = true
-	v := q.values[name]
-	if len(v) > 1 && q.err == "" {
+	slices.Sort(names)
+	for _, name := range names {
+		if _, dup := q.values[name]; dup {
+			q.fail(name, "%s is given both in the query string and as a form field; give it once", name)
+			continue
+		}
+		q.values[name] = fields[name]
+		q.form[name] = true
+	}
+}
+
+// fail records the first problem only.
+func (q *options) fail(param, format string, args ...any) {
+	if q.err == "" {
+		q.err, q.param = fmt.Sprintf(format, args...), param
+	}
+}
+
+// where says where a name came from: "query parameter" or "form field".
+func (q *options) where(name string) string {
+	if q.form[name] {
+		return "form field"
+	}
+	return "query parameter"
+}
+
+// str reads a text option, by its JSON name or its proto name.
+func (q *options) str(name string) string {
+	q.used = append(q.used, name)
+	key, v := name, q.values[name]
+	if alias := protoName(name); alias != name {
+		q.used = append(q.used, alias)
+		if w, ok := q.values[alias]; ok {
+			if _, both := q.values[name]; both {
+				q.fail(name, "%s is given twice, as %s and %s", name, name, alias)
+			}
+			key, v = alias, w
+		}
+	}
+	if len(v) > 1 {
 		// Which one was meant is a guess; refuse rather than pick.
-		q.err = fmt.Sprintf("query parameter %s is given %d times", name, len(v))
+		q.fail(name, "%s %s is given %d times", q.where(key), name, len(v))
 	}
 	if len(v) > 0 {
 		return v[0]
@@ -176,58 +252,96 @@ func (q *query) str(name string) string {
 	return ""
 }
 
-func (q *query) int32(name string) int32 {
+// protoName is the snake_case proto name of a lowerCamelCase JSON name.
+func protoName(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+			r += 'a' - 'A'
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// bad records that option name's value is not what it should be.
+func (q *options) bad(name, fallback string) {
+	want := fallback
+	if q.md != nil {
+		if fd := q.md.Fields().ByJSONName(name); fd != nil {
+			want = strings.ReplaceAll(requirement(fd), `"`, "")
+		}
+	}
+	q.fail(name, "%s %s must be %s", q.where(name), name, want)
+}
+
+func (q *options) int32(name string) int32 {
 	s := q.str(name)
 	if s == "" {
 		return 0
 	}
 	n, err := strconv.ParseInt(s, 10, 32)
-	if err != nil && q.err == "" {
-		q.err = fmt.Sprintf("query parameter %s=%q is not an integer", name, s)
+	if err != nil {
+		q.bad(name, "a whole number")
 	}
 	return int32(n)
 }
 
 // bool reads a flag: absent, "true" or "false".
-func (q *query) bool(name string) bool {
+func (q *options) bool(name string) bool {
 	s := q.str(name)
 	if s == "" {
 		return false
 	}
 	v, err := strconv.ParseBool(s)
-	if err != nil && q.err == "" {
-		q.err = fmt.Sprintf("query parameter %s=%q is not true or false", name, s)
+	if err != nil {
+		q.bad(name, "true or false")
 	}
 	return v
 }
 
-// float32 reads an optional number: nil when the parameter is absent.
-func (q *query) float32(name string) *float32 {
+// float32 reads an optional number: nil when the option is absent.
+func (q *options) float32(name string) *float32 {
 	s := q.str(name)
 	if s == "" {
 		return nil
 	}
 	f, err := strconv.ParseFloat(s, 32)
-	if err != nil && q.err == "" {
-		q.err = fmt.Sprintf("query parameter %s=%q is not a number", name, s)
+	if err != nil {
+		q.bad(name, "a number")
 	}
 	v := float32(f)
 	return &v
 }
 
-// check writes a 400 for a bad or unknown parameter and reports whether
-// the request may go on.
-func (q *query) check(w http.ResponseWriter, r *http.Request) bool {
-	if q.err == "" {
-		for name := range q.values {
-			if !q.used[name] {
-				q.err = fmt.Sprintf("unknown query parameter %q", name)
-				break
+// check writes a 400 for a bad or unknown option and reports whether the
+// request may go on.
+func (q *options) check(w http.ResponseWriter, r *http.Request) bool {
+	names := make([]string, 0, len(q.values))
+	for name := range q.values {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if slices.Contains(q.used, name) {
+			continue
+		}
+		var known []string
+		for _, u := range q.used {
+			if !strings.Contains(u, "_") {
+				known = append(known, u)
 			}
 		}
+		if s := suggest(name, known); s != "" {
+			q.fail(name, "unknown %s %q: did you mean %s?", q.where(name), name, s)
+		} else {
+			q.fail(name, "unknown %s %q: this call takes %s", q.where(name), name, strings.Join(known, ", "))
+		}
+		break
 	}
 	if q.err != "" {
-		writeError(w, r, http.StatusBadRequest, "INVALID_OPTION", q.err)
+		writeProblem(w, r, http.StatusBadRequest, apierror.InvalidOption, q.param, q.err)
 		return false
 	}
 	return true
