@@ -55,7 +55,7 @@ func (h *harness) memoryChild(path, kind string) {
 		fail(err)
 	}
 	debug.FreeOSMemory()
-	if _, err := h.engine.Enhance(context.Background(), data, engine.EnhanceOptions{Type: engine.EnhancementType(kind), Strength: 1, EncodeOptions: engine.EncodeOptions{Format: engine.JPEG}}); err != nil {
+	if _, err := h.engine.Enhance(context.Background(), data, engine.EnhanceOptions{Type: engine.EnhancementType(kind), EncodeOptions: engine.EncodeOptions{Format: engine.JPEG}}); err != nil {
 		fail(err)
 	}
 	status, err := os.ReadFile("/proc/self/status")

@@ -74,7 +74,7 @@ func (h *harness) speed() {
 		img := h.load(path)
 		mp := float64(img.Width*img.Height) / 1e6
 		ours, err := median(func() error {
-			_, err := h.engine.Enhance(context.Background(), data, engine.EnhanceOptions{Strength: 1, EncodeOptions: engine.EncodeOptions{Format: engine.JPEG, Quality: 90}})
+			_, err := h.engine.Enhance(context.Background(), data, engine.EnhanceOptions{EncodeOptions: engine.EncodeOptions{Format: engine.JPEG, Quality: 90}})
 			return err
 		})
 		if err != nil {

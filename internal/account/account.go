@@ -216,15 +216,12 @@ func (s *Service) signInFailed(ctx context.Context, accountID, email, client str
 // SignOut ends the caller's session.
 func (s *Service) SignOut(ctx context.Context, p auth.Principal, client string) error {
 	if p.SessionID == "" {
-		return ErrSessionRequired
+		return auth.ErrSessionRequired
 	}
 	return s.store.DeleteSession(ctx, p.SessionID, store.AuditEvent{
 		AccountID: p.AccountID, Time: s.now().UTC(), Kind: EventSessionDeleted, ClientAddress: client,
 	})
 }
-
-// ErrSessionRequired means a method is for the signed-in owner only.
-var ErrSessionRequired = errors.New("this method needs a session: sign in with POST /v1/sessions and send Authorization: Bearer <token>")
 
 // Audit event kinds written by this package.
 const (

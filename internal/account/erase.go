@@ -40,7 +40,7 @@ const exportPage = 500
 // Export gathers everything stored about the caller's account.
 func (s *Service) Export(ctx context.Context, p auth.Principal) (Export, error) {
 	if p.SessionID == "" {
-		return Export{}, ErrSessionRequired
+		return Export{}, auth.ErrSessionRequired
 	}
 	acct, err := s.store.Account(ctx, p.AccountID)
 	if err != nil {
@@ -119,7 +119,7 @@ var ErrWrongPassword = errors.New("the password is incorrect")
 // token alone cannot destroy an account.
 func (s *Service) Delete(ctx context.Context, p auth.Principal, password string) error {
 	if p.SessionID == "" {
-		return ErrSessionRequired
+		return auth.ErrSessionRequired
 	}
 	acct, err := s.store.Account(ctx, p.AccountID)
 	if err != nil {

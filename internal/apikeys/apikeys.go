@@ -46,14 +46,14 @@ type Forgetter interface{ Forget(keyID string) }
 
 // Manager manages keys.
 type Manager struct {
-	store store.Store
+	store store.Keys
 	codec *auth.Codec
 	cache Forgetter
 	now   func() time.Time
 }
 
 // New returns a Manager; now is the clock (time.Now when nil).
-func New(s store.Store, c *auth.Codec, cache Forgetter, now func() time.Time) (*Manager, error) {
+func New(s store.Keys, c *auth.Codec, cache Forgetter, now func() time.Time) (*Manager, error) {
 	if s == nil || c == nil || cache == nil {
 		return nil, errors.New("apikeys: needs a store, a codec and a cache")
 	}

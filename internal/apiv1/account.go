@@ -3,14 +3,14 @@ package apiv1
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"fmt"
 	"strconv"
 
-	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/store"
@@ -20,23 +20,29 @@ import (
 type AccountServer struct {
 	enhancev1.UnimplementedAccountServiceServer
 	accounts *account.Service
-	store    store.Store
-	log      *slog.Logger
+	store    accountStore
+}
+
+// accountStore is what the account service reads beyond account.Service:
+// the account itself and its audit log.
+type accountStore interface {
+	store.Accounts
+	store.Audit
 }
 
 // NewAccountServer returns the account service.
-func NewAccountServer(a *account.Service, s store.Store, log *slog.Logger) (*AccountServer, error) {
-	if a == nil || s == nil || log == nil {
-		return nil, errors.New("apiv1: account server needs accounts, a store and a logger")
+func NewAccountServer(a *account.Service, s accountStore) (*AccountServer, error) {
+	if a == nil || s == nil {
+		return nil, errors.New("apiv1: account server needs accounts and a store")
 	}
-	return &AccountServer{accounts: a, store: s, log: log}, nil
+	return &AccountServer{accounts: a, store: s}, nil
 }
 
 // CreateAccount implements enhancev1.AccountServiceServer.
 func (s *AccountServer) CreateAccount(ctx context.Context, req *enhancev1.CreateAccountRequest) (*enhancev1.CreateAccountResponse, error) {
 	reg, err := s.accounts.Register(ctx, req.GetEmail(), req.GetPassword(), clientaddr.From(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	key := apiKeyProto(reg.Key)
 	key.Secret = reg.Secret
@@ -47,7 +53,7 @@ func (s *AccountServer) CreateAccount(ctx context.Context, req *enhancev1.Create
 func (s *AccountServer) CreateSession(ctx context.Context, req *enhancev1.CreateSessionRequest) (*enhancev1.CreateSessionResponse, error) {
 	in, err := s.accounts.SignIn(ctx, req.GetEmail(), req.GetPassword(), clientaddr.From(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.CreateSessionResponse{Token: in.Token, ExpireTime: timestamppb.New(in.Session.ExpireTime)}, nil
 }
@@ -55,7 +61,7 @@ func (s *AccountServer) CreateSession(ctx context.Context, req *enhancev1.Create
 // DeleteSession implements enhancev1.AccountServiceServer.
 func (s *AccountServer) DeleteSession(ctx context.Context, _ *enhancev1.DeleteSessionRequest) (*enhancev1.DeleteSessionResponse, error) {
 	if err := s.accounts.SignOut(ctx, principal(ctx), clientaddr.From(ctx)); err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.DeleteSessionResponse{}, nil
 }
@@ -65,10 +71,10 @@ func (s *AccountServer) GetAccount(ctx context.Context, _ *enhancev1.GetAccountR
 	a, err := s.store.Account(ctx, principal(ctx).AccountID)
 	if errors.Is(err, store.ErrNotFound) {
 		// Erased on another instance while this one still trusted a key.
-		return nil, WithReason(codes.Unauthenticated, "the account no longer exists", "UNAUTHENTICATED")
+		return nil, fmt.Errorf("%w: the account no longer exists", auth.ErrUnauthenticated)
 	}
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.GetAccountResponse{Account: accountProto(a)}, nil
 }
@@ -76,7 +82,7 @@ func (s *AccountServer) GetAccount(ctx context.Context, _ *enhancev1.GetAccountR
 // DeleteAccount implements enhancev1.AccountServiceServer.
 func (s *AccountServer) DeleteAccount(ctx context.Context, req *enhancev1.DeleteAccountRequest) (*enhancev1.DeleteAccountResponse, error) {
 	if err := s.accounts.Delete(ctx, principal(ctx), req.GetPassword()); err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.DeleteAccountResponse{}, nil
 }
@@ -85,7 +91,7 @@ func (s *AccountServer) DeleteAccount(ctx context.Context, req *enhancev1.Delete
 func (s *AccountServer) ExportAccount(ctx context.Context, _ *enhancev1.ExportAccountRequest) (*enhancev1.ExportAccountResponse, error) {
 	ex, err := s.accounts.Export(ctx, principal(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return exportProto(ex), nil
 }
@@ -100,11 +106,11 @@ const (
 func (s *AccountServer) ListAuditEvents(ctx context.Context, req *enhancev1.ListAuditEventsRequest) (*enhancev1.ListAuditEventsResponse, error) {
 	size, before, err := page(req.GetPageSize(), req.GetPageToken(), defaultAuditPage, maxAuditPage)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	events, err := s.store.AuditEvents(ctx, principal(ctx).AccountID, before, size+1)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	resp := &enhancev1.ListAuditEventsResponse{}
 	if len(events) > size {
@@ -123,7 +129,7 @@ func page(size int32, token string, byDefault, most int) (int, int64, error) {
 	n := int(size)
 	switch {
 	case n < 0:
-		return 0, 0, invalidRequest("pageSize must not be negative")
+		return 0, 0, apierror.Paramf("pageSize", apierror.ErrInvalidRequest, "pageSize must not be negative")
 	case n == 0:
 		n = byDefault
 	case n > most:
@@ -133,7 +139,7 @@ func page(size int32, token string, byDefault, most int) (int, int64, error) {
 	if token != "" {
 		v, err := strconv.ParseInt(token, 10, 64)
 		if err != nil || v <= 0 {
-			return 0, 0, invalidRequest("pageToken is not one this API returned")
+			return 0, 0, apierror.Paramf("pageToken", apierror.ErrInvalidRequest, "pageToken is not one this API returned")
 		}
 		last = v
 	}

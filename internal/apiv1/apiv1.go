@@ -1,29 +1,20 @@
 // Package apiv1 implements the smartimage.enhance.v1 services on top of the
-// domain packages: it converts between protobuf and domain types and maps
-// domain errors to gRPC status, in one table (errors.go).
+// domain packages: it converts between protobuf and domain types, and
+// returns domain errors, which the server's error interceptor turns into
+// statuses (package apierror).
 package apiv1
 
 import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/access"
 	"github.com/smartimage/enhance/internal/auth"
 )
 
-// Access is what a method asks of its caller.
-type Access struct {
-	// Public methods need no credential.
-	Public bool
-	// Scope the caller must hold: an API key's scopes, or a session's
-	// (auth.SessionScopes).
-	Scope string
-	// SessionOnly methods refuse API keys: they are the signed-in owner's.
-	SessionOnly bool
-	// Idempotent methods honour an Idempotency-Key.
-	Idempotent bool
-}
-
-// MethodAccess lists every method of the API; a method missing here is
-// refused (the server checks the table covers every registered method).
-var MethodAccess = map[string]Access{
+// Access lists every method of the API with what it asks of its caller.
+// The server refuses a method without a row and will not start with a
+// registered method missing here (access.Table.Covers); a test walks the
+// proto descriptors to check the same.
+var Access = access.Table{
 	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true},
 	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true},
 	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true},

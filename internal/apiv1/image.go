@@ -14,6 +14,7 @@ import (
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/admission"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
@@ -43,18 +44,16 @@ func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, ma
 func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest) (*enhancev1.EnhanceResponse, error) {
 	opts, err := encodeOptions(req.GetOutputFormat(), req.GetQuality())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	kind := engine.EnhancementType(strings.ToLower(req.GetEnhancementType()))
 	pipeline, err := engine.PipelineFor(kind)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, apierror.Param("enhancementType", err)
 	}
-	strength := float32(1)
 	if req.Strength != nil {
-		strength = req.GetStrength()
-		if !(strength >= 0 && strength <= 1) { // also refuses NaN
-			return nil, toStatus(ctx, s.log, fmt.Errorf("%w: strength %g is outside 0..1", engine.ErrInvalidOption, strength))
+		if st := req.GetStrength(); !(st >= 0 && st <= 1) { // also refuses NaN
+			return nil, apierror.Paramf("strength", engine.ErrInvalidOption, "strength %g is outside 0..1", st)
 		}
 	}
 	var steps []string
@@ -65,7 +64,7 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
 		operation: credits.OpEnhance, scale: 1, price: func(int) int { return credits.PriceEnhance }, steps: steps,
 		work: func(ctx context.Context, src []byte) (engine.Result, error) {
-			return s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: strength, EncodeOptions: opts})
+			return s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: req.Strength, EncodeOptions: opts})
 		},
 	})
 	if err != nil {
@@ -78,11 +77,14 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest) (*enhancev1.UpscaleResponse, error) {
 	opts, err := encodeOptions(req.GetOutputFormat(), req.GetQuality())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	factor := int(req.GetScaleFactor())
+	if factor == 0 {
+		factor = defaultScaleFactor
+	}
 	if factor < 2 || factor > 4 {
-		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: scaleFactor must be 2, 3 or 4 (got %d)", engine.ErrInvalidOption, factor))
+		return nil, apierror.Paramf("scaleFactor", engine.ErrInvalidOption, "scaleFactor must be 2, 3 or 4 (got %d)", factor)
 	}
 	out, err := s.run(ctx, imageJob{
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
@@ -98,18 +100,21 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	return &enhancev1.UpscaleResponse{Image: out.image, WidthPixels: out.width, HeightPixels: out.height, Steps: out.steps}, nil
 }
 
+// defaultScaleFactor is Upscale's factor when the request names none.
+const defaultScaleFactor = 2
+
 // Colorize implements enhancev1.ImageServiceServer.
 func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeRequest) (*enhancev1.ColorizeResponse, error) {
 	opts, err := encodeOptions(req.GetOutputFormat(), req.GetQuality())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	hints, err := colorHints(req.GetHints())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
-		return nil, toStatus(ctx, s.log, fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
+		return nil, apierror.Param("hints", fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
 	}
 	var ref []byte
 	out, err := s.run(ctx, imageJob{
@@ -164,21 +169,21 @@ type imageOutput struct {
 func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error) {
 	ticket, err := s.gate.Admit()
 	if err != nil {
-		return imageOutput{}, toStatus(ctx, s.log, err)
+		return imageOutput{}, err
 	}
 	defer ticket.Done()
 	if job.prepare != nil {
 		if err := job.prepare(ctx); err != nil {
-			return imageOutput{}, toStatus(ctx, s.log, err)
+			return imageOutput{}, err
 		}
 	}
 	src, err := s.source(ctx, job.url, job.inline)
 	if err != nil {
-		return imageOutput{}, toStatus(ctx, s.log, err)
+		return imageOutput{}, err
 	}
 	q, err := s.quote(src, job.operation, job.scale, job.price)
 	if err != nil {
-		return imageOutput{}, toStatus(ctx, s.log, err)
+		return imageOutput{}, err
 	}
 	if job.dryRun {
 		q.Steps = job.steps
@@ -186,11 +191,11 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 		return imageOutput{image: body, width: w, height: h}, nil
 	}
 	if err := s.begin(ctx, ticket, q); err != nil {
-		return imageOutput{}, toStatus(ctx, s.log, err)
+		return imageOutput{}, err
 	}
 	res, err := job.work(ctx, src)
 	if err != nil {
-		return imageOutput{}, toStatus(ctx, s.log, err)
+		return imageOutput{}, err
 	}
 	return imageOutput{
 		image:  &httpbody.HttpBody{ContentType: res.Format.MIMEType(), Data: res.Data},
@@ -257,7 +262,7 @@ func colorHints(in []*enhancev1.ColorHint) ([]engine.ColorHint, error) {
 	for i, h := range in {
 		r, g, b, ok := parseHexColor(h.GetColor())
 		if !ok {
-			return nil, fmt.Errorf("%w: hint %d color %q is not #rrggbb", engine.ErrInvalidOption, i, h.GetColor())
+			return nil, apierror.Paramf(fmt.Sprintf("hints[%d].color", i), engine.ErrInvalidOption, "hint %d color %q is not #rrggbb", i, h.GetColor())
 		}
 		pts := make([][2]int, len(h.GetPoints()))
 		for k, p := range h.GetPoints() {
@@ -286,9 +291,9 @@ func parseHexColor(s string) (r, g, b float32, ok bool) {
 // source returns the image bytes from exactly one of url and inline.
 func (s *ImageServer) source(ctx context.Context, url string, inline []byte) ([]byte, error) {
 	if url == "" && len(inline) == 0 {
-		return nil, fmt.Errorf("%w: an image is required: give imageUrl or imageBase64, or send the image as a raw image/* body", errInvalidRequest)
+		return nil, apierror.Paramf("imageUrl", apierror.ErrInvalidRequest, "an image is required: give imageUrl or imageBase64, or send the image as the body (image/jpeg, image/png or image/webp)")
 	}
-	return s.sourceNamed(ctx, "imageUrl", "imageBase64 (or a raw image body)", url, inline)
+	return s.sourceNamed(ctx, "imageUrl", "imageBase64", url, inline)
 }
 
 // sourceNamed returns image bytes from exactly one of url and inline,
@@ -296,20 +301,21 @@ func (s *ImageServer) source(ctx context.Context, url string, inline []byte) ([]
 func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, url string, inline []byte) ([]byte, error) {
 	switch {
 	case url != "" && len(inline) > 0:
-		return nil, fmt.Errorf("%w: give the image once: %s or %s, not both", errInvalidRequest, urlField, inlineField)
+		return nil, apierror.Paramf(urlField, apierror.ErrInvalidRequest, "give the image once: %s or %s, not both", urlField, inlineField)
 	case url != "":
 		data, err := s.fetcher.Fetch(ctx, url)
 		if err != nil {
 			s.logFetchFailure(ctx, urlField, url, err)
+			return nil, apierror.Param(urlField, err)
 		}
-		return data, err
+		return data, nil
 	case len(inline) > 0:
 		if int64(len(inline)) > s.maxBytes {
-			return nil, fmt.Errorf("%w: the image is %d bytes; the limit is %d", errInvalidRequest, len(inline), s.maxBytes)
+			return nil, apierror.Paramf(inlineField, apierror.ErrInvalidRequest, "the image is %d bytes; the limit is %d", len(inline), s.maxBytes)
 		}
 		return inline, nil
 	}
-	return nil, fmt.Errorf("%w: give %s or %s", errInvalidRequest, urlField, inlineField)
+	return nil, apierror.Paramf(urlField, apierror.ErrInvalidRequest, "give %s or %s", urlField, inlineField)
 }
 
 // logFetchFailure records why a source URL was not used, with the request
@@ -333,11 +339,14 @@ func encodeOptions(format string, quality int32) (engine.EncodeOptions, error) {
 	if format != "" {
 		f, err := engine.ParseFormat(strings.ToLower(format))
 		if err != nil {
-			return opts, err
+			return opts, apierror.Param("outputFormat", err)
 		}
 		opts.Format = f
 	}
-	return opts, opts.Validate()
+	if err := opts.Validate(); err != nil {
+		return opts, apierror.Param("quality", err)
+	}
+	return opts, nil
 }
 
 func appliedSteps(steps []engine.Applied) []*enhancev1.AppliedStep {

@@ -3,10 +3,10 @@ package apiv1
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/clientaddr"
 )
@@ -15,22 +15,21 @@ import (
 type KeyServer struct {
 	enhancev1.UnimplementedKeyServiceServer
 	keys *apikeys.Manager
-	log  *slog.Logger
 }
 
 // NewKeyServer returns the key service.
-func NewKeyServer(m *apikeys.Manager, log *slog.Logger) (*KeyServer, error) {
-	if m == nil || log == nil {
-		return nil, errors.New("apiv1: key server needs a manager and a logger")
+func NewKeyServer(m *apikeys.Manager) (*KeyServer, error) {
+	if m == nil {
+		return nil, errors.New("apiv1: key server needs a manager")
 	}
-	return &KeyServer{keys: m, log: log}, nil
+	return &KeyServer{keys: m}, nil
 }
 
 // ListKeys implements enhancev1.KeyServiceServer.
 func (s *KeyServer) ListKeys(ctx context.Context, _ *enhancev1.ListKeysRequest) (*enhancev1.ListKeysResponse, error) {
 	keys, err := s.keys.List(ctx, principal(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	resp := &enhancev1.ListKeysResponse{}
 	for _, k := range keys {
@@ -44,13 +43,13 @@ func (s *KeyServer) CreateKey(ctx context.Context, req *enhancev1.CreateKeyReque
 	spec := apikeys.Spec{DisplayName: req.GetDisplayName(), Scopes: req.GetScopes()}
 	if req.ExpireTime != nil {
 		if err := req.GetExpireTime().CheckValid(); err != nil {
-			return nil, toStatus(ctx, s.log, invalidRequest("expireTime is not a valid time"))
+			return nil, apierror.Paramf("expireTime", apikeys.ErrInvalid, "expireTime is not a valid time")
 		}
 		spec.ExpireTime = req.GetExpireTime().AsTime()
 	}
 	created, err := s.keys.Create(ctx, principal(ctx), spec, clientaddr.From(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	key := apiKeyProto(created.Key)
 	key.Secret = created.Secret
@@ -61,7 +60,7 @@ func (s *KeyServer) CreateKey(ctx context.Context, req *enhancev1.CreateKeyReque
 func (s *KeyServer) GetKey(ctx context.Context, req *enhancev1.GetKeyRequest) (*enhancev1.GetKeyResponse, error) {
 	k, err := s.keys.Get(ctx, principal(ctx), req.GetKeyId())
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.GetKeyResponse{ApiKey: apiKeyProto(k)}, nil
 }
@@ -70,7 +69,7 @@ func (s *KeyServer) GetKey(ctx context.Context, req *enhancev1.GetKeyRequest) (*
 func (s *KeyServer) UpdateKey(ctx context.Context, req *enhancev1.UpdateKeyRequest) (*enhancev1.UpdateKeyResponse, error) {
 	k, err := s.keys.Rename(ctx, principal(ctx), req.GetKeyId(), req.GetDisplayName(), clientaddr.From(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.UpdateKeyResponse{ApiKey: apiKeyProto(k)}, nil
 }
@@ -80,13 +79,13 @@ func (s *KeyServer) RotateKey(ctx context.Context, req *enhancev1.RotateKeyReque
 	var grace time.Duration
 	if req.GracePeriod != nil {
 		if err := req.GetGracePeriod().CheckValid(); err != nil {
-			return nil, toStatus(ctx, s.log, invalidRequest("gracePeriod is not a valid duration"))
+			return nil, apierror.Paramf("gracePeriod", apikeys.ErrInvalid, "gracePeriod is not a valid duration; give seconds, like \"3600s\"")
 		}
 		grace = req.GetGracePeriod().AsDuration()
 	}
 	created, err := s.keys.Rotate(ctx, principal(ctx), req.GetKeyId(), grace, clientaddr.From(ctx))
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	key := apiKeyProto(created.Key)
 	key.Secret = created.Secret
@@ -96,7 +95,7 @@ func (s *KeyServer) RotateKey(ctx context.Context, req *enhancev1.RotateKeyReque
 // DeleteKey implements enhancev1.KeyServiceServer.
 func (s *KeyServer) DeleteKey(ctx context.Context, req *enhancev1.DeleteKeyRequest) (*enhancev1.DeleteKeyResponse, error) {
 	if err := s.keys.Revoke(ctx, principal(ctx), req.GetKeyId(), clientaddr.From(ctx)); err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	return &enhancev1.DeleteKeyResponse{}, nil
 }

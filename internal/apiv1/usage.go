@@ -3,7 +3,6 @@ package apiv1
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"sort"
 	"strconv"
 
@@ -17,15 +16,14 @@ import (
 type UsageServer struct {
 	enhancev1.UnimplementedUsageServiceServer
 	ledger *credits.Ledger
-	log    *slog.Logger
 }
 
 // NewUsageServer returns the usage service.
-func NewUsageServer(l *credits.Ledger, log *slog.Logger) (*UsageServer, error) {
-	if l == nil || log == nil {
-		return nil, errors.New("apiv1: usage server needs a ledger and a logger")
+func NewUsageServer(l *credits.Ledger) (*UsageServer, error) {
+	if l == nil {
+		return nil, errors.New("apiv1: usage server needs a ledger")
 	}
-	return &UsageServer{ledger: l, log: log}, nil
+	return &UsageServer{ledger: l}, nil
 }
 
 // Ledger paging: the page token is the id of the last entry shown.
@@ -38,16 +36,16 @@ const (
 func (s *UsageServer) GetUsage(ctx context.Context, req *enhancev1.GetUsageRequest) (*enhancev1.GetUsageResponse, error) {
 	size, after, err := page(req.GetPageSize(), req.GetPageToken(), defaultLedgerPage, maxLedgerPage)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	accountID := principal(ctx).AccountID
 	u, err := s.ledger.Usage(ctx, accountID)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	entries, err := s.ledger.Entries(ctx, accountID, after, size+1)
 	if err != nil {
-		return nil, toStatus(ctx, s.log, err)
+		return nil, err
 	}
 	resp := &enhancev1.GetUsageResponse{
 		PeriodStart:      timestamppb.New(u.PeriodStart),

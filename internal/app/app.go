@@ -37,6 +37,7 @@ import (
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/gateway"
+	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/server"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
@@ -150,11 +151,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	keys, err := apiv1.NewKeyServer(keyManager, log)
+	keys, err := apiv1.NewKeyServer(keyManager)
 	if err != nil {
 		return nil, err
 	}
-	usage, err := apiv1.NewUsageServer(a.ledger, log)
+	usage, err := apiv1.NewUsageServer(a.ledger)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +167,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	if err != nil {
 		return nil, err
 	}
-	accounts, err := apiv1.NewAccountServer(a.accounts, a.store, log)
+	accounts, err := apiv1.NewAccountServer(a.accounts, a.store)
 	if err != nil {
 		return nil, err
 	}
@@ -182,7 +183,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxRecvBytes:   int(cfg.MaxBodyBytes) + 1<<20,
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
-		Access:         apiv1.MethodAccess,
+		Access:         apiv1.Access,
 		AbandonAfter:   a.staleChargeAge(),
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
@@ -195,6 +196,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	a.health = health.NewServer()
 	healthpb.RegisterHealthServer(a.grpcServer, a.health)
 	reflection.Register(a.grpcServer)
+	if err := server.CheckAccess(a.grpcServer, apiv1.Access); err != nil {
+		return nil, err
+	}
 	metrics.InitializeMetrics(a.grpcServer)
 
 	if a.grpcListener, err = net.Listen("tcp", cfg.GRPCAddr); err != nil {
@@ -420,7 +424,7 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 			} else if n > 0 {
 				a.log.Warn("refunded charges left pending by a dead request", "charges", n)
 			}
-			if _, err := a.store.SweepIdempotent(ctx, time.Now().Add(-server.IdempotencyTTL)); err != nil {
+			if _, err := a.store.SweepIdempotent(ctx, time.Now().Add(-idempotency.TTL)); err != nil {
 				a.log.Error("sweeping idempotency keys failed", "err", err)
 			}
 		}

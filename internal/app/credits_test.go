@@ -20,7 +20,7 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/config"
 	"github.com/smartimage/enhance/internal/credits"
-	"github.com/smartimage/enhance/internal/server"
+	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/store"
 )
 
@@ -300,7 +300,7 @@ func TestIdempotencyKey(t *testing.T) {
 	// A request still running under the key: 409.
 	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
 	require.NoError(t, err)
-	hash, err := server.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, &enhancev1.EnhanceRequest{Image: png})
+	hash, err := idempotency.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, &enhancev1.EnhanceRequest{Image: png})
 	require.NoError(t, err)
 	_, _, err = s.app.Store().BeginIdempotent(context.Background(),
 		store.IdempotentCall{AccountID: acct.ID, Key: "order-2", RequestHash: hash, CreateTime: time.Now()},

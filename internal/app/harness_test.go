@@ -161,6 +161,11 @@ func (s *testServer) send(method, path, contentType string, body []byte, headers
 	if err != nil {
 		return answer{err: err}
 	}
+	return readAnswer(resp)
+}
+
+// readAnswer reads and closes resp, decoding a problem body.
+func readAnswer(resp *http.Response) answer {
 	defer resp.Body.Close()
 	a := answer{status: resp.StatusCode, header: resp.Header}
 	if a.body, a.err = io.ReadAll(resp.Body); a.err == nil && resp.StatusCode >= 400 {
@@ -201,6 +206,7 @@ type problem struct {
 	Status    int    `json:"status"`
 	Detail    string `json:"detail"`
 	Code      string `json:"code"`
+	Param     string `json:"param"`
 	RequestID string `json:"requestId"`
 }
 

@@ -183,8 +183,8 @@ func TestRESTErrors(t *testing.T) {
 			return s.postJSON(t, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/bird.png", "strength": 1.5}, s.key)
 		}, 400, "INVALID_OPTION", "strength 1.5 is outside 0..1"},
 		{"strength not a number on raw upload", func() *http.Response { return s.post(t, "/v1/enhance?strength=lots", "image/png", png, key) }, 400, "INVALID_OPTION", "strength"},
-		{"upscale without a factor", func() *http.Response {
-			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png"}, s.key)
+		{"upscale by five", func() *http.Response {
+			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 5}, s.key)
 		}, 400, "INVALID_OPTION", "scaleFactor must be 2, 3 or 4"},
 		{"upscale past the output limit", func() *http.Response {
 			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 4}, s.key)

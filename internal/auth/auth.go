@@ -33,6 +33,31 @@ var AllScopes = []string{ScopeImagesEnhance, ScopeImagesUpscale, ScopeImagesColo
 // one generic message for all of them; the wrapped reason is for the log.
 var ErrUnauthenticated = errors.New("auth: unauthenticated")
 
+// ErrSessionRequired refuses an API key on a method that is the signed-in
+// owner's alone; its message says how to get a session.
+var ErrSessionRequired = errors.New("this method needs a session, not an API key: sign in with POST /v1/sessions and send Authorization: Bearer <token>")
+
+// ErrMissingScope is what every ScopeError is.
+var ErrMissingScope = errors.New("missing scope")
+
+// ScopeError refuses a credential that lacks a method's scope; its
+// message, shown to the caller, names the scope.
+type ScopeError struct {
+	Scope string
+	// Session is true when the credential was a session token.
+	Session bool
+}
+
+func (e *ScopeError) Error() string {
+	if e.Session {
+		return "a session lacks the scope " + e.Scope + ": image methods need an API key"
+	}
+	return "this API key lacks the scope " + e.Scope
+}
+
+// Is makes errors.Is(err, ErrMissingScope) hold.
+func (e *ScopeError) Is(target error) bool { return target == ErrMissingScope }
+
 // Principal is the verified caller of a request.
 type Principal struct {
 	AccountID string

@@ -22,9 +22,17 @@ const CacheTTL = 4 * time.Second
 // database read per key and nothing else.
 const maxCached = 100_000
 
+// Store is the part of the database verification reads: keys, sessions,
+// and the accounts they belong to.
+type Store interface {
+	store.Keys
+	store.Sessions
+	store.Accounts
+}
+
 // Verifier checks presented API keys and session tokens against the store.
 type Verifier struct {
-	store store.Store
+	store Store
 	codec *Codec
 	now   func() time.Time
 
@@ -42,7 +50,7 @@ type cachedKey struct {
 
 // NewVerifier returns a Verifier reading credentials from s and checking
 // checksums with c; now is the clock (time.Now when nil).
-func NewVerifier(s store.Store, c *Codec, now func() time.Time) (*Verifier, error) {
+func NewVerifier(s Store, c *Codec, now func() time.Time) (*Verifier, error) {
 	if s == nil || c == nil {
 		return nil, errors.New("auth: verifier needs a store and a codec")
 	}

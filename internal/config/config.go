@@ -198,10 +198,3 @@ func parseCIDRs(v string) ([]netip.Prefix, error) {
 	}
 	return out, nil
 }
-
-// String lists the settings for the start-up log; nothing in Config is
-// secret.
-func (c Config) String() string {
-	return "http=" + c.HTTPAddr + " grpc=" + c.GRPCAddr + " metrics=" + c.MetricsAddr +
-		" data=" + c.DataDir + " allow-private=" + strconv.FormatBool(c.FetchAllowPrivate)
-}

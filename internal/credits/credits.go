@@ -87,14 +87,21 @@ func (e *ExhaustedError) Error() string {
 // Unwrap makes errors.Is(err, ErrExhausted) hold.
 func (e *ExhaustedError) Unwrap() error { return ErrExhausted }
 
+// Store is the part of the database the ledger uses: the ledger itself,
+// and the accounts whose plans set the grants.
+type Store interface {
+	store.Ledger
+	store.Accounts
+}
+
 // Ledger charges accounts.
 type Ledger struct {
-	store store.Store
+	store Store
 	now   func() time.Time
 }
 
 // NewLedger returns a Ledger; now is the clock (time.Now when nil).
-func NewLedger(s store.Store, now func() time.Time) (*Ledger, error) {
+func NewLedger(s Store, now func() time.Time) (*Ledger, error) {
 	if s == nil {
 		return nil, errors.New("credits: nil store")
 	}

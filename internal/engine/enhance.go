@@ -87,9 +87,18 @@ func PipelineFor(t EnhancementType) (Pipeline, error) {
 // EnhanceOptions are the choices of an enhance request.
 type EnhanceOptions struct {
 	Type EnhancementType
-	// Strength in [0, 1] scales every step; 1 is the full effect.
-	Strength float32
+	// Strength in [0, 1] scales every step. Nil is the full effect, so
+	// that a zero EnhanceOptions enhances; 0 leaves the pixels as they are.
+	Strength *float32
 	EncodeOptions
+}
+
+// strength is opts.Strength, or 1 when none was given.
+func (o EnhanceOptions) strength() float32 {
+	if o.Strength == nil {
+		return 1
+	}
+	return *o.Strength
 }
 
 // Result is an encoded output image and what produced it.
@@ -107,8 +116,9 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (
 	if err != nil {
 		return Result{}, err
 	}
-	if opts.Strength < 0 || opts.Strength > 1 {
-		return Result{}, fmt.Errorf("%w: strength %g is outside 0..1", ErrInvalidOption, opts.Strength)
+	strength := opts.strength()
+	if !(strength >= 0 && strength <= 1) { // also refuses NaN
+		return Result{}, fmt.Errorf("%w: strength %g is outside 0..1", ErrInvalidOption, strength)
 	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
@@ -117,7 +127,7 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (
 	if err != nil {
 		return Result{}, err
 	}
-	steps, err := pipeline.RunAt(ctx, img, e.cfg.Workers, opts.Strength)
+	steps, err := pipeline.RunAt(ctx, img, e.cfg.Workers, strength)
 	if err != nil {
 		return Result{}, err
 	}

@@ -133,3 +133,35 @@ func TestStrengthScalesTheEffect(t *testing.T) {
 		prev = d
 	}
 }
+
+// TestZeroOptionsEnhanceFully: a zero EnhanceOptions must not quietly do
+// nothing; Strength 0, given on purpose, must.
+func TestZeroOptionsEnhanceFully(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	src := readTestdata(t, "kodim05.jpg")
+	orig, _, err := e.Decode(src)
+	require.NoError(t, err)
+	png, err := e.Encode(degradeImage(orig, colorDegradations[0]), engine.EncodeOptions{Format: engine.PNG})
+	require.NoError(t, err)
+	decode := func(res engine.Result) *engine.Image {
+		m, _, err := e.Decode(res.Data)
+		require.NoError(t, err)
+		return m
+	}
+	zero, err := e.Enhance(context.Background(), png, engine.EnhanceOptions{})
+	require.NoError(t, err)
+	one := float32(1)
+	full, err := e.Enhance(context.Background(), png, engine.EnhanceOptions{Strength: &one})
+	require.NoError(t, err)
+	require.Equal(t, full.Data, zero.Data, "no strength is full strength")
+	require.NotEmpty(t, zero.Steps)
+
+	none := float32(0)
+	kept, err := e.Enhance(context.Background(), png, engine.EnhanceOptions{Strength: &none})
+	require.NoError(t, err)
+	in, _, err := e.Decode(png)
+	require.NoError(t, err)
+	require.Zero(t, deltaE(t, in, decode(kept)), "strength 0 leaves the pixels as they are")
+	require.Greater(t, deltaE(t, in, decode(zero)), 1.0)
+}

@@ -78,7 +78,7 @@ func TestDecodeAppliesEXIFOrientation(t *testing.T) {
 	require.Greater(t, img.Planes[0][4*16+8], float32(0.8))
 	require.Greater(t, img.Planes[2][28*16+8], float32(0.8))
 
-	res, err := e.Enhance(context.Background(), data, EnhanceOptions{Strength: 1, EncodeOptions: EncodeOptions{Format: PNG}})
+	res, err := e.Enhance(context.Background(), data, EnhanceOptions{EncodeOptions: EncodeOptions{Format: PNG}})
 	require.NoError(t, err)
 	require.Equal(t, "orient", res.Steps[0].Name)
 	require.Zero(t, ReadMetadata(res.Data, PNG).Orientation, "the output is stored upright, no EXIF")
@@ -92,7 +92,7 @@ func TestColourProfileIsKeptInEveryFormat(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, profile, ReadMetadata(src, PNG).ICC)
 	for _, f := range []Format{PNG, JPEG, WebP} {
-		res, err := e.Enhance(context.Background(), src, EnhanceOptions{Strength: 1, EncodeOptions: EncodeOptions{Format: f}})
+		res, err := e.Enhance(context.Background(), src, EnhanceOptions{EncodeOptions: EncodeOptions{Format: f}})
 		require.NoError(t, err, f)
 		require.Equal(t, profile, ReadMetadata(res.Data, f).ICC, f)
 		_, _, err = e.Decode(res.Data)
@@ -115,7 +115,7 @@ func TestSixteenBitPNGStaysSixteenBit(t *testing.T) {
 			m.SetRGBA64(x, y, color.RGBA64{R: v, G: v / 2, B: 65535 - v, A: 65535})
 		}
 	}
-	res, err := e.Enhance(context.Background(), encodePNG(t, m), EnhanceOptions{Strength: 1})
+	res, err := e.Enhance(context.Background(), encodePNG(t, m), EnhanceOptions{})
 	require.NoError(t, err)
 	out, err := png.Decode(bytes.NewReader(res.Data))
 	require.NoError(t, err)

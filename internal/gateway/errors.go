@@ -5,30 +5,39 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
 // Problem is the JSON body of every REST error: RFC 9457 member names,
-// plus a machine-readable code and the request id.
+// plus a machine-readable code, the request field at fault when there is
+// one, and the request id.
 type Problem struct {
-	Type      string `json:"type"`
-	Title     string `json:"title"`
-	Status    int    `json:"status"`
-	Detail    string `json:"detail"`
-	Code      string `json:"code"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	Code   string `json:"code"`
+	// Param names the request field the error is about, as the API spells
+	// it ("outputFormat"); absent when the error is about no one field.
+	Param     string `json:"param,omitempty"`
 	RequestID string `json:"requestId"`
 }
 
-func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, code, detail string) {
+// writeError answers a refusal the gateway makes itself.
+func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, code apierror.Reason, detail string) {
+	writeProblem(w, r, httpStatus, code, "", detail)
+}
+
+// writeProblem writes the problem body; param may be "".
+func writeProblem(w http.ResponseWriter, r *http.Request, httpStatus int, code apierror.Reason, param, detail string) {
 	if rec, ok := w.(*refusalRecorder); ok {
-		rec.code, rec.detail = code, detail
+		rec.code, rec.detail = string(code), detail
 	}
 	h := w.Header()
 	h.Del("Content-Length")
@@ -40,7 +49,8 @@ func writeError(w http.ResponseWriter, r *http.Request, httpStatus int, code, de
 		Title:     http.StatusText(httpStatus),
 		Status:    httpStatus,
 		Detail:    detail,
-		Code:      code,
+		Code:      string(code),
+		Param:     param,
 		RequestID: requestid.From(r.Context()),
 	})
 }
@@ -57,33 +67,43 @@ func (g *Gateway) grpcError(ctx context.Context, mux *runtime.ServeMux, _ runtim
 			}
 		}
 	}
-	writeStatus(w, r, status.Convert(err))
+	g.writeStatus(w, r, status.Convert(err))
 }
 
-func writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
-	code, reason := httpStatus(st), reasonOf(st)
-	for _, d := range st.Details() {
-		if retry, ok := d.(*errdetails.RetryInfo); ok && retry.GetRetryDelay() != nil {
-			secs := max(1, int(retry.GetRetryDelay().AsDuration().Seconds()+0.999))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
+// writeStatus writes a gRPC status as a problem. Every status the server
+// makes carries a reason (package apierror); one without is the gRPC
+// machinery's own (a connection failure, a message over a limit) or the
+// gateway's (a body that does not parse), and its message, written for
+// programmers, goes to the log while the caller gets one in its words.
+func (g *Gateway) writeStatus(w http.ResponseWriter, r *http.Request, st *status.Status) {
+	code, reason, detail := httpStatus(st), apierror.ReasonOf(st), st.Message()
+	if retry := apierror.RetryOf(st); retry > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(retry.Seconds()+0.999))))
+	}
+	if reason == "" {
+		id := requestid.From(r.Context())
+		switch st.Code() {
+		case codes.InvalidArgument:
+			// The gateway's own decoding, past what the front handler's
+			// checks catch: protojson's text is for programmers.
+			reason, detail = apierror.MalformedRequest, "the request does not match this method's fields and types: see /openapi.json"
+		case codes.Unavailable:
+			reason, detail = apierror.Unavailable, "the service is temporarily unavailable; retry shortly"
+		case codes.DeadlineExceeded:
+			reason, detail = apierror.DeadlineExceeded, "the request did not finish before its deadline"
+		case codes.Canceled:
+			reason, detail = apierror.Cancelled, "the request was cancelled"
+		case codes.ResourceExhausted:
+			// gRPC's own message size limits: the answer would be too big.
+			reason, detail = apierror.ImageTooLarge, "the result is larger than this server may send"
+			code = http.StatusBadRequest
+		default:
+			reason, detail = apierror.Internal, "internal error (request id "+id+")"
+			code = http.StatusInternalServerError
 		}
+		g.log.WarnContext(r.Context(), "gRPC status without a reason", "request_id", id, "grpc_code", st.Code().String(), "message", st.Message())
 	}
-	detail := st.Message()
-	switch {
-	case reason != "":
-	case st.Code() == codes.InvalidArgument:
-		// The only INVALID_ARGUMENT without a reason is the gateway's own:
-		// a body or query that does not parse for this method.
-		reason = "MALFORMED_REQUEST"
-		detail = "the request could not be parsed: " + strings.TrimPrefix(detail, "proto: ")
-	case st.Code() == codes.Unavailable:
-		reason = "UNAVAILABLE"
-		detail = "the service is temporarily unavailable; retry shortly"
-	default:
-		reason = st.Code().String()
-		reason = strings.ToUpper(camelToSnake(reason))
-	}
-	writeError(w, r, code, reason, detail)
+	writeProblem(w, r, code, reason, apierror.FieldOf(st), detail)
 }
 
 // httpStatus is the one table from gRPC codes to HTTP statuses.
@@ -104,7 +124,7 @@ func httpStatus(st *status.Status) int {
 	case codes.AlreadyExists, codes.Aborted:
 		return http.StatusConflict
 	case codes.ResourceExhausted:
-		if reasonOf(st) == "CREDITS_EXHAUSTED" {
+		if apierror.ReasonOf(st) == apierror.CreditsExhausted {
 			return http.StatusPaymentRequired
 		}
 		return http.StatusTooManyRequests
@@ -120,37 +140,16 @@ func httpStatus(st *status.Status) int {
 	return http.StatusInternalServerError
 }
 
-// reasonOf is the ErrorInfo reason a status carries, "" if none.
-func reasonOf(st *status.Status) string {
-	for _, d := range st.Details() {
-		if info, ok := d.(*errdetails.ErrorInfo); ok {
-			return info.GetReason()
-		}
-	}
-	return ""
-}
-
 // routingError answers unknown paths (404) and wrong methods (405) as JSON.
 func (g *Gateway) routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
-		writeError(w, r, httpStatus, "METHOD_NOT_ALLOWED", "method "+r.Method+" is not allowed on "+r.URL.Path)
+		writeError(w, r, httpStatus, apierror.MethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
 	case http.StatusNotFound:
-		writeError(w, r, httpStatus, "NOT_FOUND", "no such route: "+r.Method+" "+r.URL.Path)
+		writeError(w, r, httpStatus, apierror.NotFound, "no such route: "+r.Method+" "+r.URL.Path)
 	default:
-		writeError(w, r, httpStatus, "BAD_REQUEST", http.StatusText(httpStatus))
+		writeError(w, r, httpStatus, apierror.MalformedRequest, "the request could not be parsed: "+http.StatusText(httpStatus))
 	}
-}
-
-func camelToSnake(s string) string {
-	var b strings.Builder
-	for i, c := range s {
-		if c >= 'A' && c <= 'Z' && i > 0 {
-			b.WriteByte('_')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
 }
 
 // refusalRecorder remembers the error a REST answer carried, so that the

@@ -55,7 +55,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithForwardResponseOption(imageHeaders),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
-				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: false},
+				// Every field is in every answer, zero and empty ones
+				// included ("creditsRemaining": 0, "entries": []): a
+				// client reading a field must never find it undefined.
+				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 				// A misspelt option must be an error, not silently ignored.
 				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
 			},

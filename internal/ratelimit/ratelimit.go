@@ -7,6 +7,8 @@ package ratelimit
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -23,6 +25,29 @@ type Decision struct {
 	// when the next request would be allowed.
 	Reset, RetryAfter time.Duration
 }
+
+// ErrLimited is wrapped by every LimitedError.
+var ErrLimited = errors.New("rate limit exceeded")
+
+// LimitedError is a request refused by a limit; its message is shown.
+type LimitedError struct {
+	// Limit is requests per Window; Per names what it counts ("key",
+	// "account") and Plan the plan that sets it.
+	Limit     int
+	Per, Plan string
+	// RetryAfter is when the next request would be allowed.
+	RetryAfter time.Duration
+}
+
+func (e *LimitedError) Error() string {
+	return fmt.Sprintf("%v: %d requests a minute per %s on the %s plan", ErrLimited, e.Limit, e.Per, e.Plan)
+}
+
+// Unwrap makes errors.Is(err, ErrLimited) hold.
+func (e *LimitedError) Unwrap() error { return ErrLimited }
+
+// RetryDelay is when the caller may try again.
+func (e *LimitedError) RetryDelay() time.Duration { return e.RetryAfter }
 
 // Limiter decides. The in-process one is Local; one shared through Redis
 // can implement the same interface.

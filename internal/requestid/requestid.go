@@ -17,14 +17,16 @@ type key struct{}
 // New returns a fresh random id (26 characters of base32).
 func New() string { return strings.ToLower(rand.Text()) }
 
-// Valid reports whether s is an id this service could have made: it guards
-// the ids trusted from the gateway against log injection.
+// Valid reports whether a caller's id is kept: 1 to 64 of [A-Za-z0-9._-],
+// which covers UUIDs, ULIDs and most tracing ids and cannot inject
+// anything into a log line or a header. Both doors apply it; any other
+// value is replaced by New.
 func Valid(s string) bool {
 	if len(s) == 0 || len(s) > 64 {
 		return false
 	}
 	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
 			return false
 		}
 	}

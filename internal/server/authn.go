@@ -11,7 +11,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/access"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
@@ -22,10 +23,6 @@ import (
 // APIKeyHeader is the metadata key (and HTTP header) carrying the key.
 const APIKeyHeader = "x-api-key"
 
-// UnauthenticatedMessage is the one message every authentication failure
-// gets, whatever was wrong, so that a caller learns nothing about keys.
-const UnauthenticatedMessage = "invalid or missing API key: send a valid key in the x-api-key header (account and key management also take a session token as Authorization: Bearer)"
-
 // Failed authentications per client address: more than this many in a
 // minute and the address is answered 429 for five minutes.
 const (
@@ -35,21 +32,22 @@ const (
 
 type authenticator struct {
 	verifier *auth.Verifier
-	store    store.Store
-	access   map[string]apiv1.Access
+	store    authStore
+	access   access.Table
 	failures *throttle.Limiter
 	log      *slog.Logger
 }
 
 func (a *authenticator) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
-	access, known := a.access[method]
+	rule, known := a.access.Lookup(method)
 	if !known {
-		return nil, apiv1.WithReason(codes.Unimplemented, "unknown method", "UNIMPLEMENTED")
+		// A method nobody gave a rule is refused, not opened.
+		return nil, apierror.New(codes.Unimplemented, apierror.Unimplemented, "unknown method "+method, "", 0).Err()
 	}
 	client := clientaddr.From(ctx)
 	if left, blocked := a.failures.Blocked(client); blocked {
-		return nil, apiv1.WithRetry(codes.ResourceExhausted, "too many failed authentications from this address; try again later", "RATE_LIMITED", left)
+		return nil, &throttle.Error{What: "failed authentications from this address", RetryAfter: left}
 	}
 	key, bearer := presented(ctx)
 	var (
@@ -62,24 +60,18 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 		p, err = a.verifier.VerifyKey(ctx, key)
 	}
 	if err != nil {
-		if !errors.Is(err, auth.ErrUnauthenticated) {
-			id := requestid.From(ctx)
-			a.log.ErrorContext(ctx, "credential verification failed", "request_id", id, "err", err)
-			return nil, apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			a.failed(ctx, client, key+bearer, err)
 		}
-		a.failed(ctx, client, key+bearer, err)
-		return nil, apiv1.WithReason(codes.Unauthenticated, UnauthenticatedMessage, "UNAUTHENTICATED")
+		// Unauthenticated or not (a database failure), the error
+		// interceptor says only what the caller may know.
+		return nil, err
 	}
-	if access.SessionOnly && p.SessionID == "" {
-		return nil, apiv1.WithReason(codes.PermissionDenied,
-			"this method needs a session, not an API key: sign in with POST /v1/sessions and send Authorization: Bearer <token>", "SESSION_REQUIRED")
+	if rule.SessionOnly && p.SessionID == "" {
+		return nil, auth.ErrSessionRequired
 	}
-	if access.Scope != "" && !p.Has(access.Scope) {
-		what := "this API key"
-		if p.SessionID != "" {
-			what = "a session (image methods need an API key)"
-		}
-		return nil, apiv1.WithReason(codes.PermissionDenied, what+" lacks the scope "+access.Scope, "MISSING_SCOPE")
+	if rule.Scope != "" && !p.Has(rule.Scope) {
+		return nil, &auth.ScopeError{Scope: rule.Scope, Session: p.SessionID != ""}
 	}
 	return auth.WithPrincipal(ctx, p), nil
 }

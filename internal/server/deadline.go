@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 )
 
@@ -14,5 +15,16 @@ func deadlineUnary(max time.Duration) grpc.UnaryServerInterceptor {
 		ctx, cancel := context.WithTimeout(ctx, max)
 		defer cancel()
 		return handler(ctx, req)
+	}
+}
+
+// deadlineStream caps a stream's life the same way.
+func deadlineStream(max time.Duration) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, cancel := context.WithTimeout(ss.Context(), max)
+		defer cancel()
+		wrapped := middleware.WrapServerStream(ss)
+		wrapped.WrappedContext = ctx
+		return handler(srv, wrapped)
 	}
 }

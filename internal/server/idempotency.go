@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -12,62 +11,56 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 
-	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/access"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/requestid"
 	"github.com/smartimage/enhance/internal/store"
 )
 
-// IdempotencyKeyHeader makes a retry safe (REST: Idempotency-Key).
-const IdempotencyKeyHeader = "idempotency-key"
-
-// IdempotencyTTL is how long a key's first result is kept.
-const IdempotencyTTL = 24 * time.Hour
-
-// idempotency replays the first result of an image call made with an
+// idempotent replays the first result of an image call made with an
 // Idempotency-Key to a retry with the same key and request: no second
 // charge, no second run. The same key with another request is refused
 // (FAILED_PRECONDITION / 422), as is one whose first request still runs
 // (ABORTED / 409). A call that fails is forgotten, so its retry runs.
-type idempotency struct {
-	store  store.Store
-	access map[string]apiv1.Access
+type idempotent struct {
+	store  store.Idempotency
+	access access.Table
 	// abandonAfter is longer than any request runs: a call still running
 	// after it died with its server.
 	abandonAfter time.Duration
 	log          *slog.Logger
 }
 
-func (i *idempotency) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	md, _ := metadata.FromIncomingContext(ctx)
-	keys := md.Get(IdempotencyKeyHeader)
+	keys := md.Get(idempotency.Header)
 	p, _ := auth.PrincipalFrom(ctx)
-	if len(keys) == 0 || !i.access[info.FullMethod].Idempotent || p.AccountID == "" {
+	if rule, _ := i.access.Lookup(info.FullMethod); len(keys) == 0 || !rule.Idempotent || p.AccountID == "" {
 		return handler(ctx, req)
 	}
-	key := keys[0]
-	if !validIdempotencyKey(key) {
-		return nil, apiv1.WithReason(codes.InvalidArgument,
-			"Idempotency-Key must be 1 to 255 printable ASCII characters", "INVALID_IDEMPOTENCY_KEY")
+	if len(keys) > 1 || !idempotency.ValidKey(keys[0]) {
+		return nil, apierror.Param("Idempotency-Key", idempotency.ErrInvalidKey)
 	}
+	key := keys[0]
 	msg, ok := req.(proto.Message)
 	if !ok {
 		return handler(ctx, req)
 	}
-	sum, err := RequestHash(info.FullMethod, msg)
+	sum, err := idempotency.RequestHash(info.FullMethod, msg)
 	if err != nil {
 		return nil, err
 	}
 	now := time.Now().UTC()
 	first, found, err := i.store.BeginIdempotent(ctx,
 		store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now},
-		now.Add(-IdempotencyTTL), now.Add(-i.abandonAfter))
+		now.Add(-idempotency.TTL), now.Add(-i.abandonAfter))
 	if err != nil {
 		return nil, err
 	}
@@ -97,14 +90,12 @@ func (i *idempotency) unary(ctx context.Context, req any, info *grpc.UnaryServer
 	return resp, nil
 }
 
-func (i *idempotency) replay(ctx context.Context, method string, first store.IdempotentCall, sum []byte) (any, error) {
+func (i *idempotent) replay(ctx context.Context, method string, first store.IdempotentCall, sum []byte) (any, error) {
 	if !bytes.Equal(first.RequestHash, sum) {
-		return nil, apiv1.WithReason(codes.FailedPrecondition,
-			"this Idempotency-Key was used with a different request in the last 24 hours; use a new key", "IDEMPOTENCY_KEY_REUSED")
+		return nil, idempotency.ErrReused
 	}
 	if !first.Done {
-		return nil, apiv1.WithReason(codes.Aborted,
-			"a request with this Idempotency-Key is still running; retry when it has finished", "IDEMPOTENCY_KEY_IN_USE")
+		return nil, idempotency.ErrInProgress
 	}
 	resp, err := newResponse(method)
 	if err != nil {
@@ -122,17 +113,6 @@ func (i *idempotency) replay(ctx context.Context, method string, first store.Ide
 	header.Set("x-idempotent-replay", "true")
 	_ = grpc.SetHeader(ctx, header)
 	return resp, nil
-}
-
-// RequestHash identifies a request to method: the same hash means the same
-// method with the same fields.
-func RequestHash(method string, req proto.Message) ([]byte, error) {
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(req)
-	if err != nil {
-		return nil, err
-	}
-	sum := sha256.Sum256(append([]byte(method+"\x00"), body...))
-	return sum[:], nil
 }
 
 // newResponse makes an empty response message of method
@@ -159,18 +139,6 @@ func newResponse(method string) (proto.Message, error) {
 		return nil, err
 	}
 	return mt.New().Interface(), nil
-}
-
-func validIdempotencyKey(k string) bool {
-	if k == "" || len(k) > 255 {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		if k[i] < 0x20 || k[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 func cmpErr(errs ...error) error {

@@ -2,14 +2,13 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strconv"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/requestid"
@@ -53,9 +52,9 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 		}
 		if err == nil {
 			if cerr := ledger.Commit(context.WithoutCancel(ctx), c); cerr != nil {
-				id := requestid.From(ctx)
-				log.ErrorContext(ctx, "committing a charge failed", "request_id", id, "err", cerr)
-				return nil, apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
+				// The deferred refund returns the charge; the error
+				// interceptor logs the cause and answers INTERNAL.
+				return nil, fmt.Errorf("server: commit a charge: %w", cerr)
 			}
 			settled = true
 			_ = grpc.SetHeader(ctx, metadata.Pairs(

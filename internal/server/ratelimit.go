@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
-	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/ratelimit"
@@ -46,9 +44,7 @@ func rateLimitUnary(l ratelimit.Limiter) grpc.UnaryServerInterceptor {
 		}
 		_ = grpc.SetHeader(ctx, rateLimitHeaders(d))
 		if !d.Allowed {
-			return nil, apiv1.WithRetry(codes.ResourceExhausted,
-				fmt.Sprintf("rate limit exceeded: %d requests a minute per %s on the %s plan", limit, scope, plan.Name),
-				"RATE_LIMITED", max(d.RetryAfter, time.Second))
+			return nil, &ratelimit.LimitedError{Limit: limit, Per: scope, Plan: plan.Name, RetryAfter: max(d.RetryAfter, time.Second)}
 		}
 		return handler(ctx, req)
 	}

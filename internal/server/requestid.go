@@ -3,16 +3,18 @@ package server
 import (
 	"context"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
-// requestIDUnary takes the request id the gateway made (or makes one for
-// a direct gRPC call), puts it in the context and returns it in the
-// response header.
-func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+// withRequestID keeps the caller's id when it is well-formed (both doors
+// follow requestid.Valid; the gateway forwards the REST caller's, or the
+// one it made), makes one otherwise, puts it in the context and returns it
+// in the response header.
+func withRequestID(ctx context.Context) context.Context {
 	id := ""
 	if md, ok := metadata.FromIncomingContext(ctx); ok {
 		if v := md.Get(requestid.Header); len(v) == 1 && requestid.Valid(v[0]) {
@@ -24,5 +26,15 @@ func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handl
 	}
 	ctx = requestid.With(ctx, id)
 	_ = grpc.SetHeader(ctx, metadata.Pairs(requestid.Header, id))
-	return handler(ctx, req)
+	return ctx
+}
+
+func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	return handler(withRequestID(ctx), req)
+}
+
+func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	wrapped := middleware.WrapServerStream(ss)
+	wrapped.WrappedContext = withRequestID(ss.Context())
+	return handler(srv, wrapped)
 }

@@ -8,7 +8,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"log/slog"
-	"runtime/debug"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
@@ -18,11 +17,11 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
-	"github.com/smartimage/enhance/internal/apiv1"
+	"github.com/smartimage/enhance/internal/access"
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/ratelimit"
@@ -41,7 +40,7 @@ type Config struct {
 	// RequestTimeout caps every call's deadline, whatever the client asked.
 	RequestTimeout time.Duration
 	// Access says what each method asks of its caller.
-	Access map[string]apiv1.Access
+	Access access.Table
 	// RateLimiter limits API-key calls (ratelimit.Local when nil).
 	RateLimiter ratelimit.Limiter
 	// AbandonAfter is longer than any request runs (RequestTimeout plus a
@@ -49,11 +48,27 @@ type Config struct {
 	AbandonAfter time.Duration
 }
 
+// Store is the part of the database the interceptors use: keys (to name a
+// failed attempt's owner), the audit log, and idempotent calls.
+type Store interface {
+	authStore
+	store.Idempotency
+}
+
+// authStore is what the authenticator writes and reads.
+type authStore interface {
+	store.Keys
+	store.Audit
+}
+
 // New returns a gRPC server with the interceptor chain installed; the
 // caller registers services on it.
-func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Ledger, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
+func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, metrics *grpcprom.ServerMetrics, log *slog.Logger) (*grpc.Server, error) {
 	if cfg.TLS == nil || verifier == nil || db == nil || ledger == nil || metrics == nil || log == nil {
 		return nil, errors.New("server: TLS config, verifier, store, ledger, metrics and logger are required")
+	}
+	if cfg.Access == nil {
+		return nil, errors.New("server: the access table is required")
 	}
 	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, errors.New("server: message limits and request timeout must be positive")
@@ -64,13 +79,31 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 	if cfg.AbandonAfter == 0 {
 		cfg.AbandonAfter = cfg.RequestTimeout + time.Minute
 	}
-	idem := &idempotency{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, log: log}
+	idem := &idempotent{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, log: log}
 	authn := &authenticator{
 		verifier: verifier, store: db, access: cfg.Access, log: log,
 		failures: throttle.New(authFailuresPerMinute, time.Minute, authFailureBlock, nil),
 	}
 	needsKey := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
-		return !cfg.Access[c.FullMethod()].Public && !isInfrastructure(c.Service)
+		rule, _ := cfg.Access.Lookup(c.FullMethod())
+		return !rule.Public && !isInfrastructure(c.Service)
+	})
+	// Health watches and reflection streams are infrastructure: a client
+	// may hold a watch open for as long as it likes.
+	isAPI := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
+		return !isInfrastructure(c.Service)
+	})
+	logger := logging.UnaryServerInterceptor(slogAdapter(log), logOptions...)
+	streamLogger := logging.StreamServerInterceptor(slogAdapter(log), logOptions...)
+	// The outer recovery is the last resort for a panic in an interceptor:
+	// it answers INTERNAL itself. The inner one, around the handler, turns
+	// a handler's panic into an error the chain handles like any other.
+	outerRecovery := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		_ = recovered(ctx, log, p)
+		return apierror.InternalStatus(requestid.From(ctx)).Err()
+	})
+	innerRecovery := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		return recovered(ctx, log, p)
 	})
 	return grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
@@ -94,35 +127,55 @@ func New(cfg Config, verifier *auth.Verifier, db store.Store, ledger *credits.Le
 			// 1. Every call gets a request id first, so everything after can log it.
 			requestIDUnary,
 			// 2. One log line per call, with code, duration and request id.
-			logging.UnaryServerInterceptor(slogAdapter(log),
-				logging.WithLogOnEvents(logging.FinishCall),
-				logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-					return logging.Fields{"request_id", requestid.From(ctx)}
-				})),
-			// 3. A panic below becomes INTERNAL "internal error" with the
-			//    request id; the stack goes to the log only.
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-				id := requestid.From(ctx)
-				log.ErrorContext(ctx, "panic", "request_id", id, "panic", p, "stack", string(debug.Stack()))
-				return apiv1.WithReason(codes.Internal, "internal error (request id "+id+")", "INTERNAL")
-			})),
-			// 4. Per-method request counts and latencies.
+			logger,
+			// 3. Per-method request counts and latencies, by final code.
 			metrics.UnaryServerInterceptor(),
-			// 5. No call runs longer than the server allows.
+			// 4. A panic in an interceptor below becomes INTERNAL with
+			//    the request id; the stack goes to the log only.
+			recovery.UnaryServerInterceptor(outerRecovery),
+			// 5. The one place errors become statuses (package apierror):
+			//    domain errors by the table, anything else INTERNAL with
+			//    the cause in the log.
+			errorsUnary(log),
+			// 6. No call runs longer than the server allows.
 			deadlineUnary(cfg.RequestTimeout),
-			// 6. API key or session, then what the method needs of it.
+			// 7. API key or session, then what the method needs of it.
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
-			// 7. Rate limits per key and per account, before any work.
+			// 8. Rate limits per key and per account, before any work.
 			rateLimitUnary(cfg.RateLimiter),
-			// 8. A retry with an Idempotency-Key gets the first result,
+			// 9. A retry with an Idempotency-Key gets the first result,
 			//    before credits, so it is not charged again.
 			idem.unary,
-			// 9. Credits: after auth, so that it knows the account; the
-			//    handler prices the work after validating it, so a
-			//    rejected request costs nothing.
+			// 10. Credits: after auth, so that it knows the account; the
+			//     handler prices the work after validating it, so a
+			//     rejected request costs nothing.
 			quotaUnary(ledger, log),
+			// 11. A handler's panic becomes an error here, so the charge is
+			//     refunded, the Idempotency-Key released and the call
+			//     counted on its way out.
+			recovery.UnaryServerInterceptor(innerRecovery),
+		),
+		// Streams (only health watches and reflection today) get the
+		// same order, ready for the first streaming API method.
+		grpc.ChainStreamInterceptor(
+			requestIDStream,
+			streamLogger,
+			metrics.StreamServerInterceptor(),
+			recovery.StreamServerInterceptor(outerRecovery),
+			errorsStream(log),
+			selector.StreamServerInterceptor(deadlineStream(cfg.RequestTimeout), isAPI),
+			selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(authn.authenticate), needsKey),
+			recovery.StreamServerInterceptor(innerRecovery),
 		),
 	), nil
+}
+
+// logOptions log one line per finished call with its request id.
+var logOptions = []logging.Option{
+	logging.WithLogOnEvents(logging.FinishCall),
+	logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
+		return logging.Fields{"request_id", requestid.From(ctx)}
+	}),
 }
 
 // MaxConcurrentStreams bounds the calls one HTTP/2 connection (gRPC or
@@ -145,4 +198,20 @@ func slogAdapter(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
+}
+
+// CheckAccess fails when a method registered on s, health and reflection
+// aside, has no rule in t: such a method would be refused at every call,
+// and the author meant to decide who may call it.
+func CheckAccess(s *grpc.Server, t access.Table) error {
+	services := map[string][]string{}
+	for name, info := range s.GetServiceInfo() {
+		if isInfrastructure(name) {
+			continue
+		}
+		for _, m := range info.Methods {
+			services[name] = append(services[name], m.Name)
+		}
+	}
+	return t.Covers(services)
 }

@@ -137,15 +137,18 @@ type IdempotentCall struct {
 // it and leaves the key as it was.
 type KeyUpdate func(k *APIKey) error
 
-// Store is the persistent state of the service.
-type Store interface {
+// The roles below are the parts of the database each package uses: a
+// package takes only the roles it needs, so what it can touch is plain
+// from its constructor. Store is all of them, which only the composition
+// root (and the conformance suite) holds.
+
+// Accounts are the customers and their plans.
+type Accounts interface {
 	// CreateAccount stores an account together with its first key, both or
 	// neither. An email already registered gives ErrConflict.
 	CreateAccount(ctx context.Context, account Account, key APIKey) error
 	// AccountCount reports how many accounts exist.
 	AccountCount(ctx context.Context) (int, error)
-	// APIKey finds a key by its id, revoked or not; ErrNotFound if absent.
-	APIKey(ctx context.Context, id string) (APIKey, error)
 	// Account finds an account by id; ErrNotFound if absent.
 	Account(ctx context.Context, id string) (Account, error)
 	// AccountByEmail finds an account by email, ignoring case.
@@ -153,7 +156,14 @@ type Store interface {
 	// DeleteAccount erases an account with everything stored of it: keys,
 	// sessions, audit events, ledger entries and idempotent calls.
 	DeleteAccount(ctx context.Context, id string) error
+	// SetPlan changes an account's plan.
+	SetPlan(ctx context.Context, accountID, plan string) error
+}
 
+// Keys are the accounts' API keys.
+type Keys interface {
+	// APIKey finds a key by its id, revoked or not; ErrNotFound if absent.
+	APIKey(ctx context.Context, id string) (APIKey, error)
 	// CreateAPIKey stores a key and its audit event, both or neither;
 	// ErrLimit when the account already holds maxKeys live keys.
 	CreateAPIKey(ctx context.Context, key APIKey, event AuditEvent, maxKeys int) error
@@ -169,7 +179,10 @@ type Store interface {
 	UpdateAPIKey(ctx context.Context, accountID, id string, update KeyUpdate, event AuditEvent) (APIKey, error)
 	// TouchAPIKeys records last-use times in one write.
 	TouchAPIKeys(ctx context.Context, lastUse map[string]time.Time) error
+}
 
+// Sessions are signed-in owners' sessions.
+type Sessions interface {
 	// CreateSession stores a session and its audit event.
 	CreateSession(ctx context.Context, s Session, event AuditEvent) error
 	// Session finds a session by id; ErrNotFound if absent.
@@ -179,9 +192,10 @@ type Store interface {
 	// Sessions lists an account's stored sessions oldest first, expired
 	// ones that are not yet swept included, for an export.
 	Sessions(ctx context.Context, accountID string) ([]Session, error)
+}
 
-	// SetPlan changes an account's plan.
-	SetPlan(ctx context.Context, accountID, plan string) error
+// Ledger is the credit ledger: charges, refunds and grants per period.
+type Ledger interface {
 	// Reserve records charge (pending) if the period's balance covers it,
 	// in one transaction, so concurrent reservations never overspend;
 	// planGrants gives each plan's grant per period. It returns the
@@ -206,7 +220,11 @@ type Store interface {
 	// order, those with ids above after, at most limit: the whole ledger,
 	// page by page, for an export.
 	AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]LedgerEntry, error)
+}
 
+// Idempotency keeps the first results of calls made with an
+// Idempotency-Key.
+type Idempotency interface {
 	// BeginIdempotent records call as running unless the account already
 	// has a call under the same key, which it returns instead (found is
 	// true). Calls created before expired, and running ones created before
@@ -225,16 +243,34 @@ type Store interface {
 	IdempotentCalls(ctx context.Context, accountID, after string, limit int) ([]IdempotentCall, error)
 	// SweepIdempotent deletes calls created before expired.
 	SweepIdempotent(ctx context.Context, expired time.Time) (int, error)
+}
 
+// Audit is the security log.
+type Audit interface {
 	// RecordAudit appends an event.
 	RecordAudit(ctx context.Context, event AuditEvent) error
 	// AuditEvents lists an account's events newest first, those with ids
 	// below before (0: from the newest), at most limit.
 	AuditEvents(ctx context.Context, accountID string, before int64, limit int) ([]AuditEvent, error)
+}
 
+// Secrets are server secrets shared by every instance.
+type Secrets interface {
 	// Secret returns the named server secret, creating it with generate on
 	// first use; every instance sharing the database gets the same value.
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
+}
+
+// Store is the persistent state of the service: every role, and the
+// database's own life.
+type Store interface {
+	Accounts
+	Keys
+	Sessions
+	Ledger
+	Idempotency
+	Audit
+	Secrets
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
