@@ -68,6 +68,27 @@ checkgenerate: generate ## Fail if gen/ differs from what proto/ generates.
 	git diff --exit-code -- gen
 	@test -z "$$(git status --porcelain -- gen)" || (git status --porcelain -- gen; exit 1)
 
+# The published v1 API only grows: fields, messages, RPCs and services may
+# be added, never removed, renamed, renumbered or retyped, so that clients
+# built against v1 keep working. `make breaking` holds proto/ to that
+# under buf's FILE rules (buf.yaml), against the v1 protos as they were
+# at BREAKING_BASELINE: the HEAD of main when the check was added, which
+# holds the whole v1 surface. A change v1 cannot take belongs in v2.
+BREAKING_BASELINE := 54197d0b9c8f8304e0ae058918cce292402dc6a9
+
+.PHONY: breaking
+breaking: ## Fail if proto/ breaks the published v1 API (buf breaking against BREAKING_BASELINE).
+	@git rev-parse --git-dir >/dev/null 2>&1 || { echo "make breaking needs a git clone: it compares against commit $(BREAKING_BASELINE)" >&2; exit 1; }
+	@git cat-file -e '$(BREAKING_BASELINE)^{commit}' 2>/dev/null || { \
+		echo "breaking: baseline $(BREAKING_BASELINE) is not in this clone; fetching it from origin"; \
+		if [ "$$(git rev-parse --is-shallow-repository)" = true ]; then depth=--depth=1; else depth=; fi; \
+		git fetch --quiet --no-tags $$depth origin '$(BREAKING_BASELINE)' || true; \
+		git cat-file -e '$(BREAKING_BASELINE)^{commit}' 2>/dev/null || { \
+			echo "breaking: commit $(BREAKING_BASELINE) (the v1 baseline) is not in this clone and could not be fetched." >&2; \
+			echo "  Clone with its history (git clone without --depth; actions/checkout with fetch-depth: 0)," >&2; \
+			echo "  or run: git fetch origin $(BREAKING_BASELINE)" >&2; exit 1; }; }
+	$(BUF) breaking --against '.git#ref=$(BREAKING_BASELINE)'
+
 .PHONY: lint
 lint: ## go vet, gofmt, buf lint and buf format.
 	$(GO) vet -tags $(GO_TAGS) ./...
