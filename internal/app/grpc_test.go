@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -152,34 +151,32 @@ func TestGracefulShutdownFinishesInFlightRequests(t *testing.T) {
 	}
 }
 
+// TestRequestDeadline: the server's cap wins over a longer deadline the
+// caller asks for, on both doors. No clock is read: the origin holds its
+// answer for a minute and the fetch timeout is 10 s, so only the 2 s cap
+// can end the call with DEADLINE_EXCEEDED (the fetch timeout would be
+// SOURCE_UNREACHABLE), however slow the machine.
 func TestRequestDeadline(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, func(c *config.Config) { c.RequestTimeout = 300 * time.Millisecond })
+	s := startServer(t, func(c *config.Config) { c.RequestTimeout = 2 * time.Second })
 	img := origin(t)
-	var calls atomic.Int32
 	img.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
 		select {
 		case <-r.Context().Done():
-		case <-time.After(3 * time.Second):
+		case <-time.After(time.Minute):
 		}
 	})
-	// The caller asks for 100 s (REST's Grpc-Timeout, and a gRPC
-	// deadline); the server's cap wins on both doors.
-	start := time.Now()
+	// The caller asks for 100 s (REST's Grpc-Timeout, and a gRPC deadline).
 	resp := s.call(t, http.MethodPost, "/v1/enhance", map[string]any{"imageUrl": img.URL + "/never.png"},
 		map[string]string{"x-api-key": s.key, "Grpc-Timeout": "100S"}, nil)
 	require.Equal(t, http.StatusGatewayTimeout, resp.StatusCode)
 	require.Equal(t, "DEADLINE_EXCEEDED", readProblem(t, resp).Code)
-	require.Less(t, time.Since(start), 2500*time.Millisecond, "the 300 ms cap, not the 3 s origin or the asked 100 s")
-	require.Equal(t, int32(1), calls.Load())
 
 	ctx, cancel := context.WithTimeout(withKey(s.key), 100*time.Second)
 	defer cancel()
-	start = time.Now()
 	_, err := enhancev1.NewImageServiceClient(s.grpc).Enhance(ctx, &enhancev1.EnhanceRequest{ImageUrl: img.URL + "/never.png"})
 	require.Equal(t, codes.DeadlineExceeded, status.Code(err))
-	require.Less(t, time.Since(start), 2500*time.Millisecond)
+	require.Zero(t, s.devBalance(t).Used, "neither call was charged")
 }
 
 func TestGRPCMessageLimitFollowsTheImageLimit(t *testing.T) {
