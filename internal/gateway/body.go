@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/smartimage/enhance/internal/apierror"
@@ -44,6 +45,15 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	what := r.Method + " " + r.URL.Path
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		// Parameters would be dropped, or the mux would answer in Go's words.
+		detail := "the query string could not be parsed: a % must start an escape like %20"
+		if strings.Contains(r.URL.RawQuery, ";") {
+			detail = "the query string could not be parsed: separate parameters with &, not ;"
+		}
+		g.refuse(w, r, badf("", "%s", detail))
+		return
+	}
 	if rt.body == "" {
 		// The request is the path and the query string; a body is ignored.
 		if f := checkQuery(r.URL.Query(), rt, what); f != nil {

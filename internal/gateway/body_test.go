@@ -132,6 +132,9 @@ func TestBodyKinds(t *testing.T) {
 			`gracePeriod must be a duration in seconds, like "3600s"`},
 		{"JSON, unlabelled, that does not parse", "POST", "/v1/enhance", "", `{"imageUrl": `, 400, "MALFORMED_REQUEST", "", "not valid JSON"},
 		{"GET with a bad query", "GET", "/v1/usage?pageSize=all", "", "", 400, "MALFORMED_REQUEST", "pageSize", "pageSize must be a whole number"},
+		{"bad escape in the query", "GET", "/v1/usage?pageSize=%zz", "", "", 400, "MALFORMED_REQUEST", "", "a % must start an escape like %20"},
+		{"semicolons in the query", "POST", "/v1/enhance?quality=80;outputFormat=png", "image/png", png, 400, "MALFORMED_REQUEST", "", "separate parameters with &, not ;"},
+		{"image sent as JSON", "POST", "/v1/enhance", "application/json", png, 400, "MALFORMED_REQUEST", "", "the body is a PNG image, not JSON"},
 		{"no such route", "POST", "/v1/sharpen", "text/html", "x", 404, "NOT_FOUND", "", "no such route"},
 	}
 	for _, tt := range tests {

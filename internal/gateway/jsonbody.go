@@ -170,7 +170,7 @@ func bodyHint(body []byte) string {
 	case bytes.HasPrefix(body, []byte("\xEF\xBB\xBF")):
 		return "the body starts with a byte order mark; send UTF-8 without one"
 	case mt != "":
-		return fmt.Sprintf("the body looks like a %s image: send it with Content-Type: %s", imageName(mt), mt)
+		return fmt.Sprintf("the body is a %s image, not JSON: an image goes to /v1/enhance, /v1/upscale or /v1/colorize with Content-Type: %s", imageName(mt), mt)
 	case bytes.HasPrefix(body, []byte("--")) && bytes.Contains(body, []byte("Content-Disposition")):
 		return "the body looks like multipart/form-data: send it with its Content-Type header and boundary (curl -F does)"
 	case len(body) > 0 && isNameByte(body[0]) && bytes.IndexByte(body, '=') > 0:
