@@ -6,7 +6,10 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 )
@@ -196,4 +199,39 @@ func TestCheckJSONBodyBoundsItsWork(t *testing.T) {
 	// Within the bound, the same problem is found and named.
 	body = `{"hints": [{"points": [{"x": 1, "y": 2}]}], "quality": "best"}`
 	require.Equal(t, "quality", checkJSONBody([]byte(body), colorize, nil).param)
+}
+
+// TestCheckJSONBodyEnum: the API has no enum in a request today; should
+// one come, a bad value is named with the values it may take.
+func TestCheckJSONBodyEnum(t *testing.T) {
+	t.Parallel()
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name:    proto.String("enumtest.proto"),
+		Package: proto.String("enumtest"),
+		Syntax:  proto.String("proto3"),
+		EnumType: []*descriptorpb.EnumDescriptorProto{{
+			Name: proto.String("Fit"),
+			Value: []*descriptorpb.EnumValueDescriptorProto{
+				{Name: proto.String("FIT_UNSPECIFIED"), Number: proto.Int32(0)},
+				{Name: proto.String("FIT_COVER"), Number: proto.Int32(1)},
+			},
+		}},
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("ResizeRequest"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("fit"), JsonName: proto.String("fit"), Number: proto.Int32(1),
+				Type: descriptorpb.FieldDescriptorProto_TYPE_ENUM.Enum(), TypeName: proto.String(".enumtest.Fit"),
+				Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(),
+			}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, nil)
+	require.NoError(t, err)
+	md := fd.Messages().Get(0)
+	require.Nil(t, checkJSONBody([]byte(`{"fit": "FIT_COVER"}`), md, nil))
+	require.Nil(t, checkJSONBody([]byte(`{"fit": 1}`), md, nil))
+	f := checkJSONBody([]byte(`{"fit": "cover"}`), md, nil)
+	require.NotNil(t, f)
+	require.Equal(t, "fit", f.param)
+	require.Contains(t, f.detail, `fit must be one of "FIT_UNSPECIFIED", "FIT_COVER"`)
 }
