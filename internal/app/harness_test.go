@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"log/slog"
@@ -230,6 +231,43 @@ func origin(t testing.TB) *httptest.Server {
 	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "..", "testdata", "images"))))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// originOf serves files (path to bytes) over plain HTTP on loopback.
+func originOf(t testing.TB, files map[string][]byte) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// halfJPEG is a test photo at half its width and height (2×2 means).
+func halfJPEG(t testing.TB, name string) []byte {
+	t.Helper()
+	src, _, err := image.Decode(bytes.NewReader(testImage(t, name)))
+	require.NoError(t, err)
+	b := src.Bounds()
+	half := image.NewRGBA(image.Rect(0, 0, b.Dx()/2, b.Dy()/2))
+	for y := range b.Dy() / 2 {
+		for x := range b.Dx() / 2 {
+			var sum [3]uint32
+			for _, d := range [4][2]int{{0, 0}, {1, 0}, {0, 1}, {1, 1}} {
+				r, g, bl, _ := src.At(b.Min.X+2*x+d[0], b.Min.Y+2*y+d[1]).RGBA()
+				sum[0], sum[1], sum[2] = sum[0]+r, sum[1]+g, sum[2]+bl
+			}
+			half.SetRGBA(x, y, color.RGBA{uint8(sum[0] >> 10), uint8(sum[1] >> 10), uint8(sum[2] >> 10), 255})
+		}
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, half, &jpeg.Options{Quality: 90}))
+	return buf.Bytes()
 }
 
 func testImage(t testing.TB, name string) []byte {
