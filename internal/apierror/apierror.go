@@ -1,14 +1,13 @@
-// Package apierror is the one place where errors become what callers see.
-// Handlers and interceptors return domain errors; the server's error
-// interceptor turns them into gRPC statuses through the table here, and
-// anything the table does not know into "internal error" with only the
-// request id, its cause going to the log. Every status carries a
-// google.rpc.ErrorInfo whose reason is one of the Reason constants, which
-// REST callers see as "code".
+// Package apierror is the shape of every error the API returns: the
+// reason codes callers branch on, the statuses that carry them (with the
+// request field at fault and when to retry), and the Table type through
+// which the server's error interceptor turns domain errors into statuses.
+// The table itself belongs to the service implementations (apiv1.Errors),
+// which know the domain errors; this package imports none of them, so the
+// gateway and the interceptors can use it without pulling them in.
 package apierror
 
 import (
-	"context"
 	"errors"
 	"time"
 
@@ -17,17 +16,6 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
-
-	"github.com/smartimage/enhance/internal/account"
-	"github.com/smartimage/enhance/internal/admission"
-	"github.com/smartimage/enhance/internal/apikeys"
-	"github.com/smartimage/enhance/internal/auth"
-	"github.com/smartimage/enhance/internal/credits"
-	"github.com/smartimage/enhance/internal/engine"
-	"github.com/smartimage/enhance/internal/fetch"
-	"github.com/smartimage/enhance/internal/idempotency"
-	"github.com/smartimage/enhance/internal/ratelimit"
-	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Domain is the ErrorInfo domain of every error this API returns.
@@ -131,68 +119,34 @@ var Reasons = []Reason{
 // shown.
 var ErrInvalidRequest = errors.New("invalid request")
 
-// row maps one domain error to what the caller sees. The domain errors'
-// messages are written to be shown, unless message replaces them.
-type row struct {
-	match   error
-	code    codes.Code
-	reason  Reason
-	message string
+// Row maps one domain error to what the caller sees. The domain errors'
+// messages are written to be shown, unless Message replaces them.
+type Row struct {
+	Match   error
+	Code    codes.Code
+	Reason  Reason
+	Message string
 }
 
-var table = []row{
-	{ErrInvalidRequest, codes.InvalidArgument, InvalidRequest, ""},
-	{engine.ErrInvalidOption, codes.InvalidArgument, InvalidOption, ""},
-	{engine.ErrUnsupportedFormat, codes.InvalidArgument, UnsupportedImage, ""},
-	{engine.ErrInvalidImage, codes.InvalidArgument, InvalidImage, ""},
-	{engine.ErrTooLarge, codes.InvalidArgument, ImageTooLarge, ""},
-	{fetch.ErrRefused, codes.InvalidArgument, SourceRefused, ""},
-	{fetch.ErrTooLarge, codes.InvalidArgument, SourceTooLarge, ""},
-	{fetch.ErrNotImage, codes.InvalidArgument, UnsupportedImage, ""},
-	{fetch.ErrUnreachable, codes.FailedPrecondition, SourceUnreachable, ""},
-	{auth.ErrUnauthenticated, codes.Unauthenticated, Unauthenticated, UnauthenticatedMessage},
-	{auth.ErrMissingScope, codes.PermissionDenied, MissingScope, ""},
-	{auth.ErrSessionRequired, codes.PermissionDenied, SessionRequired, ""},
-	{account.ErrInvalid, codes.InvalidArgument, InvalidRegistration, ""},
-	{account.ErrEmailTaken, codes.AlreadyExists, EmailTaken, ""},
-	{account.ErrRegistrationClosed, codes.PermissionDenied, RegistrationClosed, ""},
-	{account.ErrBadCredentials, codes.Unauthenticated, BadCredentials, ""},
-	{account.ErrWrongPassword, codes.PermissionDenied, WrongPassword, ""},
-	{apikeys.ErrInvalid, codes.InvalidArgument, InvalidKeyRequest, ""},
-	{apikeys.ErrNotFound, codes.NotFound, KeyNotFound, ""},
-	{apikeys.ErrTooMany, codes.FailedPrecondition, TooManyKeys, ""},
-	{idempotency.ErrInvalidKey, codes.InvalidArgument, InvalidIdempotencyKey, ""},
-	{idempotency.ErrReused, codes.FailedPrecondition, IdempotencyKeyReused, ""},
-	{idempotency.ErrInProgress, codes.Aborted, IdempotencyKeyInUse, ""},
-	{throttle.ErrThrottled, codes.ResourceExhausted, RateLimited, ""},
-	{ratelimit.ErrLimited, codes.ResourceExhausted, RateLimited, ""},
-	{admission.ErrBusy, codes.ResourceExhausted, RateLimited, ""},
-	{credits.ErrExhausted, codes.ResourceExhausted, CreditsExhausted, ""},
-	{context.DeadlineExceeded, codes.DeadlineExceeded, DeadlineExceeded, "the request did not finish before its deadline"},
-	{context.Canceled, codes.Canceled, Cancelled, "the request was cancelled"},
-}
+// Table maps domain errors to statuses: the first row whose Match the
+// error is (errors.Is) wins.
+type Table []Row
 
-// UnauthenticatedMessage is the one message every authentication failure
-// gets, whatever was wrong, so that a caller learns nothing about keys.
-const UnauthenticatedMessage = "invalid or missing API key: send a valid key in the x-api-key header (account and key management also take a session token as Authorization: Bearer)"
-
-// retryable is a refusal that says when to come back (throttle.Error,
-// admission.BusyError, ratelimit.LimitedError); callers see RetryInfo on
-// gRPC and Retry-After on REST.
+// retryable is a refusal that says when to come back; callers see
+// RetryInfo on gRPC and Retry-After on REST.
 type retryable interface {
 	error
 	RetryDelay() time.Duration
 }
 
-// Status is the status a domain error gives its caller; known is false
-// when the table has no row for it, and the error is internal: its text
-// must not reach the caller.
-func Status(err error) (st *status.Status, known bool) {
-	for _, r := range table {
-		if !errors.Is(err, r.match) {
+// Status is the status err gives its caller; known is false when no row
+// matches, and the error is internal: its text must not reach the caller.
+func (t Table) Status(err error) (st *status.Status, known bool) {
+	for _, r := range t {
+		if !errors.Is(err, r.Match) {
 			continue
 		}
-		msg := r.message
+		msg := r.Message
 		if msg == "" {
 			msg = err.Error()
 		}
@@ -201,7 +155,7 @@ func Status(err error) (st *status.Status, known bool) {
 		if errors.As(err, &rt) {
 			retry = rt.RetryDelay()
 		}
-		return New(r.code, r.reason, msg, ParamOf(err), retry), true
+		return New(r.Code, r.Reason, msg, ParamOf(err), retry), true
 	}
 	return nil, false
 }

@@ -184,6 +184,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Access:         apiv1.Access,
+		Errors:         apiv1.Errors,
 		AbandonAfter:   a.staleChargeAge(),
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {

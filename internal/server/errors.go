@@ -22,13 +22,13 @@ var errPanic = errors.New("panic")
 
 // statusOf is the status err gives the caller. A status made by the chain
 // itself (apierror.New) or by gRPC's own services passes as it is; a
-// domain error goes through apierror's table; anything else is internal:
-// its cause goes to the log, and the caller gets only the request id.
-func statusOf(ctx context.Context, log *slog.Logger, err error) error {
+// domain error goes through the table; anything else is internal: its
+// cause goes to the log, and the caller gets only the request id.
+func statusOf(ctx context.Context, log *slog.Logger, table apierror.Table, err error) error {
 	if _, ok := err.(interface{ GRPCStatus() *status.Status }); ok {
 		return err
 	}
-	if st, known := apierror.Status(err); known {
+	if st, known := table.Status(err); known {
 		return st.Err()
 	}
 	id := requestid.From(ctx)
@@ -37,20 +37,20 @@ func statusOf(ctx context.Context, log *slog.Logger, err error) error {
 }
 
 // errorsUnary is the one place a call's error becomes a status.
-func errorsUnary(log *slog.Logger) grpc.UnaryServerInterceptor {
+func errorsUnary(log *slog.Logger, table apierror.Table) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		resp, err := handler(ctx, req)
 		if err != nil {
-			return nil, statusOf(ctx, log, err)
+			return nil, statusOf(ctx, log, table, err)
 		}
 		return resp, nil
 	}
 }
 
-func errorsStream(log *slog.Logger) grpc.StreamServerInterceptor {
+func errorsStream(log *slog.Logger, table apierror.Table) grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		if err := handler(srv, ss); err != nil {
-			return statusOf(ss.Context(), log, err)
+			return statusOf(ss.Context(), log, table, err)
 		}
 		return nil
 	}

@@ -41,6 +41,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Access says what each method asks of its caller.
 	Access access.Table
+	// Errors turns the domain errors that handlers and interceptors
+	// return into statuses (apiv1.Errors).
+	Errors apierror.Table
 	// RateLimiter limits API-key calls (ratelimit.Local when nil).
 	RateLimiter ratelimit.Limiter
 	// AbandonAfter is longer than any request runs (RequestTimeout plus a
@@ -67,8 +70,8 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 	if cfg.TLS == nil || verifier == nil || db == nil || ledger == nil || metrics == nil || log == nil {
 		return nil, errors.New("server: TLS config, verifier, store, ledger, metrics and logger are required")
 	}
-	if cfg.Access == nil {
-		return nil, errors.New("server: the access table is required")
+	if cfg.Access == nil || cfg.Errors == nil {
+		return nil, errors.New("server: the access and error tables are required")
 	}
 	if cfg.MaxRecvBytes <= 0 || cfg.MaxSendBytes <= 0 || cfg.RequestTimeout <= 0 {
 		return nil, errors.New("server: message limits and request timeout must be positive")
@@ -133,10 +136,10 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			// 4. A panic in an interceptor below becomes INTERNAL with
 			//    the request id; the stack goes to the log only.
 			recovery.UnaryServerInterceptor(outerRecovery),
-			// 5. The one place errors become statuses (package apierror):
-			//    domain errors by the table, anything else INTERNAL with
-			//    the cause in the log.
-			errorsUnary(log),
+			// 5. The one place errors become statuses: domain errors by
+			//    cfg.Errors, anything else INTERNAL with the cause in the
+			//    log only.
+			errorsUnary(log, cfg.Errors),
 			// 6. No call runs longer than the server allows.
 			deadlineUnary(cfg.RequestTimeout),
 			// 7. API key or session, then what the method needs of it.
@@ -162,7 +165,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			streamLogger,
 			metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(outerRecovery),
-			errorsStream(log),
+			errorsStream(log, cfg.Errors),
 			selector.StreamServerInterceptor(deadlineStream(cfg.RequestTimeout), isAPI),
 			selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(authn.authenticate), needsKey),
 			recovery.StreamServerInterceptor(innerRecovery),

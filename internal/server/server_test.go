@@ -30,6 +30,7 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/access"
 	"github.com/smartimage/enhance/internal/apierror"
+	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
@@ -107,7 +108,7 @@ func newChain(t *testing.T, access access.Table, register func(*grpc.Server)) *c
 	reg.MustRegister(metrics)
 	srv, err := New(Config{
 		TLS: tlsconfig.ServerConfig(src.Certificate, []string{"h2"}), MaxRecvBytes: 1 << 20, MaxSendBytes: 1 << 20,
-		RequestTimeout: time.Minute, Access: access,
+		RequestTimeout: time.Minute, Access: access, Errors: apiv1.Errors,
 	}, verifier, db, ledger, metrics, slog.New(slog.NewTextHandler(logs, nil)))
 	require.NoError(t, err)
 	register(srv)
