@@ -83,7 +83,7 @@ func admin(ctx context.Context, command, dbPath, email, plan string, amount int,
 		return err
 	}
 	defer db.Close()
-	ledger, err := credits.NewLedger(db, nil)
+	ledger, err := credits.NewLedger(db, "", nil)
 	if err != nil {
 		return err
 	}

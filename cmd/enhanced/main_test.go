@@ -111,7 +111,7 @@ func startWithEnv(t *testing.T, env []string, dataDir string, extra ...string) *
 	select {
 	case addr := <-found:
 		p.base = "https://" + addr
-	case <-time.After(30 * time.Second):
+	case <-time.After(2 * time.Minute): // generous: a loaded machine
 		cmd.Process.Kill()
 		t.Fatalf("server did not start:\n%s", out.String())
 	}

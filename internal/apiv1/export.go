@@ -27,7 +27,7 @@ func exportProto(ex account.Export) *enhancev1.ExportAccountResponse {
 		resp.AuditEvents = append(resp.AuditEvents, auditProto(e))
 	}
 	for _, e := range ex.Ledger {
-		resp.LedgerEntries = append(resp.LedgerEntries, exportLedgerProto(e))
+		resp.LedgerEntries = append(resp.LedgerEntries, ledgerEntryProto(e))
 	}
 	for _, c := range ex.IdempotentCalls {
 		resp.IdempotencyRecords = append(resp.IdempotencyRecords, &enhancev1.IdempotencyRecord{
@@ -58,11 +58,10 @@ func exportSessionProto(s store.Session) *enhancev1.Session {
 	}
 }
 
-// exportLedgerProto is a ledger entry with its period, since an export
-// spans every period.
-func exportLedgerProto(e store.LedgerEntry) *enhancev1.LedgerEntry {
+// ledgerEntryProto is a ledger entry as usage and exports show it.
+func ledgerEntryProto(e store.LedgerEntry) *enhancev1.LedgerEntry {
 	p := &enhancev1.LedgerEntry{
-		Kind: e.Kind, Operation: e.Operation, Credits: int32(e.Amount), State: e.State,
+		Kind: e.Kind, Operation: e.Operation, Credits: int32(e.Amount), State: e.State, Reason: e.Reason,
 		RequestId: e.RequestID, Time: timestamppb.New(e.Time), PeriodStart: timestamppb.New(e.PeriodStart),
 	}
 	if e.KeyID != "" {

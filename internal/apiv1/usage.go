@@ -60,14 +60,7 @@ func (s *UsageServer) GetUsage(ctx context.Context, req *enhancev1.GetUsageReque
 		resp.NextPageToken = strconv.FormatInt(entries[size-1].ID, 10)
 	}
 	for _, e := range entries {
-		p := &enhancev1.LedgerEntry{
-			Kind: e.Kind, Operation: e.Operation, Credits: int32(e.Amount), State: e.State,
-			RequestId: e.RequestID, Time: timestamppb.New(e.Time),
-		}
-		if e.KeyID != "" {
-			p.Key = "keys/" + e.KeyID
-		}
-		resp.Entries = append(resp.Entries, p)
+		resp.Entries = append(resp.Entries, ledgerEntryProto(e))
 	}
 	return resp, nil
 }

@@ -68,6 +68,11 @@ type App struct {
 	accounts *account.Service
 	ledger   *credits.Ledger
 	devKey   string
+
+	// instance names this process in the database; releaseInstance gives
+	// up its liveness mark at close.
+	instance        string
+	releaseInstance func() error
 }
 
 // lastUseFlush is how often key last-use times are written.
@@ -137,11 +142,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 			return nil, err
 		}
 	}
-	if a.ledger, err = credits.NewLedger(a.store, nil); err != nil {
+	// This process is alive while it holds its mark; what a dead one
+	// left pending is released now, before any request (releaseOrphans).
+	a.instance = newInstanceID()
+	if a.releaseInstance, err = a.store.Hold(ctx, a.instance); err != nil {
 		return nil, err
 	}
-	// Charges left pending by a server that died are returned now, and
-	// then every minute (sweepStaleCharges).
+	if a.ledger, err = credits.NewLedger(a.store, a.instance, nil); err != nil {
+		return nil, err
+	}
+	if err := a.releaseOrphans(ctx); err != nil {
+		return nil, err
+	}
+	// Charges that name no process (written before processes named
+	// theirs) are returned once they outlive any request, now and then
+	// every minute (sweepStaleCharges).
 	if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
 		return nil, fmt.Errorf("app: refund stale charges: %w", err)
 	} else if n > 0 {
@@ -186,6 +201,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Access:         apiv1.Access,
 		Errors:         apiv1.Errors,
 		AbandonAfter:   a.staleChargeAge(),
+		Instance:       a.instance,
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err
@@ -420,6 +436,9 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			if err := a.releaseOrphans(ctx); err != nil {
+				a.log.Error("releasing what dead server processes held failed", "err", err)
+			}
 			if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
 				a.log.Error("refunding stale charges failed", "err", err)
 			} else if n > 0 {
@@ -441,6 +460,9 @@ func (a *App) close() {
 		if l != nil {
 			l.Close()
 		}
+	}
+	if a.releaseInstance != nil {
+		a.releaseInstance()
 	}
 	if a.store != nil {
 		a.store.Close()

@@ -43,6 +43,7 @@ type exportJSON struct {
 		Kind, Key, Operation string
 		Credits              int
 		State, RequestID     string
+		Reason               string
 		Time, PeriodStart    time.Time
 	}
 	IdempotencyRecords []struct {
@@ -132,24 +133,24 @@ var exported = map[string]struct {
 		},
 	},
 	// Ids are the store's; refund_of is not exported, as a refund names
-	// its charge's request.
+	// its charge's request; instance_id names one of our processes.
 	"ledger": {
-		"id account_id key_id period_start kind amount operation request_id state refund_of time",
+		"id account_id key_id period_start kind amount operation request_id state refund_of time instance_id reason",
 		`SELECT kind || '|' || key_id || '|' || amount || '|' || operation || '|' || request_id || '|' || state || '|' ||
-		 period_start || '|' || time FROM ledger WHERE account_id = ?`,
+		 reason || '|' || period_start || '|' || time FROM ledger WHERE account_id = ?`,
 		func(ex exportJSON) []string {
 			var rows []string
 			for _, e := range ex.LedgerEntries {
 				rows = append(rows, strings.Join([]string{e.Kind, strings.TrimPrefix(e.Key, "keys/"), strconv.Itoa(e.Credits), e.Operation,
-					e.RequestID, e.State, micros(&e.PeriodStart), micros(&e.Time)}, "|"))
+					e.RequestID, e.State, e.Reason, micros(&e.PeriodStart), micros(&e.Time)}, "|"))
 			}
 			return rows
 		},
 	},
 	// Metadata only: the stored result is the owner's image, already
-	// delivered, and the request hash is ours.
+	// delivered, and the request hash and the process are ours.
 	"idempotency": {
-		"account_id key request_hash state response header create_time",
+		"account_id key request_hash state response header create_time instance_id",
 		`SELECT key || '|' || state || '|' || create_time FROM idempotency WHERE account_id = ?`,
 		func(ex exportJSON) []string {
 			var rows []string

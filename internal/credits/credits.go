@@ -98,17 +98,22 @@ type Store interface {
 type Ledger struct {
 	store Store
 	now   func() time.Time
+	// instance names this server process on its pending charges, so that
+	// they are refunded at once if it dies (store.Instances).
+	instance string
 }
 
-// NewLedger returns a Ledger; now is the clock (time.Now when nil).
-func NewLedger(s Store, now func() time.Time) (*Ledger, error) {
+// NewLedger returns a Ledger whose reservations name the server process
+// instance ("" for tools that reserve nothing); now is the clock
+// (time.Now when nil).
+func NewLedger(s Store, instance string, now func() time.Time) (*Ledger, error) {
 	if s == nil {
 		return nil, errors.New("credits: nil store")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{store: s, now: now}, nil
+	return &Ledger{store: s, now: now, instance: instance}, nil
 }
 
 // Charge is a reserved price, to be committed or refunded.
@@ -127,7 +132,7 @@ func (l *Ledger) Reserve(ctx context.Context, accountID, keyID, operation, reque
 	start, end := PeriodOf(now)
 	entry, bal, err := l.store.Reserve(ctx, store.LedgerEntry{
 		AccountID: accountID, KeyID: keyID, PeriodStart: start, Amount: amount,
-		Operation: operation, RequestID: requestID, Time: now,
+		Operation: operation, RequestID: requestID, Time: now, Instance: l.instance,
 	}, planGrants())
 	if errors.Is(err, store.ErrInsufficientCredits) {
 		return Charge{}, &ExhaustedError{Needed: amount, Remaining: max(0, bal.Remaining()), RenewTime: end}
@@ -156,6 +161,12 @@ func (l *Ledger) Refund(c Charge) error {
 func (l *Ledger) RefundStale(ctx context.Context, maxAge time.Duration) (int, error) {
 	now := l.now().UTC()
 	return l.store.RefundStale(ctx, now.Add(-maxAge), now)
+}
+
+// RefundInterrupted refunds the pending charges of the server process
+// instance, which has died.
+func (l *Ledger) RefundInterrupted(ctx context.Context, instance string) (int, error) {
+	return l.store.RefundInterrupted(ctx, instance, l.now().UTC())
 }
 
 // Usage is an account's current period.

@@ -22,7 +22,7 @@ func newLedger(t testing.TB, now *time.Time) (*Ledger, store.Store) {
 	require.NoError(t, db.CreateAccount(ctx,
 		store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: *now},
 		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: *now}))
-	l, err := NewLedger(db, func() time.Time { return *now })
+	l, err := NewLedger(db, "", func() time.Time { return *now })
 	require.NoError(t, err)
 	return l, db
 }

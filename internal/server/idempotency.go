@@ -35,7 +35,9 @@ type idempotent struct {
 	// abandonAfter is longer than any request runs: a call still running
 	// after it died with its server.
 	abandonAfter time.Duration
-	log          *slog.Logger
+	// instance names this process on the calls it runs.
+	instance string
+	log      *slog.Logger
 }
 
 func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
@@ -59,7 +61,7 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	now := time.Now().UTC()
 	first, found, err := i.store.BeginIdempotent(ctx,
-		store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now},
+		store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now, Instance: i.instance},
 		now.Add(-idempotency.TTL), now.Add(-i.abandonAfter))
 	if err != nil {
 		return nil, err

@@ -31,7 +31,7 @@ func TestQuotaRefundsOnFailureAndPanic(t *testing.T) {
 	require.NoError(t, db.CreateAccount(ctx,
 		store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
 		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
-	ledger, err := credits.NewLedger(db, nil)
+	ledger, err := credits.NewLedger(db, "", nil)
 	require.NoError(t, err)
 	quota := quotaUnary(ledger, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
 	call := auth.WithPrincipal(ctx, auth.Principal{AccountID: "a1", KeyID: "k1"})

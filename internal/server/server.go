@@ -46,6 +46,9 @@ type Config struct {
 	Errors apierror.Table
 	// RateLimiter limits API-key calls (ratelimit.Local when nil).
 	RateLimiter ratelimit.Limiter
+	// Instance names this server process on the idempotent calls it runs,
+	// so that their keys are freed at once if it dies.
+	Instance string
 	// AbandonAfter is longer than any request runs (RequestTimeout plus a
 	// margin when zero): a call still marked running after it died.
 	AbandonAfter time.Duration
@@ -82,7 +85,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 	if cfg.AbandonAfter == 0 {
 		cfg.AbandonAfter = cfg.RequestTimeout + time.Minute
 	}
-	idem := &idempotent{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, log: log}
+	idem := &idempotent{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, instance: cfg.Instance, log: log}
 	authn := &authenticator{
 		verifier: verifier, store: db, access: cfg.Access, log: log,
 		failures: throttle.New(authFailuresPerMinute, time.Minute, authFailureBlock, nil),

@@ -100,7 +100,7 @@ func newChain(t *testing.T, access access.Table, register func(*grpc.Server)) *c
 		store.APIKey{ID: tok.ID, AccountID: "a1", SecretHash: tok.SecretHash(), Scopes: auth.AllScopes, CreateTime: now}))
 	verifier, err := auth.NewVerifier(db, codec, nil)
 	require.NoError(t, err)
-	ledger, err := credits.NewLedger(db, nil)
+	ledger, err := credits.NewLedger(db, "", nil)
 	require.NoError(t, err)
 	logs := &syncBuffer{}
 	metrics := grpcprom.NewServerMetrics()

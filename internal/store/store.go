@@ -89,6 +89,14 @@ const (
 	ChargePending  = "pending"
 	ChargeFinal    = "final"
 	ChargeRefunded = "refunded"
+
+	// RefundFailed: the request failed, was refused or was cancelled.
+	RefundFailed = "failed"
+	// RefundInterrupted: the process running the request died.
+	RefundInterrupted = "interrupted"
+	// RefundStale: the charge outlived any request (a process that died
+	// before charges named their process).
+	RefundStale = "stale"
 )
 
 // LedgerEntry is one movement of credits in an account's period.
@@ -103,6 +111,12 @@ type LedgerEntry struct {
 	RequestID   string
 	// State is a charge's state; "" for refunds and grants.
 	State string
+	// Instance is the server process that holds a pending charge, so that
+	// its charges are refunded at once when it dies ("" for other entries).
+	Instance string
+	// Reason says why a refund was made (RefundFailed, RefundInterrupted,
+	// RefundStale); "" for charges and grants.
+	Reason string
 	// RefundOf is the charge a refund returns; 0 otherwise.
 	RefundOf int64
 	Time     time.Time
@@ -128,6 +142,9 @@ type IdempotentCall struct {
 	RequestHash []byte
 	// Done is false while the first request runs.
 	Done bool
+	// Instance is the server process running the first request, so that
+	// the key is freed at once when it dies.
+	Instance string
 	// Response and Header are the first result, once Done.
 	Response, Header []byte
 	CreateTime       time.Time
@@ -209,6 +226,9 @@ type Ledger interface {
 	// RefundStale refunds every charge still pending from before cutoff
 	// (its request died with a server), returning how many.
 	RefundStale(ctx context.Context, cutoff, at time.Time) (int, error)
+	// RefundInterrupted refunds every charge still pending in the process
+	// instanceID, which has died, returning how many.
+	RefundInterrupted(ctx context.Context, instanceID string, at time.Time) (int, error)
 	// Grant adds operator credits to an account's period.
 	Grant(ctx context.Context, grant LedgerEntry) error
 	// Balance is the account's standing in the period starting at periodStart.
@@ -235,6 +255,9 @@ type Idempotency interface {
 	// AbandonIdempotent forgets a running call that failed, so that a
 	// retry runs again.
 	AbandonIdempotent(ctx context.Context, accountID, key string) error
+	// AbandonInstanceCalls forgets every call still running in the process
+	// instanceID, which has died, returning how many.
+	AbandonInstanceCalls(ctx context.Context, instanceID string) (int, error)
 	// IdempotentCalls lists an account's stored calls in key order, those
 	// with keys above after, at most limit, expired ones that are not yet
 	// swept included. Response, Header and RequestHash are left empty: a
@@ -261,6 +284,19 @@ type Secrets interface {
 	Secret(ctx context.Context, name string, generate func() ([]byte, error)) ([]byte, error)
 }
 
+// Instances tells live server processes sharing the database from dead
+// ones, so that what a dead one held is released at once.
+type Instances interface {
+	// Hold marks the calling process, instanceID, alive until release is
+	// called or the process ends, however it ends.
+	Hold(ctx context.Context, instanceID string) (release func() error, err error)
+	// Alive reports whether instanceID holds its mark.
+	Alive(ctx context.Context, instanceID string) (bool, error)
+	// Holders lists the processes named by pending charges or running
+	// idempotent calls.
+	Holders(ctx context.Context) ([]string, error)
+}
+
 // Store is the persistent state of the service: every role, and the
 // database's own life.
 type Store interface {
@@ -271,6 +307,7 @@ type Store interface {
 	Idempotency
 	Audit
 	Secrets
+	Instances
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

@@ -39,9 +39,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, 
 			}
 		}
 		_, err = tx.ExecContext(ctx,
-			`INSERT OR REPLACE INTO idempotency (account_id, key, request_hash, state, response, header, create_time)
-			 VALUES (?, ?, ?, 'running', NULL, NULL, ?)`,
-			call.AccountID, call.Key, call.RequestHash, call.CreateTime.UnixMicro())
+			`INSERT OR REPLACE INTO idempotency (account_id, key, request_hash, state, response, header, create_time, instance_id)
+			 VALUES (?, ?, ?, 'running', NULL, NULL, ?, ?)`,
+			call.AccountID, call.Key, call.RequestHash, call.CreateTime.UnixMicro(), call.Instance)
 		if err != nil {
 			return fmt.Errorf("storesqlite: insert idempotent call: %w", err)
 		}
@@ -112,4 +112,14 @@ func (s *Store) SweepIdempotent(ctx context.Context, expired time.Time) (int, er
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// AbandonInstanceCalls implements store.Store.
+func (s *Store) AbandonInstanceCalls(ctx context.Context, instanceID string) (int, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE state = 'running' AND instance_id = ?`, instanceID)
+	if err != nil {
+		return 0, fmt.Errorf("storesqlite: forget an instance's running calls: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }

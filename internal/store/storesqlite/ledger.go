@@ -57,9 +57,9 @@ func (s *Store) Balance(ctx context.Context, accountID string, periodStart time.
 func insertEntry(ctx context.Context, tx *sql.Tx, e store.LedgerEntry) (int64, error) {
 	refundOf := sql.NullInt64{Int64: e.RefundOf, Valid: e.RefundOf != 0}
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time)
-		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.AccountID, e.KeyID, e.PeriodStart.UnixMicro(), e.Kind, e.Amount, e.Operation, e.RequestID, e.State, refundOf, e.Time.UnixMicro())
+		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time, instance_id, reason)
+		 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.AccountID, e.KeyID, e.PeriodStart.UnixMicro(), e.Kind, e.Amount, e.Operation, e.RequestID, e.State, refundOf, e.Time.UnixMicro(), e.Instance, e.Reason)
 	if err != nil {
 		return 0, fmt.Errorf("storesqlite: insert ledger entry: %w", err)
 	}
@@ -92,11 +92,11 @@ func (s *Store) Reserve(ctx context.Context, charge store.LedgerEntry, planGrant
 // Settle implements store.Store.
 func (s *Store) Settle(ctx context.Context, chargeID int64, commit bool, at time.Time) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
-		return settle(ctx, tx, chargeID, commit, at)
+		return settle(ctx, tx, chargeID, commit, store.RefundFailed, at)
 	})
 }
 
-func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, at time.Time) error {
+func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, reason string, at time.Time) error {
 	state := store.ChargeFinal
 	if !commit {
 		state = store.ChargeRefunded
@@ -115,9 +115,9 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, at tim
 	// The refund copies the charge and belongs to the charge's period,
 	// whenever it happens.
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time)
-		 SELECT account_id, key_id, period_start, 'refund', amount, operation, request_id, '', id, ? FROM ledger WHERE id = ?`,
-		at.UnixMicro(), chargeID)
+		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, refund_of, time, instance_id, reason)
+		 SELECT account_id, key_id, period_start, 'refund', amount, operation, request_id, '', id, ?, '', ? FROM ledger WHERE id = ?`,
+		at.UnixMicro(), reason, chargeID)
 	if err != nil {
 		return fmt.Errorf("storesqlite: insert refund: %w", err)
 	}
@@ -126,12 +126,24 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, at tim
 
 // RefundStale implements store.Store.
 func (s *Store) RefundStale(ctx context.Context, cutoff, at time.Time) (int, error) {
+	return s.refundPending(ctx, store.RefundStale, at,
+		`SELECT id FROM ledger WHERE kind = 'charge' AND state = 'pending' AND time < ?`, cutoff.UnixMicro())
+}
+
+// RefundInterrupted implements store.Store.
+func (s *Store) RefundInterrupted(ctx context.Context, instanceID string, at time.Time) (int, error) {
+	return s.refundPending(ctx, store.RefundInterrupted, at,
+		`SELECT id FROM ledger WHERE kind = 'charge' AND state = 'pending' AND instance_id = ?`, instanceID)
+}
+
+// refundPending refunds, for reason, the pending charges query finds, in
+// one transaction.
+func (s *Store) refundPending(ctx context.Context, reason string, at time.Time, query string, args ...any) (int, error) {
 	n := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx,
-			`SELECT id FROM ledger WHERE kind = 'charge' AND state = 'pending' AND time < ?`, cutoff.UnixMicro())
+		rows, err := tx.QueryContext(ctx, query, args...)
 		if err != nil {
-			return fmt.Errorf("storesqlite: find stale charges: %w", err)
+			return fmt.Errorf("storesqlite: find pending charges: %w", err)
 		}
 		var ids []int64
 		for rows.Next() {
@@ -147,7 +159,7 @@ func (s *Store) RefundStale(ctx context.Context, cutoff, at time.Time) (int, err
 			return err
 		}
 		for _, id := range ids {
-			if err := settle(ctx, tx, id, false, at); err != nil {
+			if err := settle(ctx, tx, id, false, reason, at); err != nil {
 				return err
 			}
 		}
@@ -186,7 +198,7 @@ func (s *Store) AllLedgerEntries(ctx context.Context, accountID string, after in
 		`SELECT `+entryColumns+` FROM ledger WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`, accountID, after, limit)
 }
 
-const entryColumns = `id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time`
+const entryColumns = `id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time, instance_id, reason`
 
 func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]store.LedgerEntry, error) {
 	rows, err := s.db.QueryContext(ctx, query, args...)
@@ -200,7 +212,7 @@ func (s *Store) listEntries(ctx context.Context, query string, args ...any) ([]s
 			e            store.LedgerEntry
 			period, when int64
 		)
-		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &period, &e.Kind, &e.Amount, &e.Operation, &e.RequestID, &e.State, &e.RefundOf, &when); err != nil {
+		if err := rows.Scan(&e.ID, &e.AccountID, &e.KeyID, &period, &e.Kind, &e.Amount, &e.Operation, &e.RequestID, &e.State, &e.RefundOf, &when, &e.Instance, &e.Reason); err != nil {
 			return nil, err
 		}
 		e.PeriodStart, e.Time = time.UnixMicro(period).UTC(), time.UnixMicro(when).UTC()

@@ -27,6 +27,8 @@ var migrations embed.FS
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	db *sql.DB
+	// instances is the folder of the liveness locks (instances.go).
+	instances string
 }
 
 var _ store.Store = (*Store)(nil)
@@ -51,7 +53,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storesqlite: open %s: %w", path, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, instances: path + ".instances"}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -434,6 +434,78 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, []store.Session{other}, sessions, "another account keeps its own")
 	})
+	t.Run("WhatADeadProcessHeldIsReleased", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		require.NoError(t, s.CreateAccount(ctx,
+			store.Account{ID: "a1", Email: "dead@example.com", PasswordHash: "h", CreateTime: now},
+			store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+		grants := map[string]int{"": 50, "free": 50}
+		period := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+		reserve := func(instance, request string) store.LedgerEntry {
+			c, _, err := s.Reserve(ctx, store.LedgerEntry{AccountID: "a1", KeyID: "k1", PeriodStart: period, Amount: 2,
+				Operation: "enhance", RequestID: request, Time: now, Instance: instance}, grants)
+			require.NoError(t, err)
+			return c
+		}
+		reserve("dead", "r1")
+		reserve("dead", "r2")
+		reserve("live", "r3")
+		settled := reserve("dead", "r4")
+		require.NoError(t, s.Settle(ctx, settled.ID, true, now))
+		for _, c := range []struct{ instance, key string }{{"dead", "d1"}, {"live", "l1"}} {
+			_, _, err := s.BeginIdempotent(ctx, store.IdempotentCall{AccountID: "a1", Key: c.key, RequestHash: []byte{1}, CreateTime: now, Instance: c.instance},
+				now.Add(-time.Hour), now.Add(-time.Hour))
+			require.NoError(t, err)
+		}
+
+		release, err := s.Hold(ctx, "live")
+		require.NoError(t, err)
+		_, err = s.Hold(ctx, "live")
+		require.Error(t, err, "one holder at a time")
+		alive, err := s.Alive(ctx, "live")
+		require.NoError(t, err)
+		require.True(t, alive)
+		alive, err = s.Alive(ctx, "dead")
+		require.NoError(t, err)
+		require.False(t, alive, "a process that holds no mark is dead")
+		holders, err := s.Holders(ctx)
+		require.NoError(t, err)
+		require.ElementsMatch(t, []string{"dead", "live"}, holders)
+
+		n, err := s.RefundInterrupted(ctx, "dead", now)
+		require.NoError(t, err)
+		require.Equal(t, 2, n, "its two pending charges, not its final one")
+		n, err = s.AbandonInstanceCalls(ctx, "dead")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		entries, err := s.LedgerEntries(ctx, "a1", period, 0, 100)
+		require.NoError(t, err)
+		var refunds []string
+		for _, e := range entries {
+			if e.Kind == store.EntryRefund {
+				refunds = append(refunds, e.RequestID+":"+e.Reason)
+			}
+		}
+		require.ElementsMatch(t, []string{"r1:" + store.RefundInterrupted, "r2:" + store.RefundInterrupted}, refunds)
+		bal, err := s.Balance(ctx, "a1", period, grants)
+		require.NoError(t, err)
+		require.Equal(t, 4, bal.Used, "the live process's charge and the final one stand")
+		holders, err = s.Holders(ctx)
+		require.NoError(t, err)
+		require.Equal(t, []string{"live"}, holders)
+		_, found, err := s.BeginIdempotent(ctx, store.IdempotentCall{AccountID: "a1", Key: "l1", RequestHash: []byte{1}, CreateTime: now},
+			now.Add(-time.Hour), now.Add(-time.Hour))
+		require.NoError(t, err)
+		require.True(t, found, "the live process's call still runs")
+
+		require.NoError(t, release())
+		alive, err = s.Alive(ctx, "live")
+		require.NoError(t, err)
+		require.False(t, alive, "released")
+	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		require.NoError(t, open(t).Ping(context.Background()))

@@ -209,9 +209,12 @@ type LedgerEntry struct {
 	// When it was recorded.
 	Time *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=time,proto3" json:"time,omitempty"`
 	// Output only. First instant of the period it counts in (the first of a
-	// month, UTC); a refund counts in its charge's period. Set in exports,
-	// which span periods.
-	PeriodStart   *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// month, UTC); a refund counts in its charge's period.
+	PeriodStart *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=period_start,json=periodStart,proto3" json:"period_start,omitempty"`
+	// Output only. Why a refund was made: "failed" (the request failed, was
+	// refused or cancelled), "interrupted" (the server process running it
+	// stopped) or "stale" (it outlived any request); empty otherwise.
+	Reason        string `protobuf:"bytes,9,opt,name=reason,proto3" json:"reason,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,6 +303,13 @@ func (x *LedgerEntry) GetPeriodStart() *timestamppb.Timestamp {
 		return x.PeriodStart
 	}
 	return nil
+}
+
+func (x *LedgerEntry) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
 }
 
 // GetPricingRequest asks for the price list.
@@ -541,7 +551,7 @@ const file_smartimage_enhance_v1_usage_proto_rawDesc = "" +
 	"\fcredits_used\x18\x05 \x01(\x05R\vcreditsUsed\x12+\n" +
 	"\x11credits_remaining\x18\x06 \x01(\x05R\x10creditsRemaining\x12<\n" +
 	"\aentries\x18\a \x03(\v2\".smartimage.enhance.v1.LedgerEntryR\aentries\x12&\n" +
-	"\x0fnext_page_token\x18\b \x01(\tR\rnextPageToken\"\x8f\x02\n" +
+	"\x0fnext_page_token\x18\b \x01(\tR\rnextPageToken\"\xa7\x02\n" +
 	"\vLedgerEntry\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x1c\n" +
@@ -551,7 +561,8 @@ const file_smartimage_enhance_v1_usage_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x06 \x01(\tR\trequestId\x12.\n" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
-	"\fperiod_start\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\"\x13\n" +
+	"\fperiod_start\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x12\x16\n" +
+	"\x06reason\x18\t \x01(\tR\x06reason\"\x13\n" +
 	"\x11GetPricingRequest\"}\n" +
 	"\x12GetPricingResponse\x121\n" +
 	"\x05plans\x18\x01 \x03(\v2\x1b.smartimage.enhance.v1.PlanR\x05plans\x124\n" +

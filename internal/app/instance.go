@@ -1,0 +1,48 @@
+package app
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"strings"
+)
+
+// newInstanceID names this server process in the database: its pending
+// charges and running idempotent calls carry it, so that whoever finds the
+// process dead can release them.
+func newInstanceID() string { return strings.ToLower(rand.Text()) }
+
+// releaseOrphans refunds the pending charges ("refunded: interrupted") and
+// forgets the running idempotent calls of every server process that holds
+// some and is no longer alive (its liveness lock is free): a process
+// killed mid-request, whose callers must neither stay charged nor wait
+// out the longest request before retrying. It runs at start, before any
+// request, and with the minute sweep for processes that die meanwhile.
+func (a *App) releaseOrphans(ctx context.Context) error {
+	holders, err := a.store.Holders(ctx)
+	if err != nil {
+		return fmt.Errorf("app: find holders of pending work: %w", err)
+	}
+	for _, id := range holders {
+		if id == a.instance {
+			continue
+		}
+		alive, err := a.store.Alive(ctx, id)
+		if err != nil {
+			return err
+		}
+		if alive {
+			continue
+		}
+		refunds, err := a.ledger.RefundInterrupted(ctx, id)
+		if err != nil {
+			return fmt.Errorf("app: refund an interrupted process's charges: %w", err)
+		}
+		calls, err := a.store.AbandonInstanceCalls(ctx, id)
+		if err != nil {
+			return fmt.Errorf("app: release an interrupted process's idempotency keys: %w", err)
+		}
+		a.log.WarnContext(ctx, "released what a dead server process held", "instance", id, "refunded_charges", refunds, "idempotency_keys", calls)
+	}
+	return nil
+}
