@@ -32,6 +32,7 @@ import (
 	"github.com/smartimage/enhance/internal/apikeys"
 	"github.com/smartimage/enhance/internal/apiv1"
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/config"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine"
@@ -192,6 +193,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerGateMetrics(registry, gate)
 
+	// The gateway proves to the gRPC server that it is the gateway, so
+	// that its word on who its client is is believed.
+	proof := clientaddr.NewProof()
 	a.grpcServer, err = server.New(server.Config{
 		TLS: tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2"}),
 		// An inline image plus protobuf framing and options.
@@ -202,6 +206,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		Errors:         apiv1.Errors,
 		AbandonAfter:   a.staleChargeAge(),
 		Instance:       a.instance,
+		GatewayProof:   proof,
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err
@@ -248,6 +253,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxImageBytes: cfg.MaxBodyBytes,
 		Ready:         a.ready,
 		OpenAPI:       openapiv2.Document,
+		Proof:         proof,
 	}, log)
 	if err != nil {
 		return nil, err

@@ -10,19 +10,21 @@ import (
 	"google.golang.org/grpc/peer"
 )
 
-func TestFrom(t *testing.T) {
+func TestResolve(t *testing.T) {
 	t.Parallel()
-	at := func(addr string, xff ...string) context.Context {
+	proof := NewProof()
+	at := func(addr string, md ...string) context.Context {
 		ctx := peer.NewContext(context.Background(), &peer.Peer{Addr: &net.TCPAddr{IP: net.ParseIP(addr), Port: 5555}})
-		if len(xff) > 0 {
-			ctx = metadata.NewIncomingContext(ctx, metadata.Pairs("x-forwarded-for", xff[0]))
-		}
-		return ctx
+		return metadata.NewIncomingContext(ctx, metadata.Pairs(md...))
 	}
-	require.Equal(t, "203.0.113.9", From(at("203.0.113.9")))
-	require.Equal(t, "203.0.113.9", From(at("203.0.113.9", "198.51.100.1")), "a remote caller cannot claim another address")
-	require.Equal(t, "198.51.100.1", From(at("127.0.0.1", "198.51.100.1")), "the gateway's report is believed")
-	require.Equal(t, "198.51.100.1", From(at("127.0.0.1", "10.9.9.9, 198.51.100.1")), "only its last hop")
-	require.Equal(t, "127.0.0.1", From(at("127.0.0.1", "garbage")))
+	require.Equal(t, "203.0.113.9", Resolve(at("203.0.113.9"), proof))
+	require.Equal(t, "198.51.100.1", Resolve(at("127.0.0.1", ProofHeader, string(proof), ClientHeader, "198.51.100.1"), proof), "the gateway's word, with proof")
+	require.Equal(t, "127.0.0.1", Resolve(at("127.0.0.1", ClientHeader, "198.51.100.1"), proof), "a loopback caller without proof is its peer")
+	require.Equal(t, "127.0.0.1", Resolve(at("127.0.0.1", ProofHeader, "guess", ClientHeader, "198.51.100.1"), proof), "a wrong proof is no proof")
+	require.Equal(t, "127.0.0.1", Resolve(at("127.0.0.1", "x-forwarded-for", "198.51.100.1"), proof), "x-forwarded-for is not believed")
+	require.Equal(t, "127.0.0.1", Resolve(at("127.0.0.1", ProofHeader, string(proof), ClientHeader, "garbage"), proof))
+	require.Equal(t, "127.0.0.1", Resolve(at("127.0.0.1", ProofHeader, "", ClientHeader, "198.51.100.1"), ""), "no proof configured, none accepted")
+	require.Equal(t, "", Resolve(context.Background(), proof))
+	require.Equal(t, "192.0.2.1", From(With(context.Background(), "192.0.2.1")))
 	require.Equal(t, "", From(context.Background()))
 }

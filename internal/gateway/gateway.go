@@ -14,9 +14,11 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
@@ -31,6 +33,9 @@ type Config struct {
 	Ready func(context.Context) error
 	// OpenAPI is the document served at /openapi.json.
 	OpenAPI []byte
+	// Proof is shown to the gRPC server with every call, so that it
+	// believes the gateway's word on who the client is.
+	Proof clientaddr.Proof
 }
 
 // Gateway is the REST front door.
@@ -52,6 +57,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(g.grpcError),
 		runtime.WithRoutingErrorHandler(g.routingError),
+		// Who the client is, in the gateway's word and with its proof.
+		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
+			return cfg.Proof.Metadata(clientIP(r))
+		}),
 		runtime.WithForwardResponseOption(imageHeaders),
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{

@@ -126,9 +126,7 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, image []byte, q
 			md.Set(key, v)
 		}
 	}
-	if xff := clientIP(r); xff != "" {
-		md.Set("x-forwarded-for", xff)
-	}
+	md = metadata.Join(md, g.cfg.Proof.Metadata(clientIP(r)))
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
 	var header metadata.MD
 	var resp imageResponse

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
@@ -29,12 +30,23 @@ func withRequestID(ctx context.Context) context.Context {
 	return ctx
 }
 
-func requestIDUnary(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	return handler(withRequestID(ctx), req)
+// withCaller is withRequestID plus the caller's address (clientaddr):
+// the TCP peer, or the gateway's client when the gateway proves itself.
+func withCaller(ctx context.Context, proof clientaddr.Proof) context.Context {
+	ctx = withRequestID(ctx)
+	return clientaddr.With(ctx, clientaddr.Resolve(ctx, proof))
 }
 
-func requestIDStream(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	wrapped := middleware.WrapServerStream(ss)
-	wrapped.WrappedContext = withRequestID(ss.Context())
-	return handler(srv, wrapped)
+func callerUnary(proof clientaddr.Proof) grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		return handler(withCaller(ctx, proof), req)
+	}
+}
+
+func callerStream(proof clientaddr.Proof) grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		wrapped := middleware.WrapServerStream(ss)
+		wrapped.WrappedContext = withCaller(ss.Context(), proof)
+		return handler(srv, wrapped)
+	}
 }

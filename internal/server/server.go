@@ -23,6 +23,7 @@ import (
 	"github.com/smartimage/enhance/internal/access"
 	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/requestid"
@@ -46,6 +47,10 @@ type Config struct {
 	Errors apierror.Table
 	// RateLimiter limits API-key calls (ratelimit.Local when nil).
 	RateLimiter ratelimit.Limiter
+	// GatewayProof is the secret the in-process gateway shows, so that
+	// its word on who its client is is believed; from any other caller,
+	// only the TCP peer counts.
+	GatewayProof clientaddr.Proof
 	// Instance names this server process on the idempotent calls it runs,
 	// so that their keys are freed at once if it dies.
 	Instance string
@@ -130,8 +135,10 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		grpc.MaxHeaderListSize(MaxHeaderBytes),
 		grpc.ConnectionTimeout(10*time.Second),
 		grpc.ChainUnaryInterceptor(
-			// 1. Every call gets a request id first, so everything after can log it.
-			requestIDUnary,
+			// 1. Every call gets a request id first, so everything after can
+			//    log it, and its caller's address (the peer, or the
+			//    gateway's client when the gateway proves itself).
+			callerUnary(cfg.GatewayProof),
 			// 2. One log line per call, with code, duration and request id.
 			logger,
 			// 3. Per-method request counts and latencies, by final code.
@@ -164,7 +171,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		// Streams (only health watches and reflection today) get the
 		// same order, ready for the first streaming API method.
 		grpc.ChainStreamInterceptor(
-			requestIDStream,
+			callerStream(cfg.GatewayProof),
 			streamLogger,
 			metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(outerRecovery),
