@@ -21,6 +21,25 @@ type Rule struct {
 	SessionOnly bool
 	// Idempotent methods honour an Idempotency-Key.
 	Idempotent bool
+	// Bucket is the rate-limit quota the method draws on: ImagesBucket,
+	// or ("") AccountBucket.
+	Bucket string
+}
+
+// The rate-limit buckets: image work, and everything else (usage,
+// pricing, keys, the account), so that a client backing off from image
+// calls can still read its balance.
+const (
+	ImagesBucket  = "images"
+	AccountBucket = "account"
+)
+
+// BucketOf is the bucket a method with rule r draws on.
+func (r Rule) BucketOf() string {
+	if r.Bucket == "" {
+		return AccountBucket
+	}
+	return r.Bucket
 }
 
 // Table maps full method names ("/package.Service/Method") to their rules.

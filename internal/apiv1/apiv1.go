@@ -15,9 +15,9 @@ import (
 // registered method missing here (access.Table.Covers); a test walks the
 // proto descriptors to check the same.
 var Access = access.Table{
-	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true},
-	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true},
-	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true},
+	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true, Bucket: access.ImagesBucket},
+	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true, Bucket: access.ImagesBucket},
+	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true, Bucket: access.ImagesBucket},
 
 	enhancev1.AccountService_CreateAccount_FullMethodName:   {Public: true},
 	enhancev1.AccountService_CreateSession_FullMethodName:   {Public: true},

@@ -39,6 +39,7 @@ import (
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/gateway"
 	"github.com/smartimage/enhance/internal/idempotency"
+	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/server"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
@@ -79,8 +80,26 @@ type App struct {
 // lastUseFlush is how often key last-use times are written.
 const lastUseFlush = 5 * time.Second
 
+// Option changes how New builds the server, for tests.
+type Option func(*options)
+
+type options struct {
+	// now is the clock of what counts time per caller (time.Now).
+	now func() time.Time
+}
+
+// WithClock makes the rate limits read now instead of time.Now, so that a
+// test can hold time still.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
+}
+
 // New builds the server and opens its listeners; Run serves.
-func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
+	o := options{now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -203,6 +222,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *App, err 
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Access:         apiv1.Access,
+		RateLimiter:    ratelimit.NewLocal(o.now),
 		Errors:         apiv1.Errors,
 		AbandonAfter:   a.staleChargeAge(),
 		Instance:       a.instance,

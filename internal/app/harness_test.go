@@ -75,7 +75,7 @@ func testConfig(t testing.TB) config.Config {
 	return cfg
 }
 
-func startServer(t testing.TB, mutate func(*config.Config)) *testServer {
+func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := testConfig(t)
 	if mutate != nil {
@@ -84,7 +84,7 @@ func startServer(t testing.TB, mutate func(*config.Config)) *testServer {
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := New(ctx, cfg, log)
+	a, err := New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	s := &testServer{app: a, cfg: cfg, base: "https://" + a.HTTPAddr(), key: a.DevKey(), logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.Run(ctx) }()

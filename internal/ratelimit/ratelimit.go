@@ -52,7 +52,13 @@ func (e *LimitedError) RetryDelay() time.Duration { return e.RetryAfter }
 // Limiter decides. The in-process one is Local; one shared through Redis
 // can implement the same interface.
 type Limiter interface {
+	// Allow takes one request's share of key's quota, or refuses without
+	// taking anything.
 	Allow(ctx context.Context, key string, limit int) (Decision, error)
+	// Undo gives back the share an allowed request took, for a request
+	// that was refused after all (a busy server, or another limit), so
+	// that a refusal never costs the caller quota.
+	Undo(ctx context.Context, key string, limit int) error
 }
 
 // Local keeps the state in this process.
@@ -100,6 +106,17 @@ func (l *Local) Allow(_ context.Context, key string, limit int) (Decision, error
 	d.Reset = next.Sub(now)
 	d.Remaining = int((Window - d.Reset) / interval)
 	return d, nil
+}
+
+// Undo implements Limiter.
+func (l *Local) Undo(_ context.Context, key string, limit int) error {
+	interval := Window / time.Duration(limit)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if tat, ok := l.tat[key]; ok {
+		l.tat[key] = tat.Add(-interval)
+	}
+	return nil
 }
 
 func (l *Local) sweep(now time.Time) {

@@ -43,3 +43,23 @@ func TestLocalAllowsAMinutesQuotaThenOnePerInterval(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 59, d.Remaining, "idle time does not bank more than a minute")
 }
+
+func TestUndoGivesBackWhatAnAllowedRequestTook(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	l := NewLocal(func() time.Time { return now })
+	for range 60 {
+		d, err := l.Allow(ctx, "k", 60)
+		require.NoError(t, err)
+		require.True(t, d.Allowed)
+	}
+	d, err := l.Allow(ctx, "k", 60)
+	require.NoError(t, err)
+	require.False(t, d.Allowed, "the quota is spent")
+	require.NoError(t, l.Undo(ctx, "k", 60))
+	d, err = l.Allow(ctx, "k", 60)
+	require.NoError(t, err)
+	require.True(t, d.Allowed, "the undone request's share is back")
+	require.NoError(t, l.Undo(ctx, "never-used", 60), "undo of an unknown key is harmless")
+}

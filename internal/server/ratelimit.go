@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -9,18 +10,23 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/smartimage/enhance/internal/access"
+	"github.com/smartimage/enhance/internal/admission"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/ratelimit"
 )
 
 // rateLimitUnary limits every call made with an API key, per key and per
-// account, at the account plan's requests per minute. Every answer says
+// account, at the account plan's requests per minute, in two buckets:
+// image calls, and the rest (usage, pricing, keys), so that a client
+// backing off from images can still read its balance. Every answer says
 // where the caller stands, in the IETF draft's RateLimit-Policy and
 // RateLimit fields and the common X-RateLimit-Limit, -Remaining and
 // -Reset (seconds until the quota is whole); a refusal is
-// RESOURCE_EXHAUSTED / 429 with Retry-After.
-func rateLimitUnary(l ratelimit.Limiter) grpc.UnaryServerInterceptor {
+// RESOURCE_EXHAUSTED / 429 with Retry-After. A refusal costs no quota:
+// neither the limiter's own, nor a busy server's (admission.ErrBusy).
+func rateLimitUnary(l ratelimit.Limiter, rules access.Table) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		p, ok := auth.PrincipalFrom(ctx)
 		if !ok || p.KeyID == "" {
@@ -31,22 +37,41 @@ func rateLimitUnary(l ratelimit.Limiter) grpc.UnaryServerInterceptor {
 			plan = credits.Plans["free"]
 		}
 		limit := plan.RequestsPerMinute
-		d, err := l.Allow(ctx, "key:"+p.KeyID, limit)
-		scope := "key"
-		if err == nil && d.Allowed {
-			var acct ratelimit.Decision
-			if acct, err = l.Allow(ctx, "account:"+p.AccountID, limit); err == nil && (!acct.Allowed || acct.Remaining < d.Remaining) {
-				d, scope = acct, "account"
-			}
-		}
+		rule, _ := rules.Lookup(info.FullMethod)
+		bucket := rule.BucketOf()
+		keyQuota, acctQuota := "key:"+p.KeyID+":"+bucket, "account:"+p.AccountID+":"+bucket
+		d, err := l.Allow(ctx, keyQuota, limit)
 		if err != nil {
 			return nil, err
+		}
+		scope := "key"
+		if d.Allowed {
+			acct, err := l.Allow(ctx, acctQuota, limit)
+			if err != nil {
+				_ = l.Undo(ctx, keyQuota, limit)
+				return nil, err
+			}
+			if !acct.Allowed || acct.Remaining < d.Remaining {
+				d, scope = acct, "account"
+			}
+			if !acct.Allowed {
+				// Refused after all: the key's share goes back. Giving
+				// back is best effort here and below: a lost undo costs
+				// the caller one request of quota, never a wrong answer.
+				_ = l.Undo(ctx, keyQuota, limit)
+			}
 		}
 		_ = grpc.SetHeader(ctx, rateLimitHeaders(d))
 		if !d.Allowed {
 			return nil, &ratelimit.LimitedError{Limit: limit, Per: scope, Plan: plan.Name, RetryAfter: max(d.RetryAfter, time.Second)}
 		}
-		return handler(ctx, req)
+		resp, err := handler(ctx, req)
+		if errors.Is(err, admission.ErrBusy) {
+			// The server, not the caller, was short: its retry is free.
+			_ = l.Undo(ctx, keyQuota, limit)
+			_ = l.Undo(ctx, acctQuota, limit)
+		}
+		return resp, err
 	}
 }
 

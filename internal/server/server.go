@@ -155,7 +155,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			// 7. API key or session, then what the method needs of it.
 			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
 			// 8. Rate limits per key and per account, before any work.
-			rateLimitUnary(cfg.RateLimiter),
+			rateLimitUnary(cfg.RateLimiter, cfg.Access),
 			// 9. A retry with an Idempotency-Key gets the first result,
 			//    before credits, so it is not charged again.
 			idem.unary,
