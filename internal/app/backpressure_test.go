@@ -137,18 +137,18 @@ func TestClientThatLeavesFreesItsWorkerAndIsRefunded(t *testing.T) {
 		}
 		errc <- err
 	}()
-	eventually(t, 30*time.Second, "the request never reached a worker", func() bool {
+	eventually(t, 2*time.Minute, "the request never reached a worker", func() bool {
 		return s.gauge(t, "enhance_image_workers_busy") == 1
 	})
 	require.Equal(t, 1, s.devBalance(t).Used, "charged while working")
 	cancel()
 	left := time.Now()
 	require.ErrorIs(t, <-errc, context.Canceled)
-	eventually(t, 20*time.Second, "the worker stayed busy after its client left", func() bool {
+	eventually(t, 60*time.Second, "the worker stayed busy after its client left", func() bool {
 		return s.gauge(t, "enhance_image_workers_busy") == 0
 	})
 	t.Logf("worker freed %v after the client left", time.Since(left).Round(time.Millisecond))
-	eventually(t, 5*time.Second, "the cancelled request was not refunded", func() bool {
+	eventually(t, 60*time.Second, "the cancelled request was not refunded", func() bool {
 		return s.devBalance(t).Used == 0
 	})
 
