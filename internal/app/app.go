@@ -172,11 +172,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	if err := a.releaseOrphans(ctx); err != nil {
-		return nil, err
+		// What could not be judged now is tried again every minute.
+		log.Error("releasing what dead server processes held failed", "err", err)
 	}
-	// Charges that name no process (written before processes named
-	// theirs) are returned once they outlive any request, now and then
-	// every minute (sweepStaleCharges).
+	// A charge still pending after the longest a request may run is
+	// refunded whatever process holds it, now and then every minute
+	// (sweepStaleCharges): the backstop for charges written before
+	// processes named theirs, and for a process that cannot be judged.
 	if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
 		return nil, fmt.Errorf("app: refund stale charges: %w", err)
 	} else if n > 0 {
@@ -391,8 +393,11 @@ func (a *App) Run(ctx context.Context) error {
 	flushCtx, stopFlush := context.WithCancel(context.Background())
 	go func() {
 		defer close(flushDone)
-		go a.sweepStaleCharges(flushCtx)
+		// Both end before close releases the store they use.
+		swept := make(chan struct{})
+		go func() { defer close(swept); a.sweepStaleCharges(flushCtx) }()
 		a.flushLastUse(flushCtx)
+		<-swept
 	}()
 
 	var runErr error

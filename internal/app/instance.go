@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -23,26 +24,32 @@ func (a *App) releaseOrphans(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: find holders of pending work: %w", err)
 	}
+	// One process that cannot be judged or released does not hold up
+	// the others; its work is tried again at the next sweep.
+	var errs []error
 	for _, id := range holders {
 		if id == a.instance {
 			continue
 		}
 		alive, err := a.store.Alive(ctx, id)
 		if err != nil {
-			return err
+			errs = append(errs, err)
+			continue
 		}
 		if alive {
 			continue
 		}
 		refunds, err := a.ledger.RefundInterrupted(ctx, id)
 		if err != nil {
-			return fmt.Errorf("app: refund an interrupted process's charges: %w", err)
+			errs = append(errs, fmt.Errorf("app: refund an interrupted process's charges: %w", err))
+			continue
 		}
 		calls, err := a.store.AbandonInstanceCalls(ctx, id)
 		if err != nil {
-			return fmt.Errorf("app: release an interrupted process's idempotency keys: %w", err)
+			errs = append(errs, fmt.Errorf("app: release an interrupted process's idempotency keys: %w", err))
+			continue
 		}
 		a.log.WarnContext(ctx, "released what a dead server process held", "instance", id, "refunded_charges", refunds, "idempotency_keys", calls)
 	}
-	return nil
+	return errors.Join(errs...)
 }

@@ -2,11 +2,11 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/smartimage/enhance/internal/apierror"
@@ -39,21 +39,15 @@ const (
 // kind, body and query string fit the method: everything the mux would
 // refuse in programmers' words is refused here in the caller's.
 func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
-	rt := lookupRoute(r.Method, r.URL.EscapedPath())
+	// The mux matches the unescaped path (grpc-gateway's default
+	// unescaping mode), so this does too: /v1/%65nhance is /v1/enhance,
+	// and must meet the same checks.
+	rt := lookupRoute(r.Method, r.URL.Path)
 	if rt == nil {
 		g.mux.ServeHTTP(w, r) // no such route: the mux answers 404 or 405
 		return
 	}
 	what := r.Method + " " + r.URL.Path
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
-		// Parameters would be dropped, or the mux would answer in Go's words.
-		detail := "the query string could not be parsed: a % must start an escape like %20"
-		if strings.Contains(r.URL.RawQuery, ";") {
-			detail = "the query string could not be parsed: separate parameters with &, not ;"
-		}
-		g.refuse(w, r, badf("", "%s", detail))
-		return
-	}
 	if rt.body == "" {
 		// The request is the path and the query string; a body is ignored.
 		if f := checkQuery(r.URL.Query(), rt, what); f != nil {
@@ -168,6 +162,12 @@ func unsupportedType(mt string, upload bool) *fault {
 // format taking the limit).
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge string) ([]byte, bool) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		// The front handler's bound on every body, met first.
+		writeError(w, r, http.StatusRequestEntityTooLarge, apierror.BodyTooLarge, fmt.Sprintf(tooLarge, tooBig.Limit))
+		return nil, false
+	}
 	if err != nil {
 		writeError(w, r, http.StatusBadRequest, apierror.BadBody, "the request body could not be read")
 		return nil, false

@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"mime/multipart"
+	"net/http"
 	"net/http/httptest"
 	"net/textproto"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -154,5 +156,70 @@ func TestBodyKinds(t *testing.T) {
 			require.Contains(t, p.Detail, tt.detail)
 			requireUserWords(t, p.Detail)
 		})
+	}
+}
+
+// TestNoDoorAroundTheChecks: the ways the review found around the front
+// handler's checks, each now met by the same refusal as the plain route.
+func TestNoDoorAroundTheChecks(t *testing.T) {
+	t.Parallel()
+	g := newGateway(t, func(context.Context) error { return nil })
+	big := `{"imageUrl": "` + strings.Repeat("a", 2<<20) + `"}` // past the JSON limit of a 1 MiB image
+	long := `{"imageUrl": "https://example.com/` + strings.Repeat("a", 70<<10) + `"}`
+	tests := []struct {
+		name, method, path, contentType, body string
+		headers                               map[string]string
+		status                                int
+		code, param, detail                   string
+	}{
+		{"escaped route name, oversized body", "POST", "/v1/%65nhance", "application/json", big, nil, 413, "BODY_TOO_LARGE", "", "larger than"},
+		{"escaped route name, bad media type", "POST", "/v1/keys/abc%3Arotate", "text/csv", "a,b", nil, 415, "UNSUPPORTED_MEDIA_TYPE", "", "send JSON"},
+		{"form body to a GET route", "POST", "/v1/usage", "application/x-www-form-urlencoded", "pageSize=5&nonsense=1", nil, 405, "METHOD_NOT_ALLOWED", "", "not allowed"},
+		{"method override", "POST", "/v1/account", "application/json", `{"password": "x"}`, map[string]string{"X-HTTP-Method-Override": "DELETE"}, 405, "METHOD_NOT_ALLOWED", "", "not allowed"},
+		{"query value not UTF-8", "GET", "/v1/usage?pageToken=%FF", "", "", nil, 400, "MALFORMED_REQUEST", "pageToken", "not valid UTF-8"},
+		{"path not UTF-8", "GET", "/v1/keys/%FF", "", "", nil, 400, "MALFORMED_REQUEST", "", "not valid UTF-8"},
+		{"upload option not UTF-8", "POST", "/v1/enhance?outputFormat=%C3%28", "image/png", "\x89PNG\r\n\x1a\n", nil, 400, "MALFORMED_REQUEST", "outputFormat", "not valid UTF-8"},
+		{"api_key beside a bad escape", "POST", "/v1/enhance?api_key=K&quality=%zz", "image/png", "\x89PNG\r\n\x1a\n", nil, 400, "MALFORMED_REQUEST", "", "a % must start an escape"},
+		{"a text field too long to be one", "POST", "/v1/enhance", "application/json", long, nil, 400, "MALFORMED_REQUEST", "imageUrl", "longer than 65536 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
+			if tt.contentType != "" {
+				req.Header.Set("Content-Type", tt.contentType)
+			}
+			for k, v := range tt.headers {
+				req.Header.Set(k, v)
+			}
+			w := httptest.NewRecorder()
+			g.ServeHTTP(w, req)
+			require.Equal(t, tt.status, w.Code, w.Body.String())
+			var p Problem
+			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+			require.Equal(t, tt.code, p.Code, p.Detail)
+			require.Equal(t, tt.param, p.Param, p.Detail)
+			require.Contains(t, p.Detail, tt.detail)
+		})
+	}
+
+	// A malformed Idempotency-Key matters only where keys are honoured.
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("Idempotency-Key", "n°1")
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, req)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+}
+
+func TestGRPCTimeoutHeader(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{"1m": time.Millisecond, "100S": 100 * time.Second, "2H": 2 * time.Hour, "5u": 5 * time.Microsecond} {
+		got, ok := grpcTimeout(v)
+		require.True(t, ok, v)
+		require.Equal(t, want, got, v)
+	}
+	for _, v := range []string{"", "1", "S", "-1S", "1x", "123456789S"} {
+		_, ok := grpcTimeout(v)
+		require.False(t, ok, v)
 	}
 }

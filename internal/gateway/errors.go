@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"google.golang.org/grpc/codes"
@@ -94,9 +95,16 @@ func (g *Gateway) writeStatus(w http.ResponseWriter, r *http.Request, st *status
 		case codes.Canceled:
 			reason, detail = apierror.Cancelled, "the request was cancelled"
 		case codes.ResourceExhausted:
-			// gRPC's own message size limits: the answer would be too big.
-			reason, detail = apierror.ImageTooLarge, "the result is larger than this server may send"
-			code = http.StatusBadRequest
+			// gRPC's own message size limits, on the request the gateway
+			// would send or on the answer it would receive (grpc-go says
+			// which; the gateway's checks keep both out of reach).
+			if strings.Contains(st.Message(), "send") {
+				reason, detail = apierror.BodyTooLarge, "the request is larger than this server accepts"
+				code = http.StatusRequestEntityTooLarge
+			} else {
+				reason, detail = apierror.ImageTooLarge, "the result is larger than this server may send"
+				code = http.StatusBadRequest
+			}
 		default:
 			reason, detail = apierror.Internal, "internal error (request id "+id+")"
 			code = http.StatusInternalServerError

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/idempotency"
@@ -51,6 +53,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Header.Del(k)
 		}
 	}
+	// Whatever route it takes, no body is read past the largest any call
+	// may have; the routes bound theirs tighter.
+	if r.Body != nil {
+		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxImageBytes*4/3+maxPlainBody)
+	}
+	if f := checkURL(r); f != nil {
+		g.refuse(w, r, f)
+		return
+	}
 	g.moveQueryKey(w, r)
 	if !g.checkHeaders(w, r) {
 		return
@@ -79,25 +90,67 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // moveQueryKey accepts the api_key query parameter as a fallback for the
 // x-api-key header. It is removed from the URL, so nothing downstream
 // logs it, and the response says that the header is preferred.
+// The rest of the query string is kept byte for byte, so that its own
+// checks still see what the caller sent.
 func (g *Gateway) moveQueryKey(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	if !q.Has("api_key") {
+	var kept []string
+	found := false
+	for _, part := range strings.Split(r.URL.RawQuery, "&") {
+		name, value, _ := strings.Cut(part, "=")
+		if n, err := url.QueryUnescape(name); err != nil || n != "api_key" {
+			kept = append(kept, part)
+			continue
+		}
+		if !found && r.Header.Get("X-Api-Key") == "" {
+			if v, err := url.QueryUnescape(value); err == nil {
+				r.Header.Set("X-Api-Key", v)
+			}
+		}
+		found = true
+	}
+	if !found {
 		return
 	}
-	if r.Header.Get("X-Api-Key") == "" {
-		r.Header.Set("X-Api-Key", q.Get("api_key"))
-	}
-	q.Del("api_key")
-	r.URL.RawQuery = q.Encode()
+	r.URL.RawQuery = strings.Join(kept, "&")
 	r.RequestURI = r.URL.RequestURI()
 	w.Header().Set("Warning", `299 - "api_key in the query string can leak into logs and history; send the x-api-key header instead"`)
 }
 
+// checkURL refuses a path or query string that cannot become a request:
+// one that does not parse, or that is not UTF-8, which protobuf strings
+// must be (the gRPC client would refuse it with an internal error).
+func checkURL(r *http.Request) *fault {
+	if !utf8.ValidString(r.URL.Path) {
+		return badf("", "the path is not valid UTF-8")
+	}
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		// Parameters would be dropped, or the mux would answer in Go's words.
+		detail := "the query string could not be parsed: a % must start an escape like %20"
+		if strings.Contains(r.URL.RawQuery, ";") {
+			detail = "the query string could not be parsed: separate parameters with &, not ;"
+		}
+		return badf("", "%s", detail)
+	}
+	for name, values := range q {
+		if !utf8.ValidString(name) {
+			return badf("", "a query parameter's name is not valid UTF-8")
+		}
+		for _, v := range values {
+			if !utf8.ValidString(v) {
+				return badf(name, "query parameter %s is not valid UTF-8", name)
+			}
+		}
+	}
+	return nil
+}
+
 // checkHeaders vets the headers that become gRPC metadata, which carries
 // printable ASCII only: a credential that cannot be one is dropped (the
-// call then fails authentication like any bad key), and a malformed
-// Idempotency-Key is refused here with the same answer the gRPC door
-// gives. It reports whether the request may go on.
+// call then fails authentication like any bad key). A malformed
+// Idempotency-Key on an image call is refused with the answer the gRPC
+// door gives; on other calls, which ignore the header there too, it is
+// dropped. It reports whether the request may go on.
 func (g *Gateway) checkHeaders(w http.ResponseWriter, r *http.Request) bool {
 	for _, name := range []string{"X-Api-Key", "Authorization"} {
 		if v := r.Header.Get(name); v != "" && !printableASCII(v) {
@@ -106,6 +159,10 @@ func (g *Gateway) checkHeaders(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if keys := r.Header.Values(idempotency.Header); len(keys) > 0 {
 		if len(keys) > 1 || !idempotency.ValidKey(keys[0]) {
+			if r.Method != http.MethodPost || !isImageRoute(r.URL.Path) {
+				r.Header.Del(idempotency.Header)
+				return true
+			}
 			writeProblem(w, r, http.StatusBadRequest, apierror.InvalidIdempotencyKey, "Idempotency-Key", idempotency.ErrInvalidKey.Error())
 			return false
 		}

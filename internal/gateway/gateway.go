@@ -57,6 +57,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
 		runtime.WithErrorHandler(g.grpcError),
 		runtime.WithRoutingErrorHandler(g.routingError),
+		// A POST is a POST: no X-HTTP-Method-Override, and no form body
+		// read as the query of a GET route.
+		runtime.WithDisableHTTPMethodOverride(),
+		runtime.WithDisablePathLengthFallback(),
 		// Who the client is, in the gateway's word and with its proof.
 		runtime.WithMetadata(func(_ context.Context, r *http.Request) metadata.MD {
 			return cfg.Proof.Metadata(clientIP(r))

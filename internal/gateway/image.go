@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 	"google.golang.org/grpc"
@@ -128,6 +129,13 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, image []byte, q
 	}
 	md = metadata.Join(md, g.cfg.Proof.Metadata(clientIP(r)))
 	ctx := metadata.NewOutgoingContext(r.Context(), md)
+	// The caller's Grpc-Timeout, as the generated routes honour it (the
+	// server caps it either way).
+	if d, ok := grpcTimeout(r.Header.Get("Grpc-Timeout")); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
 	var header metadata.MD
 	var resp imageResponse
 	var err error
@@ -343,4 +351,24 @@ func (q *options) check(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	return true
+}
+
+// grpcTimeout reads a Grpc-Timeout value: up to 8 digits and a unit (H,
+// M, S, m, u, n), as the gRPC wire format and grpc-gateway have it.
+func grpcTimeout(v string) (time.Duration, bool) {
+	if len(v) < 2 || len(v) > 9 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v[:len(v)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	unit, ok := map[byte]time.Duration{
+		'H': time.Hour, 'M': time.Minute, 'S': time.Second,
+		'm': time.Millisecond, 'u': time.Microsecond, 'n': time.Nanosecond,
+	}[v[len(v)-1]]
+	if !ok {
+		return 0, false
+	}
+	return time.Duration(n) * unit, true
 }

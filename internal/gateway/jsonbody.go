@@ -61,8 +61,8 @@ func checkJSONBody(body []byte, md protoreflect.MessageDescriptor, pathBound fun
 	if len(bytes.Trim(body, jsonSpace)) == 0 {
 		return nil
 	}
-	if unmarshalJSON.Unmarshal(body, newMessage(md)) == nil {
-		return nil
+	if m := newMessage(md); unmarshalJSON.Unmarshal(body, m) == nil {
+		return longString(m.ProtoReflect(), "")
 	}
 	if f := checkJSONSyntax(body); f != nil {
 		return f
@@ -79,6 +79,45 @@ func checkJSONBody(body []byte, md protoreflect.MessageDescriptor, pathBound fun
 }
 
 const jsonSpace = " \t\r\n"
+
+// maxStringBytes bounds every text field (a URL, a name, a password): far
+// above any real one, and far below the image limit that a JSON body is
+// sized for, so that a long text is refused here in words rather than by
+// the gRPC client's message limit.
+const maxStringBytes = 64 << 10
+
+// longString finds a text field of m longer than maxStringBytes.
+func longString(m protoreflect.Message, prefix string) *fault {
+	var f *fault
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		name := join(prefix, fd.JSONName())
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.StringKind:
+			for i := range v.List().Len() {
+				if len(v.List().Get(i).String()) > maxStringBytes {
+					f = badf(fmt.Sprintf("%s[%d]", name, i), "%s[%d] is longer than %d bytes", name, i, maxStringBytes)
+					return false
+				}
+			}
+		case fd.IsList() && fd.Message() != nil:
+			for i := range v.List().Len() {
+				if f = longString(v.List().Get(i).Message(), fmt.Sprintf("%s[%d]", name, i)); f != nil {
+					return false
+				}
+			}
+		case fd.IsMap():
+		case fd.Kind() == protoreflect.StringKind && len(v.String()) > maxStringBytes:
+			f = badf(name, "%s is longer than %d bytes", name, maxStringBytes)
+			return false
+		case fd.Message() != nil:
+			if f = longString(v.Message(), name); f != nil {
+				return false
+			}
+		}
+		return true
+	})
+	return f
+}
 
 // newMessage is an empty message of md's type: the generated type when it
 // is linked in, so that the check decodes exactly as the gateway will.
@@ -417,6 +456,8 @@ func leafFault(fd protoreflect.FieldDescriptor, val []byte, name string) *fault 
 	switch {
 	case fd.Kind() == protoreflect.BoolKind && k == '"':
 		why = "write it without quotes"
+	case fd.Kind() == protoreflect.StringKind && k == '"':
+		why = `it is not valid Unicode text (a lone surrogate escape such as "\ud800"?)`
 	case fd.Kind() == protoreflect.BytesKind && k == '"':
 		why = "it is not base64 (the standard or URL-safe alphabet, padding optional)"
 		if bytes.HasPrefix(val, []byte(`"data:`)) {

@@ -9,6 +9,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/smartimage/enhance/internal/apierror"
 )
@@ -78,6 +79,9 @@ func readForm(body []byte, boundary string, maxImage int64) (map[string][]string
 			}
 			if len(data) > maxFormFieldBytes {
 				return nil, nil, badf(name, "form field %s is longer than %d bytes; only the image goes in a file part", name, maxFormFieldBytes)
+			}
+			if !utf8.ValidString(name) || !utf8.Valid(data) {
+				return nil, nil, badf("", "a form field's name or value is not valid UTF-8")
 			}
 			fields[name] = append(fields[name], string(data))
 			continue

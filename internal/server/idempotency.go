@@ -70,16 +70,29 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 		return i.replay(ctx, info.FullMethod, first, sum)
 	}
 
+	// Unless the first result is stored, the key is forgotten on the way
+	// out, however the call ends (a panic below included), so that a
+	// retry runs instead of meeting 409 until the key is abandoned.
+	bg := context.WithoutCancel(ctx)
+	stored := false
+	defer func() {
+		if stored {
+			return
+		}
+		if aerr := i.store.AbandonIdempotent(bg, p.AccountID, key); aerr != nil {
+			i.log.ErrorContext(ctx, "forgetting an idempotent call failed", "request_id", requestid.From(ctx), "err", aerr)
+		}
+	}()
 	capture := &headerCapture{ServerTransportStream: grpc.ServerTransportStreamFromContext(ctx)}
 	resp, err := handler(grpc.NewContextWithServerTransportStream(ctx, capture), req)
-	bg := context.WithoutCancel(ctx)
 	if err != nil {
-		if aerr := i.store.AbandonIdempotent(bg, p.AccountID, key); aerr != nil {
-			i.log.ErrorContext(ctx, "forgetting a failed idempotent call failed", "request_id", requestid.From(ctx), "err", aerr)
-		}
 		return nil, err
 	}
-	data, merr := proto.Marshal(resp.(proto.Message))
+	out, ok := resp.(proto.Message)
+	if !ok || out == nil {
+		return resp, nil
+	}
+	data, merr := proto.Marshal(out)
 	header, herr := json.Marshal(capture.header())
 	if merr == nil && herr == nil {
 		merr = i.store.FinishIdempotent(bg, p.AccountID, key, data, header)
@@ -87,8 +100,9 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err := cmpErr(merr, herr); err != nil {
 		// The caller has its result; only a retry would run again.
 		i.log.ErrorContext(ctx, "storing an idempotent result failed", "request_id", requestid.From(ctx), "err", err)
-		_ = i.store.AbandonIdempotent(bg, p.AccountID, key)
+		return resp, nil
 	}
+	stored = true
 	return resp, nil
 }
 

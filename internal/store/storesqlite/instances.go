@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Every process sharing the database file holds an exclusive flock on a
@@ -32,6 +33,7 @@ func (s *Store) Hold(_ context.Context, instanceID string) (func() error, error)
 		f.Close()
 		return nil, fmt.Errorf("storesqlite: liveness lock of %s is taken: %w", instanceID, err)
 	}
+	s.removeDeadLocks(path)
 	return func() error {
 		os.Remove(path)
 		return f.Close()
@@ -45,7 +47,8 @@ func (s *Store) Alive(_ context.Context, instanceID string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	// Read-only is enough for flock, and works on another user's file.
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
@@ -62,6 +65,26 @@ func (s *Store) Alive(_ context.Context, instanceID string) (bool, error) {
 	}
 	os.Remove(path)
 	return false, nil
+}
+
+// removeDeadLocks deletes the lock files of processes that died holding
+// nothing the database names (Alive removes the others'). A file younger
+// than a minute is left alone: its process may not have locked it yet.
+func (s *Store) removeDeadLocks(own string) {
+	entries, err := os.ReadDir(s.instances)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		path := filepath.Join(s.instances, e.Name())
+		info, err := e.Info()
+		if path == own || err != nil || !strings.HasSuffix(e.Name(), ".lock") || time.Since(info.ModTime()) < time.Minute {
+			continue
+		}
+		if _, err := s.Alive(context.Background(), strings.TrimSuffix(e.Name(), ".lock")); err != nil {
+			continue
+		}
+	}
 }
 
 // Holders implements store.Store.
