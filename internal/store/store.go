@@ -297,6 +297,66 @@ type Instances interface {
 	Holders(ctx context.Context) ([]string, error)
 }
 
+// ThrottleLimit bounds the attempts of one key: a client address, or an
+// account seen from one address. Attempts are counted from the first one
+// in a window; the one that brings the count to Limit blocks the key for
+// Block, and once past the limit each further counted attempt doubles
+// the block, up to MaxBlock (Block stays fixed when MaxBlock is not above
+// it). In-flight attempts count as if they were counted, so that
+// requests in flight together cannot all pass a check that only their
+// results would have failed.
+type ThrottleLimit struct {
+	Key    string
+	Limit  int
+	Window time.Duration
+	// Block and MaxBlock: see the type's comment.
+	Block, MaxBlock time.Duration
+}
+
+// ThrottleOutcome is what becomes of a reserved attempt under one key.
+type ThrottleOutcome int
+
+const (
+	// ThrottleRelease: the attempt does not count (it succeeded, or never
+	// reached the work the limit guards).
+	ThrottleRelease ThrottleOutcome = iota
+	// ThrottleKeep: the attempt counts (a failure, or a registration).
+	ThrottleKeep
+	// ThrottleReset: the attempt does not count, and the key's counted
+	// attempts are forgotten (a sign-in that succeeded).
+	ThrottleReset
+)
+
+// ThrottledError refuses an attempt: Key is the limit's key that refused
+// it, RetryAfter when it may pass (at least a second).
+type ThrottledError struct {
+	Key        string
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return "store: throttled " + e.Key + " for " + e.RetryAfter.String()
+}
+
+// Throttles counts attempts per key in the database, so that a check and
+// its record are one step and every instance sharing the database sees
+// the same counts.
+type Throttles interface {
+	// ReserveAttempt checks every limit at now and, only if all allow it,
+	// records one in-flight attempt under each key, in one transaction.
+	// It returns the reservation, or a *ThrottledError naming the first
+	// limit that refused (and records nothing). An attempt still in
+	// flight at expire (its process died) stops counting.
+	ReserveAttempt(ctx context.Context, limits []ThrottleLimit, now, expire time.Time) (reservation int64, err error)
+	// SettleAttempt ends a reservation made with limits: outcomes gives,
+	// by key, what becomes of the attempt (a key absent: released).
+	// Settling a reservation twice, or after it expired, changes nothing.
+	SettleAttempt(ctx context.Context, reservation int64, limits []ThrottleLimit, outcomes map[string]ThrottleOutcome, now time.Time) error
+	// CheckAttempt reports, recording nothing, whether the limits would
+	// let an attempt pass at now: nil, or a *ThrottledError.
+	CheckAttempt(ctx context.Context, limits []ThrottleLimit, now time.Time) error
+}
+
 // Store is the persistent state of the service: every role, and the
 // database's own life.
 type Store interface {
@@ -308,6 +368,7 @@ type Store interface {
 	Audit
 	Secrets
 	Instances
+	Throttles
 
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error

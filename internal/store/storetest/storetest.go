@@ -506,6 +506,133 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.False(t, alive, "released")
 	})
+	t.Run("ThrottlesCountInFlightAttempts", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		expire := now.Add(10 * time.Minute)
+		fixed := store.ThrottleLimit{Key: "address:192.0.2.1", Limit: 5, Window: time.Hour, Block: time.Hour}
+		limits := []store.ThrottleLimit{fixed}
+
+		// 50 at once: exactly the limit's worth are let through, because
+		// each sees the others in flight.
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		var passed []int64
+		var refused []*store.ThrottledError
+		var other []error
+		for range 50 {
+			wg.Go(func() {
+				id, err := s.ReserveAttempt(ctx, limits, now, expire)
+				mu.Lock()
+				defer mu.Unlock()
+				var te *store.ThrottledError
+				switch {
+				case err == nil:
+					passed = append(passed, id)
+				case errors.As(err, &te):
+					refused = append(refused, te)
+				default:
+					other = append(other, err)
+				}
+			})
+		}
+		wg.Wait()
+		require.Empty(t, other)
+		require.Len(t, passed, 5)
+		require.Len(t, refused, 45)
+		require.Equal(t, fixed.Key, refused[0].Key)
+		require.Equal(t, time.Hour, refused[0].RetryAfter, "what the attempts in flight would block for if they all count")
+		require.Error(t, s.CheckAttempt(ctx, limits, now), "a check sees attempts in flight")
+
+		// A released attempt frees its place; a kept one holds it.
+		require.NoError(t, s.SettleAttempt(ctx, passed[0], limits, nil, now))
+		require.NoError(t, s.CheckAttempt(ctx, limits, now))
+		id, err := s.ReserveAttempt(ctx, limits, now, expire)
+		require.NoError(t, err)
+		passed[0] = id
+		keep := map[string]store.ThrottleOutcome{fixed.Key: store.ThrottleKeep}
+		for i, id := range passed {
+			require.NoError(t, s.SettleAttempt(ctx, id, limits, keep, now.Add(time.Duration(i)*time.Second)))
+		}
+		// Settling again changes nothing: the fifth counted attempt (at
+		// +4 s) blocked the key for an hour, not more.
+		require.NoError(t, s.SettleAttempt(ctx, passed[4], limits, keep, now.Add(time.Minute)))
+		_, err = s.ReserveAttempt(ctx, limits, now.Add(30*time.Minute), expire)
+		var te *store.ThrottledError
+		require.ErrorAs(t, err, &te)
+		require.Equal(t, 30*time.Minute+4*time.Second, te.RetryAfter)
+		require.ErrorAs(t, s.CheckAttempt(ctx, limits, now.Add(time.Hour)), &te)
+		require.NoError(t, s.CheckAttempt(ctx, limits, now.Add(time.Hour+4*time.Second)), "block and window over: forgotten")
+		require.NoError(t, s.CheckAttempt(ctx, []store.ThrottleLimit{{Key: "address:192.0.2.2", Limit: 5, Window: time.Hour, Block: time.Hour}}, now),
+			"other keys are not affected")
+	})
+	t.Run("ThrottlesBackOffExponentiallyAndReset", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		pair := store.ThrottleLimit{Key: "signin:pair", Limit: 2, Window: 24 * time.Hour, Block: time.Minute, MaxBlock: 4 * time.Minute}
+		limits := []store.ThrottleLimit{pair}
+		keep := map[string]store.ThrottleOutcome{pair.Key: store.ThrottleKeep}
+		fail := func(at time.Time) {
+			t.Helper()
+			id, err := s.ReserveAttempt(ctx, limits, at, at.Add(10*time.Minute))
+			require.NoError(t, err)
+			require.NoError(t, s.SettleAttempt(ctx, id, limits, keep, at))
+		}
+		fail(now)
+		fail(now)
+		for _, block := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 4 * time.Minute} {
+			var te *store.ThrottledError
+			require.ErrorAs(t, s.CheckAttempt(ctx, limits, now.Add(block-time.Second)), &te)
+			require.Equal(t, time.Second, te.RetryAfter)
+			now = now.Add(block)
+			// Past the limit, one attempt at a time.
+			id, err := s.ReserveAttempt(ctx, limits, now, now.Add(10*time.Minute))
+			require.NoError(t, err)
+			_, err = s.ReserveAttempt(ctx, limits, now, now.Add(10*time.Minute))
+			require.ErrorAs(t, err, &te, "a second attempt while the first is in flight")
+			require.NoError(t, s.SettleAttempt(ctx, id, limits, keep, now))
+		}
+		// A success forgets the failures.
+		now = now.Add(4 * time.Minute)
+		id, err := s.ReserveAttempt(ctx, limits, now, now.Add(10*time.Minute))
+		require.NoError(t, err)
+		require.NoError(t, s.SettleAttempt(ctx, id, limits, map[string]store.ThrottleOutcome{pair.Key: store.ThrottleReset}, now))
+		fail(now)
+		require.NoError(t, s.CheckAttempt(ctx, limits, now), "counting starts again")
+	})
+	t.Run("ThrottlesReserveEveryKeyOrNone", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		pair := store.ThrottleLimit{Key: "pair", Limit: 1, Window: time.Hour, Block: time.Hour}
+		address := store.ThrottleLimit{Key: "address", Limit: 2, Window: time.Hour, Block: time.Hour}
+		both := []store.ThrottleLimit{address, pair}
+		_, err := s.ReserveAttempt(ctx, both, now, now.Add(time.Minute))
+		require.NoError(t, err)
+		_, err = s.ReserveAttempt(ctx, both, now, now.Add(time.Minute))
+		var te *store.ThrottledError
+		require.ErrorAs(t, err, &te)
+		require.Equal(t, "pair", te.Key)
+		_, err = s.ReserveAttempt(ctx, []store.ThrottleLimit{address}, now, now.Add(time.Minute))
+		require.NoError(t, err, "the refused reservation took nothing of the address")
+
+		// An attempt whose process died stops counting when it expires,
+		// and settling it then changes nothing.
+		later := now.Add(2 * time.Minute)
+		require.NoError(t, s.CheckAttempt(ctx, both, later))
+		id, err := s.ReserveAttempt(ctx, both, later, later.Add(time.Minute))
+		require.NoError(t, err)
+		require.NoError(t, s.SettleAttempt(ctx, id, both, map[string]store.ThrottleOutcome{"pair": store.ThrottleKeep}, later.Add(2*time.Minute)))
+		require.NoError(t, s.CheckAttempt(ctx, both, later.Add(2*time.Minute)))
+
+		require.Error(t, s.CheckAttempt(ctx, []store.ThrottleLimit{pair, pair}, now), "a key twice")
+		require.Error(t, s.CheckAttempt(ctx, []store.ThrottleLimit{{Key: "x", Window: time.Hour, Block: time.Hour}}, now), "no limit")
+	})
 	t.Run("Ping", func(t *testing.T) {
 		t.Parallel()
 		require.NoError(t, open(t).Ping(context.Background()))
