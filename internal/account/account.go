@@ -7,8 +7,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -34,20 +32,35 @@ var ErrBadCredentials = errors.New("the email or password is incorrect")
 // SessionTTL is how long a session lasts; it is not extended by use.
 const SessionTTL = time.Hour
 
-// Throttling defaults: sign-in failures per account and per client
-// address, and registrations per client address.
-const (
-	signInFailuresPerAccount = 5
-	signInFailuresPerAddress = 20
-	signInWindow             = 15 * time.Minute
-	registrationsPerAddress  = 5
-	registrationWindow       = time.Hour
+// The throttles. A failed sign-in counts against the account as seen from
+// its client's address, so that a stranger elsewhere cannot lock the
+// owner out, and against the address across accounts, so that one
+// address cannot try one password on every account.
+var (
+	// signInPair: 5 failures, then a minute's wait, doubling with each
+	// further failure up to an hour; forgotten a day after the first, or
+	// when the owner signs in from that address.
+	signInPair = throttle.Rule{Name: "signin-pair", What: "failed sign-ins for this account from this address",
+		Limit: 5, Window: 24 * time.Hour, Block: time.Minute, MaxBlock: time.Hour}
+	// signInAddress: 20 failures in 15 minutes block the address for 15.
+	signInAddress = throttle.Rule{Name: "signin-address", What: "failed sign-ins from this address",
+		Limit: 20, Window: 15 * time.Minute, Block: 15 * time.Minute}
+	// registrations: 5 accounts an hour per address, and registrations
+	// of a taken email count too; the fifth blocks the address an hour.
+	registrations = throttle.Rule{Name: "registration-address", What: "registrations from this address",
+		Limit: 5, Window: time.Hour, Block: time.Hour}
+	// erasures: wrong passwords at erasure (through a stolen session),
+	// like signInPair but per account.
+	erasures = throttle.Rule{Name: "erasure-account", What: "failed password checks for this account",
+		Limit: 5, Window: 24 * time.Hour, Block: time.Minute, MaxBlock: time.Hour}
 )
 
 // Config assembles a Service.
 type Config struct {
 	Store store.Store
 	Codec *auth.Codec
+	// Hasher bounds password hashing (auth.NewHasher(0) when nil).
+	Hasher *auth.Hasher
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// RegistrationClosed refuses new accounts (the operator's switch).
@@ -59,18 +72,17 @@ type Config struct {
 
 // Service registers accounts and manages their sessions.
 type Service struct {
-	store  store.Store
-	codec  *auth.Codec
-	now    func() time.Time
-	closed bool
-	forget func(keyID string)
+	store    store.Store
+	codec    *auth.Codec
+	hasher   *auth.Hasher
+	throttle *throttle.Throttle
+	policy   passwordPolicy
+	now      func() time.Time
+	closed   bool
+	forget   func(keyID string)
 	// dummyHash is checked against when an email is unknown, so that a
 	// failed sign-in takes as long whether or not the account exists.
 	dummyHash string
-
-	signInByAccount *throttle.Limiter
-	signInByAddress *throttle.Limiter
-	registrations   *throttle.Limiter
 }
 
 // New returns a Service.
@@ -85,15 +97,24 @@ func New(cfg Config) (*Service, error) {
 	if now == nil {
 		now = time.Now
 	}
+	if cfg.Hasher == nil {
+		h, err := auth.NewHasher(0)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Hasher = h
+	}
+	t, err := throttle.New(cfg.Store, now)
+	if err != nil {
+		return nil, err
+	}
 	dummy, err := auth.HashPassword(rand.Text())
 	if err != nil {
 		return nil, err
 	}
 	return &Service{
-		store: cfg.Store, codec: cfg.Codec, now: now, closed: cfg.RegistrationClosed, dummyHash: dummy, forget: cfg.Forget,
-		signInByAccount: throttle.New(signInFailuresPerAccount, signInWindow, signInWindow, now),
-		signInByAddress: throttle.New(signInFailuresPerAddress, signInWindow, signInWindow, now),
-		registrations:   throttle.New(registrationsPerAddress, registrationWindow, registrationWindow, now),
+		store: cfg.Store, codec: cfg.Codec, hasher: cfg.Hasher, throttle: t, policy: newPasswordPolicy(),
+		now: now, closed: cfg.RegistrationClosed, dummyHash: dummy, forget: cfg.Forget,
 	}, nil
 }
 
@@ -108,23 +129,38 @@ type Registered struct {
 // Register validates email and password and creates the account with a
 // first key named "default" holding auth.DefaultScopes. client is the
 // caller's address, for throttling; "" for the operator's own accounts.
+// The email is stored in its normal form (normalizeEmail).
 func (s *Service) Register(ctx context.Context, email, password, client string) (Registered, error) {
 	if s.closed && client != "" {
 		return Registered{}, ErrRegistrationClosed
 	}
-	if client != "" {
-		if left, blocked := s.registrations.Blocked(client); blocked {
-			return Registered{}, &throttle.Error{What: "registrations from this address", RetryAfter: left}
-		}
-	}
-	email = strings.TrimSpace(email)
-	if err := validateEmail(email); err != nil {
+	// Input is checked before the throttle: a mistyped form costs no hash
+	// and counts against nobody.
+	email, err := validateEmail(email)
+	if err != nil {
 		return Registered{}, err
 	}
-	if n := len(password); n < auth.MinPasswordLen || n > auth.MaxPasswordLen {
-		return Registered{}, fmt.Errorf("%w: password must be %d to %d characters", ErrInvalid, auth.MinPasswordLen, auth.MaxPasswordLen)
+	if err := s.policy.check(password, email); err != nil {
+		return Registered{}, err
 	}
-	hash, err := auth.HashPassword(password)
+	// A place in the hashing queue first: a flood is turned away before
+	// it costs a database write.
+	turn, err := s.hasher.Queue()
+	if err != nil {
+		return Registered{}, err
+	}
+	defer turn.Leave()
+	var res *throttle.Reservation
+	if client != "" {
+		if res, err = s.throttle.Reserve(ctx, registrations.On(client)); err != nil {
+			return Registered{}, err
+		}
+		defer res.Release(ctx) // unless kept below
+	}
+	// A taken email costs the same hash as a new one, and counts the
+	// same against the address, so that probing for accounts is neither
+	// cheaper nor faster than registering them.
+	hash, err := turn.Hash(ctx, password)
 	if err != nil {
 		return Registered{}, err
 	}
@@ -142,15 +178,17 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		Scopes:      auth.DefaultScopes,
 		CreateTime:  now,
 	}
-	if err := s.store.CreateAccount(ctx, acct, info); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return Registered{}, ErrEmailTaken
+	err = s.store.CreateAccount(ctx, acct, info)
+	if err == nil || errors.Is(err, store.ErrConflict) {
+		if kerr := res.Keep(ctx); kerr != nil {
+			return Registered{}, kerr
 		}
-		return Registered{}, err
 	}
-	if client != "" {
-		// Counted on success: a mistyped form should not lock anyone out.
-		s.registrations.Fail(client)
+	if errors.Is(err, store.ErrConflict) {
+		return Registered{}, ErrEmailTaken
+	}
+	if err != nil {
+		return Registered{}, err
 	}
 	return Registered{Account: acct, Key: info, Secret: s.codec.Format(key)}, nil
 }
@@ -163,29 +201,49 @@ type SignedIn struct {
 
 // SignIn checks email and password and opens a session. Every failure is
 // ErrBadCredentials (or a throttle.Error once there are too many), so the
-// answer never tells whether the email exists.
+// answer never tells whether the email exists. The attempt takes a place
+// in the hashing queue (or is refused as busy), then its place in the
+// throttles, before the password is hashed, and keeps the latter if the
+// password is wrong.
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (SignedIn, error) {
-	email = strings.ToLower(strings.TrimSpace(email))
-	if left, blocked := s.signInByAddress.Blocked(client); blocked {
-		return SignedIn{}, &throttle.Error{What: "failed sign-ins from this address", RetryAfter: left}
-	}
-	if left, blocked := s.signInByAccount.Blocked(email); blocked {
-		return SignedIn{}, &throttle.Error{What: "failed sign-ins for this account", RetryAfter: left}
-	}
-	acct, err := s.store.AccountByEmail(ctx, email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		_ = auth.CheckPassword(s.dummyHash, password)
-		s.signInFailed(ctx, "", email, client)
-		return SignedIn{}, ErrBadCredentials
-	case err != nil:
+	normal := normalizeEmail(email)
+	turn, err := s.hasher.Queue()
+	if err != nil {
 		return SignedIn{}, err
 	}
-	if auth.CheckPassword(acct.PasswordHash, password) != nil {
-		s.signInFailed(ctx, acct.ID, email, client)
-		return SignedIn{}, ErrBadCredentials
+	defer turn.Leave()
+	res, err := s.throttle.Reserve(ctx, signInPair.On(normal, client), signInAddress.On(client))
+	if err != nil {
+		return SignedIn{}, err
 	}
-	s.signInByAccount.Reset(email)
+	defer res.Release(ctx) // when neither kept nor forgotten below (busy, a database error)
+	acct, found, err := s.lookup(ctx, email, normal)
+	if err != nil {
+		return SignedIn{}, err
+	}
+	hash := s.dummyHash
+	if found {
+		hash = acct.PasswordHash
+	}
+	switch check := turn.Check(ctx, hash, password); {
+	case check == nil && found:
+	case check == nil || errors.Is(check, auth.ErrPasswordMismatch):
+		if err := res.Keep(ctx); err != nil {
+			return SignedIn{}, err
+		}
+		if found {
+			// Best effort: a failed audit write must not change the answer.
+			_ = s.store.RecordAudit(ctx, store.AuditEvent{
+				AccountID: acct.ID, Time: s.now().UTC(), Kind: EventSignInFailed, ClientAddress: client, Reason: "wrong password",
+			})
+		}
+		return SignedIn{}, ErrBadCredentials
+	default:
+		return SignedIn{}, check
+	}
+	if err := res.Forget(ctx, signInPair); err != nil {
+		return SignedIn{}, err
+	}
 	tok, err := s.codec.New(auth.Session)
 	if err != nil {
 		return SignedIn{}, err
@@ -202,15 +260,21 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 	return SignedIn{Session: ses, Token: s.codec.Format(tok)}, nil
 }
 
-func (s *Service) signInFailed(ctx context.Context, accountID, email, client string) {
-	s.signInByAccount.Fail(email)
-	s.signInByAddress.Fail(client)
-	if accountID != "" {
-		// Best effort: a failed audit write must not change the answer.
-		_ = s.store.RecordAudit(ctx, store.AuditEvent{
-			AccountID: accountID, Time: s.now().UTC(), Kind: EventSignInFailed, ClientAddress: client, Reason: "wrong password",
-		})
+// lookup finds the account of an email as typed: by its normal form, or,
+// for an account registered before emails were normalised, as it was
+// typed then (the database compares ASCII letters without case).
+func (s *Service) lookup(ctx context.Context, typed, normal string) (store.Account, bool, error) {
+	acct, err := s.store.AccountByEmail(ctx, normal)
+	if raw := strings.TrimSpace(typed); errors.Is(err, store.ErrNotFound) && raw != normal {
+		acct, err = s.store.AccountByEmail(ctx, raw)
 	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return store.Account{}, false, nil
+	case err != nil:
+		return store.Account{}, false, err
+	}
+	return acct, true, nil
 }
 
 // SignOut ends the caller's session.
@@ -229,20 +293,6 @@ const (
 	EventSessionDeleted = "session.deleted"
 	EventSignInFailed   = "signin.failed"
 )
-
-func validateEmail(email string) error {
-	if email == "" {
-		return fmt.Errorf("%w: email is required", ErrInvalid)
-	}
-	if len(email) > 254 {
-		return fmt.Errorf("%w: email is longer than 254 characters", ErrInvalid)
-	}
-	addr, err := mail.ParseAddress(email)
-	if err != nil || addr.Address != email || !strings.Contains(email[strings.LastIndex(email, "@")+1:], ".") && !strings.HasSuffix(email, "@localhost") {
-		return fmt.Errorf("%w: %q is not an email address", ErrInvalid, email)
-	}
-	return nil
-}
 
 // newID returns a random account id: 130 bits in lowercase base32.
 func newID() string {

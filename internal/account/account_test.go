@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 )
@@ -49,6 +50,7 @@ func TestRegister(t *testing.T) {
 	} {
 		_, err := r.Register(ctx, tt.email, tt.password, "")
 		require.ErrorIs(t, err, ErrInvalid, tt.email)
+		require.NotEmpty(t, apierror.ParamOf(err), "the problem names its field")
 	}
 	n, err := db.AccountCount(ctx)
 	require.NoError(t, err)

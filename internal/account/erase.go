@@ -3,11 +3,9 @@ package account
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/store"
-	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Export is everything stored about an account, for the owner to take
@@ -126,13 +124,28 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, password string)
 		return err
 	}
 	// Guessing the password through a stolen session is throttled like
-	// signing in.
-	if left, blocked := s.signInByAccount.Blocked(strings.ToLower(acct.Email)); blocked {
-		return &throttle.Error{What: "failed password checks for this account", RetryAfter: left}
+	// signing in: the attempt takes its place before the hash.
+	turn, err := s.hasher.Queue()
+	if err != nil {
+		return err
 	}
-	if auth.CheckPassword(acct.PasswordHash, password) != nil {
-		s.signInByAccount.Fail(strings.ToLower(acct.Email))
+	defer turn.Leave()
+	res, err := s.throttle.Reserve(ctx, erasures.On(p.AccountID))
+	if err != nil {
+		return err
+	}
+	defer res.Release(ctx) // when neither kept nor forgotten below
+	switch err := turn.Check(ctx, acct.PasswordHash, password); {
+	case errors.Is(err, auth.ErrPasswordMismatch):
+		if err := res.Keep(ctx); err != nil {
+			return err
+		}
 		return ErrWrongPassword
+	case err != nil:
+		return err
+	}
+	if err := res.Forget(ctx, erasures); err != nil {
+		return err
 	}
 	keys, err := s.store.APIKeys(ctx, p.AccountID)
 	if err != nil {

@@ -153,7 +153,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
 		return nil, err
 	}
-	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget})
+	hasher, err := auth.NewHasher(cfg.PasswordHashes)
+	if err != nil {
+		return nil, err
+	}
+	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, Hasher: hasher, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget})
 	if err != nil {
 		return nil, err
 	}

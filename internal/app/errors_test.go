@@ -155,7 +155,7 @@ func TestEveryErrorReason(t *testing.T) {
 		{apierror.SessionRequired, raw(s, http.MethodGet, "/v1/account/export", "", nil, key), want{403, ""}},
 		{apierror.BadCredentials, raw(s, http.MethodPost, "/v1/sessions", "application/json", []byte(`{"email": "errors@example.com", "password": "not the password at all"}`), nil), want{401, ""}},
 		{apierror.WrongPassword, raw(s, http.MethodDelete, "/v1/account", "application/json", []byte(`{"password": "not the password at all"}`), session), want{403, ""}},
-		{apierror.InvalidRegistration, raw(s, http.MethodPost, "/v1/accounts", "application/json", []byte(`{"email": "nope", "password": "long enough password"}`), nil), want{400, ""}},
+		{apierror.InvalidRegistration, raw(s, http.MethodPost, "/v1/accounts", "application/json", []byte(`{"email": "nope", "password": "long enough password"}`), nil), want{400, "email"}},
 		{apierror.EmailTaken, raw(s, http.MethodPost, "/v1/accounts", "application/json", []byte(`{"email": "errors@example.com", "password": "long enough password"}`), nil), want{409, ""}},
 		{apierror.RegistrationClosed, raw(closed, http.MethodPost, "/v1/accounts", "application/json", []byte(`{"email": "new@example.com", "password": "long enough password"}`), nil), want{403, ""}},
 		{apierror.InvalidKeyRequest, raw(s, http.MethodPost, "/v1/keys", "application/json", []byte(`{"displayName": "x", "scopes": ["images:everything"]}`), session), want{400, ""}},

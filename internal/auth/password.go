@@ -1,18 +1,28 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
+	"golang.org/x/text/unicode/norm"
+
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Argon2id parameters: OWASP's recommended minimum (19 MiB, 2 passes, one
-// lane), which keeps a registration burst from exhausting memory.
+// lane).
 const (
 	argonMemoryKiB = 19 * 1024
 	argonTime      = 2
@@ -21,17 +31,243 @@ const (
 	argonSaltLen   = 16
 )
 
-// MinPasswordLen is the shortest password accepted at registration.
+// HashMemory is what one hash holds while it runs.
+const HashMemory = argonMemoryKiB << 10
+
+// MinPasswordLen is the shortest password accepted at registration, in
+// Unicode code points.
 const MinPasswordLen = 12
 
-// MaxPasswordLen bounds the work a hostile caller can ask of the hash.
-const MaxPasswordLen = 256
+// MaxPasswordLen is the longest, in code points; MaxPasswordBytes bounds
+// its UTF-8 encoding too (four bytes a code point), checked before
+// anything else looks at it.
+const (
+	MaxPasswordLen   = 256
+	MaxPasswordBytes = 4 * MaxPasswordLen
+)
 
 // ErrPasswordMismatch means a password does not match its stored hash.
 var ErrPasswordMismatch = errors.New("auth: password mismatch")
 
-// HashPassword returns an argon2id hash of password in PHC string format.
+// NormalizePassword is the form of a password that is checked and hashed:
+// NFKC, as NIST SP 800-63B asks, so that a password typed on another
+// keyboard (a precomposed é, a full-width digit) is the same password.
+func NormalizePassword(password string) string {
+	return norm.NFKC.String(password)
+}
+
+// Hasher computes password hashes under a bound: at most its slots at
+// once, each holding HashMemory and one core, so that a flood of
+// sign-ins or registrations costs a short queue, not the server's memory
+// or its cores. Four requests per slot may wait for one (as images wait
+// for a worker), each while it still has time to be answered; beyond
+// that a request is refused at once with a *BusyError, and so is one
+// whose time runs short while it waits. Waiting requests are few on purpose: each holds a call
+// open, and the REST gateway's calls share one connection to the gRPC
+// server, whose streams a long queue would take from image calls.
+type Hasher struct {
+	slots chan struct{}
+	// queue holds a token for every turn: a request hashing, or waiting
+	// to, or about to ask for a slot.
+	queue chan struct{}
+}
+
+// QueuePerSlot is how many requests may wait for each hashing slot.
+const QueuePerSlot = 4
+
+// NewHasher returns a Hasher running at most slots hashes at once
+// (DefaultHashSlots when slots is 0).
+func NewHasher(slots int) (*Hasher, error) {
+	if slots < 0 {
+		return nil, errors.New("auth: password hash slots must not be negative")
+	}
+	if slots == 0 {
+		slots = DefaultHashSlots()
+	}
+	return &Hasher{slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot))}, nil
+}
+
+// Slots is how many hashes may run at once.
+func (h *Hasher) Slots() int { return cap(h.slots) }
+
+// DefaultHashSlots is half the CPUs (a hash holds a core; image work and
+// everything else keep the rest), at least one, and no more than keeps
+// hashes under an eighth of the process's memory limit: GOMEMLIMIT, or
+// the cgroup's memory.max when GOMEMLIMIT is not set.
+func DefaultHashSlots() int {
+	n := max(1, runtime.NumCPU()/2)
+	if limit := memoryLimit(); limit > 0 {
+		n = min(n, max(1, int(limit/8/HashMemory)))
+	}
+	return n
+}
+
+// memoryLimit is GOMEMLIMIT, else the cgroup v2 memory limit, else 0.
+func memoryLimit() int64 {
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		return l
+	}
+	b, err := os.ReadFile("/sys/fs/cgroup/memory.max")
+	if err != nil {
+		return 0
+	}
+	l, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil { // "max": no limit
+		return 0
+	}
+	return l
+}
+
+// answerMargin is the time a request keeps, of its deadline, for the hash
+// itself and its answer: a slot found later than that is no use to it.
+const answerMargin = 500 * time.Millisecond
+
+// BusyError refuses a password check that found every hashing slot taken
+// for as long as its request could wait. Callers see it as a throttle
+// refusal: 429 with Retry-After.
+type BusyError struct{ RetryAfter time.Duration }
+
+func (e *BusyError) Error() string {
+	return "the server is busy checking passwords; try again in a few seconds"
+}
+
+// RetryDelay is when the caller may try again.
+func (e *BusyError) RetryDelay() time.Duration { return e.RetryAfter }
+
+// Is makes errors.Is(err, throttle.ErrThrottled) hold, so that the error
+// table answers it as it answers other refusals to come back later.
+func (e *BusyError) Is(target error) bool { return target == throttle.ErrThrottled }
+
+// Turn is a place in the hashing queue, taken at once or refused
+// (Queue), then used for one hash or check, which waits for a slot, or
+// left unused. A Turn belongs to one request.
+type Turn struct {
+	h    *Hasher
+	done bool
+}
+
+// Queue takes a place in the queue, or refuses at once with a *BusyError
+// when it is full. Callers take it before anything that costs (a throttle
+// reservation is a database write), so that a flood is turned away for
+// nothing.
+func (h *Hasher) Queue() (*Turn, error) {
+	select {
+	case h.queue <- struct{}{}:
+		return &Turn{h: h}, nil
+	default:
+		return nil, &BusyError{RetryAfter: time.Second}
+	}
+}
+
+// Leave gives the place up; after Hash or Check it does nothing.
+func (t *Turn) Leave() {
+	if t != nil && !t.done {
+		t.done = true
+		<-t.h.queue
+	}
+}
+
+// slot waits for a hashing slot until ctx's deadline, less answerMargin.
+// The turn keeps its place in the queue until release, so that the queue
+// bounds every request a Hasher holds, hashing or waiting; a refusal ends
+// the turn at once.
+func (t *Turn) slot(ctx context.Context) (release func(), err error) {
+	if t.done {
+		return nil, errors.New("auth: a hashing turn used twice")
+	}
+	release = func() { <-t.h.slots; t.Leave() }
+	select {
+	case t.h.slots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	var timeout <-chan time.Time
+	if deadline, ok := ctx.Deadline(); ok {
+		wait := time.Until(deadline) - answerMargin
+		if wait <= 0 {
+			t.Leave()
+			return nil, &BusyError{RetryAfter: time.Second}
+		}
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		timeout = timer.C
+	}
+	select {
+	case t.h.slots <- struct{}{}:
+		return release, nil
+	case <-timeout:
+		err = &BusyError{RetryAfter: time.Second}
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	t.Leave()
+	return nil, err
+}
+
+// Hash returns an argon2id hash of the normalised password in PHC string
+// format, taking a turn in the queue for it.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	t, err := h.Queue()
+	if err != nil {
+		return "", err
+	}
+	return t.Hash(ctx, password)
+}
+
+// Check reports whether password matches hash, as Turn.Check, taking a
+// turn in the queue for it.
+func (h *Hasher) Check(ctx context.Context, hash, password string) error {
+	if len(password) > MaxPasswordBytes {
+		return ErrPasswordMismatch
+	}
+	t, err := h.Queue()
+	if err != nil {
+		return err
+	}
+	return t.Check(ctx, hash, password)
+}
+
+// Hash is Hasher.Hash on this turn.
+func (t *Turn) Hash(ctx context.Context, password string) (string, error) {
+	release, err := t.slot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return hashPassword(NormalizePassword(password))
+}
+
+// Check reports whether password matches hash (ErrPasswordMismatch when
+// not, and at once for one over MaxPasswordBytes), honouring the
+// parameters recorded in the hash. The normalised password is tried
+// first, then the password as typed if it differs: accounts made before
+// passwords were normalised were hashed as typed.
+func (t *Turn) Check(ctx context.Context, hash, password string) error {
+	if len(password) > MaxPasswordBytes {
+		// No account has one: not worth a slot.
+		t.Leave()
+		return ErrPasswordMismatch
+	}
+	release, err := t.slot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	normal := NormalizePassword(password)
+	err = checkPassword(hash, normal)
+	if errors.Is(err, ErrPasswordMismatch) && normal != password {
+		err = checkPassword(hash, password)
+	}
+	return err
+}
+
+// HashPassword hashes password as Hasher.Hash does, without a bound: for
+// tools and tests, never on a request's path.
 func HashPassword(password string) (string, error) {
+	return hashPassword(NormalizePassword(password))
+}
+
+func hashPassword(password string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
@@ -42,9 +278,23 @@ func HashPassword(password string) (string, error) {
 		argon2.Version, argonMemoryKiB, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
 }
 
-// CheckPassword reports whether password matches hash (from HashPassword),
-// honouring the parameters recorded in the hash.
+// CheckPassword checks password against hash as Hasher.Check does,
+// without a bound: for tools and tests, never on a request's path.
 func CheckPassword(hash, password string) error {
+	normal := NormalizePassword(password)
+	err := checkPassword(hash, normal)
+	if errors.Is(err, ErrPasswordMismatch) && normal != password {
+		err = checkPassword(hash, password)
+	}
+	return err
+}
+
+// maxHashMemoryKiB bounds the memory a stored hash may ask for: a hash
+// is ours, but one written by a future version with bigger parameters
+// must not slip past the slots' memory budget unnoticed.
+const maxHashMemoryKiB = 64 * 1024
+
+func checkPassword(hash, password string) error {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
 		return errors.New("auth: unsupported password hash")
@@ -57,6 +307,9 @@ func CheckPassword(hash, password string) error {
 	}
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &mem, &iter, &threads); err != nil {
 		return fmt.Errorf("auth: bad argon2 parameters: %w", err)
+	}
+	if mem > maxHashMemoryKiB || iter > 10 || threads == 0 || threads > 4 {
+		return fmt.Errorf("auth: argon2 parameters m=%d,t=%d,p=%d are beyond what this server runs", mem, iter, threads)
 	}
 	enc := base64.RawStdEncoding
 	salt, err := enc.DecodeString(parts[4])

@@ -1,24 +1,128 @@
 package auth
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 func TestPasswordHash(t *testing.T) {
 	t.Parallel()
-	h, err := HashPassword("correct horse battery staple")
+	ctx := context.Background()
+	h, err := NewHasher(2)
 	require.NoError(t, err)
-	require.True(t, strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$"), h)
-	require.NotContains(t, h, "correct horse")
-	require.NoError(t, CheckPassword(h, "correct horse battery staple"))
-	require.ErrorIs(t, CheckPassword(h, "correct horse battery stable"), ErrPasswordMismatch)
-
-	h2, err := HashPassword("correct horse battery staple")
+	hash, err := h.Hash(ctx, "correct horse battery staple")
 	require.NoError(t, err)
-	require.NotEqual(t, h, h2, "each hash has its own salt")
+	require.True(t, strings.HasPrefix(hash, "$argon2id$v=19$m=19456,t=2,p=1$"), hash)
+	require.NotContains(t, hash, "correct horse")
+	require.NoError(t, h.Check(ctx, hash, "correct horse battery staple"))
+	require.ErrorIs(t, h.Check(ctx, hash, "correct horse battery stable"), ErrPasswordMismatch)
+	require.ErrorIs(t, h.Check(ctx, hash, strings.Repeat("x", MaxPasswordBytes+1)), ErrPasswordMismatch)
 
-	require.Error(t, CheckPassword("$2a$10$bcrypt", "x"))
+	h2, err := h.Hash(ctx, "correct horse battery staple")
+	require.NoError(t, err)
+	require.NotEqual(t, hash, h2, "each hash has its own salt")
+
+	require.Error(t, h.Check(ctx, "$2a$10$bcrypt", "x"))
+	require.Error(t, h.Check(ctx, "$argon2id$v=19$m=4194304,t=2,p=1$c2FsdA$aGFzaA", "x"), "no stored hash asks for 4 GiB")
+}
+
+func TestPasswordsAreNormalised(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	h, err := NewHasher(1)
+	require.NoError(t, err)
+	// NFC and NFD spellings, and a full-width digit, are one password.
+	hash, err := h.Hash(ctx, "caf\u00e9 au lait \uff11")
+	require.NoError(t, err)
+	require.NoError(t, h.Check(ctx, hash, "cafe\u0301 au lait 1"))
+	// An account hashed before normalisation, as typed, still matches.
+	legacy, err := hashPassword("cafe\u0301 au lait")
+	require.NoError(t, err)
+	require.NoError(t, h.Check(ctx, legacy, "cafe\u0301 au lait"))
+	require.NoError(t, CheckPassword(legacy, "cafe\u0301 au lait"))
+}
+
+func TestHasherRefusesWhatCannotGetASlotInTime(t *testing.T) {
+	t.Parallel()
+	h, err := NewHasher(1)
+	require.NoError(t, err)
+	require.Equal(t, 1, h.Slots())
+	hash, err := HashPassword("correct horse battery staple")
+	require.NoError(t, err)
+
+	// The one slot is taken (as by a flood) for the whole test, so the
+	// outcomes below do not depend on the machine's speed.
+	holder, err := h.Queue()
+	require.NoError(t, err)
+	release, err := holder.slot(context.Background())
+	require.NoError(t, err)
+
+	// A request with a deadline waits until little of it is left, then
+	// is refused as busy: a throttle refusal with a retry time.
+	ctx, cancel := context.WithTimeout(context.Background(), answerMargin+100*time.Millisecond)
+	defer cancel()
+	err = h.Check(ctx, hash, "correct horse battery staple")
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy)
+	require.ErrorIs(t, err, throttle.ErrThrottled)
+	require.Equal(t, time.Second, busy.RetryDelay())
+	require.NoError(t, ctx.Err(), "refused before its deadline, while an answer can still reach the caller")
+
+	// One with too little time left is refused at once.
+	short, cancelShort := context.WithTimeout(context.Background(), answerMargin/2)
+	defer cancelShort()
+	_, err = h.Hash(short, "correct horse battery staple")
+	require.ErrorAs(t, err, &busy)
+
+	// One without a deadline waits until it is cancelled.
+	gone, leave := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Check(gone, hash, "correct horse battery staple") }()
+	leave()
+	require.ErrorIs(t, <-done, context.Canceled)
+
+	// With the queue full (five places for one slot: its holder's and
+	// four), one more is refused at once, deadline or not; a place given
+	// up is free again.
+	var turns []*Turn
+	for range QueuePerSlot {
+		turn, err := h.Queue()
+		require.NoError(t, err)
+		turns = append(turns, turn)
+	}
+	_, err = h.Hash(context.Background(), "correct horse battery staple")
+	require.ErrorAs(t, err, &busy)
+	turns[0].Leave()
+	turns[0].Leave() // twice does nothing
+	turn, err := h.Queue()
+	require.NoError(t, err)
+	for _, turn := range append(turns, turn) {
+		turn.Leave()
+	}
+
+	// A waiter gets the slot when it is freed.
+	waiting, cancelWaiting := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelWaiting()
+	go func() { done <- h.Check(waiting, hash, "correct horse battery staple") }()
+	release()
+	require.NoError(t, <-done)
+}
+
+func TestDefaultHashSlots(t *testing.T) {
+	t.Parallel()
+	n := DefaultHashSlots()
+	require.GreaterOrEqual(t, n, 1)
+	h, err := NewHasher(0)
+	require.NoError(t, err)
+	require.Equal(t, n, h.Slots())
+	_, err = NewHasher(-1)
+	require.Error(t, err)
+	require.False(t, errors.Is(&BusyError{}, ErrPasswordMismatch))
 }

@@ -50,6 +50,9 @@ type Config struct {
 	Workers   int
 	Queue     int
 	LogFormat string
+	// PasswordHashes is how many password hashes run at once (0: half
+	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots).
+	PasswordHashes int
 }
 
 // Load parses args (without the program name), taking a setting from
@@ -94,6 +97,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 		return err
 	})
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.IntVar(&c.PasswordHashes, "password-hashes", 0, "password hashes computed at once, each holding 19 MiB and a core (0: half the CPUs, fewer under a small GOMEMLIMIT or cgroup memory limit)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -165,6 +169,9 @@ func (c Config) Validate() error {
 	}
 	if c.Queue < 0 {
 		errs = append(errs, errors.New("config: --queue must not be negative"))
+	}
+	if c.PasswordHashes < 0 {
+		errs = append(errs, errors.New("config: --password-hashes must not be negative"))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, errors.New("config: --log-format must be text or json"))

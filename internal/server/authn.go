@@ -23,21 +23,39 @@ import (
 // APIKeyHeader is the metadata key (and HTTP header) carrying the key.
 const APIKeyHeader = "x-api-key"
 
-// Failed authentications per client address: more than this many in a
-// minute and the address is answered 429 for five minutes.
-const (
-	authFailuresPerMinute = 20
-	authFailureBlock      = 5 * time.Minute
-)
+// authFailures: failed authentications per client address. More than 20
+// in a minute (the 21st) block the address for five minutes.
+var authFailures = throttle.Rule{Name: "auth-address", What: "failed authentications from this address",
+	Limit: 21, Window: time.Minute, Block: 5 * time.Minute}
 
 type authenticator struct {
 	verifier *auth.Verifier
 	store    authStore
 	access   access.Table
-	failures *throttle.Limiter
+	throttle *throttle.Throttle
 	log      *slog.Logger
 }
 
+// newAuthenticator returns the authentication interceptor's state.
+func newAuthenticator(verifier *auth.Verifier, db authStore, rules access.Table, log *slog.Logger) (*authenticator, error) {
+	t, err := throttle.New(db, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &authenticator{verifier: verifier, store: db, access: rules, throttle: t, log: log}, nil
+}
+
+// authenticate verifies the request's credential. Checking a key costs
+// less than a reservation in the database would (an HMAC, at most one
+// indexed read), so unlike a password the key is checked first and the
+// throttle asked after, in one step each way: a failure is counted only
+// if the address may still fail (throttle.Fail), and a success passes
+// only if it may still try (throttle.Check). Either way the outcome is
+// decided at one point, against counts that every attempt before it has
+// already changed, so that requests in flight together learn no more
+// than the limit's worth of wrong keys: past it, right and wrong keys
+// alike are answered 429. A blocked address is refused before any
+// check, so that a flood from it costs one read each.
 func (a *authenticator) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
 	rule, known := a.access.Lookup(method)
@@ -46,8 +64,9 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 		return nil, apierror.New(codes.Unimplemented, apierror.Unimplemented, "unknown method "+method, "", 0).Err()
 	}
 	client := clientaddr.From(ctx)
-	if left, blocked := a.failures.Blocked(client); blocked {
-		return nil, &throttle.Error{What: "failed authentications from this address", RetryAfter: left}
+	limit := authFailures.On(client)
+	if err := a.throttle.Check(ctx, limit); err != nil {
+		return nil, err
 	}
 	key, bearer := presented(ctx)
 	var (
@@ -62,9 +81,15 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	if err != nil {
 		if errors.Is(err, auth.ErrUnauthenticated) {
 			a.failed(ctx, client, key+bearer, err)
+			if terr := a.throttle.Fail(ctx, limit); terr != nil {
+				return nil, terr
+			}
 		}
 		// Unauthenticated or not (a database failure), the error
 		// interceptor says only what the caller may know.
+		return nil, err
+	}
+	if err := a.throttle.Check(ctx, limit); err != nil {
 		return nil, err
 	}
 	if rule.SessionOnly && p.SessionID == "" {
@@ -76,13 +101,12 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	return auth.WithPrincipal(ctx, p), nil
 }
 
-// failed logs, audits and counts a failed authentication. The raw
-// credential is never logged: it may be a real key with one typo.
+// failed logs and audits a failed authentication. The raw credential is
+// never logged: it may be a real key with one typo.
 func (a *authenticator) failed(ctx context.Context, client, raw string, reason error) {
 	keyID := auth.IDHint(raw)
 	a.log.WarnContext(ctx, "authentication failed",
 		"request_id", requestid.From(ctx), "client", client, "key_id", keyID, "reason", reason.Error())
-	a.failures.Fail(client)
 	event := store.AuditEvent{
 		Time: time.Now().UTC(), Kind: "auth.failed", ClientAddress: client,
 		Reason: strings.TrimPrefix(reason.Error(), auth.ErrUnauthenticated.Error()+": "),

@@ -28,7 +28,6 @@ import (
 	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/requestid"
 	"github.com/smartimage/enhance/internal/store"
-	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Config is what the gRPC server needs.
@@ -70,6 +69,7 @@ type Store interface {
 type authStore interface {
 	store.Keys
 	store.Audit
+	store.Throttles
 }
 
 // New returns a gRPC server with the interceptor chain installed; the
@@ -91,9 +91,9 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		cfg.AbandonAfter = cfg.RequestTimeout + time.Minute
 	}
 	idem := &idempotent{store: db, access: cfg.Access, abandonAfter: cfg.AbandonAfter, instance: cfg.Instance, log: log}
-	authn := &authenticator{
-		verifier: verifier, store: db, access: cfg.Access, log: log,
-		failures: throttle.New(authFailuresPerMinute, time.Minute, authFailureBlock, nil),
+	authn, err := newAuthenticator(verifier, db, cfg.Access, log)
+	if err != nil {
+		return nil, err
 	}
 	needsKey := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		rule, _ := cfg.Access.Lookup(c.FullMethod())
