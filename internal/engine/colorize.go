@@ -60,7 +60,7 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 			return Result{}, fmt.Errorf("reference image: %w", err)
 		}
 		if ref.Gray() {
-			return Result{}, fmt.Errorf("%w: the reference image is grayscale; it must have colour", ErrInvalidOption)
+			return Result{}, errGrayReference
 		}
 		n := seedFromReference(luma, img.Width, img.Height, ref, mask, cb, cr, e.cfg.Workers)
 		steps = append(steps, Applied{Name: "reference_hints", Params: map[string]string{"hints": strconv.Itoa(n)}})
@@ -97,26 +97,18 @@ func countHints(mask []bool) int {
 }
 
 // rasterizeHints draws points and strokes into a hint mask and chroma
-// planes (BT.601 Cb, Cr centred on 0).
+// planes (BT.601 Cb, Cr centred on 0), after the checks Plan makes too.
 func rasterizeHints(hints []ColorHint, w, h int) ([]bool, []float32, []float32, error) {
+	if err := checkHints(hints, w, h); err != nil {
+		return nil, nil, nil, err
+	}
 	mask := make([]bool, w*h)
 	cb, cr := make([]float32, w*h), make([]float32, w*h)
 	painted := 0
-	for n, hint := range hints {
-		if len(hint.Points) == 0 {
-			return nil, nil, nil, fmt.Errorf("%w: hint %d has no points", ErrInvalidOption, n)
-		}
+	for _, hint := range hints {
 		width := max(hint.Width, 1)
-		if width > 64 {
-			return nil, nil, nil, fmt.Errorf("%w: hint %d is %d pixels wide; the most is 64", ErrInvalidOption, n, width)
-		}
 		y := 0.299*hint.R + 0.587*hint.G + 0.114*hint.B
 		hcb, hcr := (hint.B-y)*0.5643, (hint.R-y)*0.7133
-		for _, p := range hint.Points {
-			if p[0] < 0 || p[1] < 0 || p[0] >= w || p[1] >= h {
-				return nil, nil, nil, fmt.Errorf("%w: hint %d point (%d, %d) is outside the %dx%d image", ErrInvalidOption, n, p[0], p[1], w, h)
-			}
-		}
 		dot := func(cx, cy int) {
 			r := width / 2
 			for yy := max(cy-r, 0); yy <= min(cy+r, h-1); yy++ {

@@ -1,6 +1,14 @@
 // Package engine does the image work: it decodes within limits into planar
 // float buffers, runs a Pipeline of Steps, and encodes the result. It knows
 // nothing of gRPC, HTTP or accounts, so it can be used and tested alone.
+//
+// Every limit that the headers settle (source pixels, JPEG scans,
+// animation frames, the upscale factor and output size, colour hints and
+// the reference image) is applied by Plan from the headers alone, which
+// also reports the output's size and the memory the work will hold, so a
+// caller can price, quote and admit a request before decoding a pixel.
+// The operations apply the same checks again, so the engine is safe to
+// call without a Plan.
 package engine
 
 import (
@@ -15,7 +23,8 @@ var (
 	ErrUnsupportedFormat = errors.New("unsupported image format")
 	// ErrInvalidImage: the image could not be decoded.
 	ErrInvalidImage = errors.New("invalid image")
-	// ErrTooLarge: the image exceeds a configured pixel limit.
+	// ErrTooLarge: the image exceeds a configured limit (pixels, output
+	// pixels, scans, frames; the server adds its memory budget).
 	ErrTooLarge = errors.New("image too large")
 	// ErrInvalidOption: an option value is out of range or unknown.
 	ErrInvalidOption = errors.New("invalid option")
@@ -58,9 +67,11 @@ func (f Format) MIMEType() string {
 
 // Config bounds the work the engine accepts.
 type Config struct {
-	// MaxSourcePixels is the largest source (width × height) decoded.
+	// MaxSourcePixels is the largest source (width × height) decoded,
+	// checked from the header (DecodeConfig, Plan).
 	MaxSourcePixels int
-	// MaxOutputPixels is the largest image an operation may produce.
+	// MaxOutputPixels is the largest image an operation may produce,
+	// checked from the header (Plan) before anything is charged or run.
 	MaxOutputPixels int
 	// Workers is how many goroutines one image's filters use.
 	Workers int

@@ -9,7 +9,9 @@ import (
 // Limits a file's structure must respect before any pixel is decoded.
 // They bound work the header's size alone does not: a progressive JPEG
 // is decoded once per scan, and libwebp's demuxer indexes every frame of
-// an animation before handing over the first.
+// an animation before handing over the first. The size limits are in
+// decode.go (source pixels) and plan.go (output pixels, hints); what the
+// work will hold in memory is in memory.go.
 
 // DefaultMaxJPEGScans is far above what encoders write (libjpeg's
 // progressive script has 10 scans, mozjpeg's about 12).

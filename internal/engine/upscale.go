@@ -169,10 +169,10 @@ type UpscaleOptions struct {
 }
 
 // UpscaleBytes decodes src, checks the output size against the limit
-// before any work, upscales and encodes.
+// before any work (the same check as Plan's), upscales and encodes.
 func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptions) (Result, error) {
-	if opts.Factor < 2 || opts.Factor > 4 {
-		return Result{}, fmt.Errorf("%w: scaleFactor %d is not one of 2, 3, 4", ErrInvalidOption, opts.Factor)
+	if err := checkFactor(opts.Factor); err != nil {
+		return Result{}, err
 	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
@@ -181,9 +181,8 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err != nil {
 		return Result{}, err
 	}
-	if px := cfg.Width * cfg.Height * opts.Factor * opts.Factor; px > e.cfg.MaxOutputPixels {
-		return Result{}, fmt.Errorf("%w: the output would be %dx%d (%.1f megapixels); the limit is %.1f megapixels",
-			ErrTooLarge, cfg.Width*opts.Factor, cfg.Height*opts.Factor, float64(px)/1e6, float64(e.cfg.MaxOutputPixels)/1e6)
+	if err := e.checkOutput(cfg.Width, cfg.Height, opts.Factor); err != nil {
+		return Result{}, err
 	}
 	img, _, err := e.Decode(src)
 	if err != nil {

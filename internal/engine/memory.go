@@ -1,0 +1,290 @@
+package engine
+
+import (
+	"encoding/binary"
+	"image"
+	"image/color"
+)
+
+// The memory model behind Plan.Memory: what one operation on one image
+// holds at its peak, from the headers alone, so that the admission gate
+// can weigh a request before a pixel is decoded. It adds four parts, each
+// counted in bytes a pixel:
+//
+//   - the decoder's: its image at the bit depth and colour model the
+//     file declares (a 16-bit RGBA PNG: 8; a JPEG: 3, as if 4:4:4, since
+//     the header does not say), a progressive JPEG's coefficients (4 per
+//     component), an interlaced PNG's passes (one more image), libwebp's
+//     WebAssembly instance (its copy of the file and its output, 8 a
+//     pixel, 22 with alpha; 4 for each frame of an animation);
+//   - the engine's float32 planes: one or three colour planes, plus alpha
+//     when the file can carry it, 4 each;
+//   - the working copies the operation makes (luma, blurs, YCbCr,
+//     colorization's guided filter), in float32 planes of the work size,
+//     so many per plane of the image plus so many whatever it has
+//     (workCost; an upscale counts them at the output's size);
+//   - the encoder's, at the output's size (encodeMemory).
+//
+// The phases come one after another, so the sum is above the true peak;
+// it is kept so that no image is ever under-weighed. The figures come
+// from bench/budget.go, which measures the peak resident memory one
+// operation adds to a fresh process (GOGC=100, so the collector's slack
+// is in it) on 12 MP photos (3 MP for upscale) as JPEG, gray JPEG, 8-bit
+// PNG, 16-bit RGBA PNG and WebP with and without alpha, through every
+// pipeline and output format, and each phase alone. Every figure below
+// covers its measurements with room to spare: over the whole table the
+// estimate is 1.1 to 2.6 times the measured peak (the most for gray
+// images, whose pipelines skip steps). For example, a 12 MP JPEG enhanced
+// (general) to JPEG peaks at 314 MiB and weighs 378 MiB; the issue's
+// 25 MP 16-bit RGBA PNG of zeros, enhanced to PNG, peaks at 1.06 GiB and
+// weighs 1.58 GiB.
+
+// workCost is an operation's working copies, in float32 planes of the
+// work size: perPlane for each of the image's planes, plus fixed.
+type workCost struct{ perPlane, fixed int64 }
+
+// The working copies, measured.
+var (
+	pipelineCost = map[EnhancementType]workCost{
+		General:   {0, 4},
+		Portrait:  {4, 4}, // skin smoothing keeps several planes per channel
+		Landscape: {0, 5},
+	}
+	upscaleCost  = workCost{1, 3}  // at the output's size
+	colorizeCost = workCost{0, 24} // luma, chroma, hints, pyramid, guided filter
+	// referenceCost: a reference photo's working planes (its YCbCr, its
+	// remapped luma and local statistics), at its own size; the target
+	// gains referenceTarget planes of local statistics.
+	referenceCost   = workCost{1, 8}
+	referenceTarget = int64(4)
+)
+
+// layout is how one decoded source sits in memory.
+type layout struct {
+	pixels int64
+	// decoder is what the decoder allocates: its image, and the
+	// coefficients, passes or frames that come with it.
+	decoder int64
+	// planes is the float32 planes the engine holds: 1 (gray) or 3
+	// colour planes, plus alpha (4) when the file can carry it.
+	planes int64
+	// deep: 16 bits a sample, written back as 16-bit PNG.
+	deep bool
+	// oriented: an EXIF orientation is applied, which copies the planes.
+	oriented bool
+}
+
+// planeBytes is n float32 planes of px pixels.
+func planeBytes(px, n int64) int64 { return 4 * px * n }
+
+// work is the bytes of c's working copies on px pixels of l's planes.
+func (c workCost) work(l layout, px int64) int64 {
+	return planeBytes(px, c.perPlane*l.planes+c.fixed)
+}
+
+// held is what the decoded source holds: the decoder's image, the planes
+// and Orient's copy of them.
+func (l layout) held() int64 {
+	n := l.planes
+	if l.oriented {
+		n *= 2
+	}
+	return l.decoder + planeBytes(l.pixels, n)
+}
+
+func enhanceMemory(l layout, pipeline EnhancementType, out Format) int64 {
+	cost, ok := pipelineCost[pipeline]
+	if !ok {
+		cost = pipelineCost[General]
+	}
+	return l.held() + cost.work(l, l.pixels) + encodeMemory(l, out, l.pixels)
+}
+
+func upscaleMemory(l layout, factor int, out Format) int64 {
+	outPixels := l.pixels * int64(factor*factor)
+	return l.held() + upscaleCost.work(l, outPixels) + encodeMemory(l, out, outPixels)
+}
+
+func colorizeMemory(l layout, ref *layout, out Format) int64 {
+	m := l.held() + colorizeCost.work(l, l.pixels) + encodeMemory(l, out, l.pixels)
+	if ref != nil {
+		m += planeBytes(l.pixels, referenceTarget) + ref.held() + referenceCost.work(*ref, ref.pixels)
+	}
+	return m
+}
+
+// encodeMemory is what encoding px pixels of an image like l to f holds,
+// measured with each encoder alone: JPEG, 2 bytes a pixel (our encoder's
+// YCbCr image and its output), and 12 more to composite alpha over white;
+// PNG, 3.5 times the 8- or 16-bit image it encodes (that image, output up
+// to its size for a noisy photo, and the buffer's growth); WebP, 36 bytes
+// a pixel, 110 with alpha (libwebp's instance holds the RGBA input, its
+// own YUV and analysis, and compresses alpha losslessly apart).
+func encodeMemory(l layout, f Format, px int64) int64 {
+	alpha := l.planes == 4
+	switch f {
+	case JPEG:
+		if alpha {
+			return px * 14
+		}
+		return px * 2
+	case WebP:
+		if alpha {
+			return px * 110
+		}
+		return px * 36
+	default: // PNG
+		raw := int64(4)
+		switch {
+		case l.planes == 1 && l.deep:
+			raw = 2
+		case l.planes == 1:
+			raw = 1
+		case l.deep:
+			raw = 8
+		}
+		return px * raw * 7 / 2
+	}
+}
+
+// sourceLayout reads how data will be decoded from its header (cfg is
+// DecodeConfig's answer for it).
+func sourceLayout(data []byte, cfg image.Config, format Format) layout {
+	px := int64(cfg.Width) * int64(cfg.Height)
+	l := layout{pixels: px, oriented: ReadMetadata(data, format).Orientation > 1}
+	switch format {
+	case JPEG:
+		components := int64(3)
+		switch cfg.ColorModel {
+		case color.GrayModel:
+			components = 1
+		case color.CMYKModel:
+			components = 4
+		}
+		l.decoder = px * components
+		if jpegProgressive(data) {
+			// Go's decoder keeps every 8×8 block's 64 int32 coefficients.
+			l.decoder += px * components * 4
+		}
+		l.planes = 3
+		if components == 1 {
+			l.planes = 1
+		}
+	case PNG:
+		l.decoder, l.planes, l.deep = pngLayout(data, cfg, px)
+	case WebP:
+		// libwebp runs in a WebAssembly instance whose memory holds a
+		// copy of the file and the decoded image (Y, A and quarter-size Cb
+		// and Cr, which the engine then reads in place) besides libwebp's
+		// own buffers: measured, 8 bytes a pixel for an opaque photo, 22
+		// with alpha (decoded losslessly apart). For an animation it sizes
+		// its output for every frame, 4 bytes a pixel each.
+		l.planes = 3
+		perPixel := int64(8)
+		if webpAlpha(data) {
+			l.planes, perPixel = 4, 22
+		}
+		if cfg.ColorModel == color.RGBAModel {
+			l.planes, perPixel = 4, 22+4*int64(frames(data, WebP))
+		}
+		l.decoder = int64(len(data)) + px*perPixel
+	}
+	return l
+}
+
+// pngLayout is what Go's PNG decoder allocates for data and the planes
+// the engine converts it to. DecodeConfig's colour model does not say
+// everything: a gray or truecolour PNG with a tRNS chunk decodes to
+// NRGBA (4 or 8 bytes a pixel, with alpha), so the chunks before IDAT are
+// read here; an interlaced PNG decodes each pass to its own image first.
+func pngLayout(data []byte, cfg image.Config, px int64) (decoder, planes int64, deep bool) {
+	var colorType, depth, interlace byte
+	if len(data) >= 29 {
+		depth, colorType, interlace = data[24], data[25], data[28]
+	}
+	trns := false
+	for i := 8; i+8 <= len(data); {
+		length := int(binary.BigEndian.Uint32(data[i:]))
+		typ := string(data[i+4 : i+8])
+		if typ == "IDAT" || length < 0 || length > len(data) {
+			break
+		}
+		if typ == "tRNS" {
+			trns = true
+		}
+		i += 12 + length
+	}
+	deep = depth == 16
+	perPixel := int64(4) // NRGBA, RGBA
+	if deep {
+		perPixel = 8 // NRGBA64, RGBA64
+	}
+	switch {
+	case colorType == 0 && !trns: // gray
+		perPixel, planes = 1, 1
+		if deep {
+			perPixel = 2
+		}
+	case colorType == 2 && !trns: // opaque truecolour
+		planes = 3
+	case colorType == 3: // paletted: one byte a pixel
+		perPixel, planes = 1, 3
+		if p, ok := cfg.ColorModel.(color.Palette); ok {
+			for _, c := range p {
+				if _, _, _, a := c.RGBA(); a != 0xffff {
+					planes = 4
+					break
+				}
+			}
+		}
+	default: // gray or truecolour with alpha or tRNS
+		planes = 4
+	}
+	decoder = px * perPixel
+	if interlace == 1 {
+		decoder *= 2
+	}
+	return decoder, planes, deep
+}
+
+// webpAlpha reports whether a WebP may carry alpha: a lossless image
+// that says so, or an extended one whose alpha flag is set. A simple
+// lossy WebP never does.
+func webpAlpha(data []byte) bool {
+	if len(data) < 25 {
+		return true // cannot tell: assume the heavier case
+	}
+	switch string(data[12:16]) {
+	case "VP8 ":
+		return false
+	case "VP8L": // signature 0x2f, then 14 bits each of width and height, then alpha_is_used
+		return binary.LittleEndian.Uint32(data[21:])>>28&1 == 1
+	case "VP8X":
+		return data[20]&0x10 != 0
+	}
+	return true
+}
+
+// jpegProgressive reports whether a JPEG's frame header is progressive
+// (SOF2), walking the marker segments before the first scan.
+func jpegProgressive(data []byte) bool {
+	for i := 2; i+4 <= len(data); {
+		if data[i] != 0xff {
+			return false
+		}
+		marker := data[i+1]
+		switch {
+		case marker == 0xff:
+			i++
+			continue
+		case marker == 0xc2 || marker == 0xc6 || marker == 0xca || marker == 0xce:
+			return true
+		case marker >= 0xc0 && marker <= 0xcf && marker != 0xc4 && marker != 0xc8 && marker != 0xcc:
+			return false // another frame type
+		case marker == 0xda || marker == 0xd9:
+			return false
+		}
+		i += 2 + int(binary.BigEndian.Uint16(data[i+2:]))
+	}
+	return false
+}

@@ -1,0 +1,286 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/engine/enginetest"
+)
+
+// rotatedJPEG is a 32×16 JPEG stored with EXIF orientation 6: seen as
+// 16 wide and 32 high.
+func rotatedJPEG(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, image.NewRGBA(image.Rect(0, 0, 32, 16)), nil))
+	return append(append([]byte{0xff, 0xd8}, exifSegment(6)...), buf.Bytes()[2:]...)
+}
+
+// grayJPEG is a w×h grayscale JPEG.
+func grayJPEG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	m := image.NewGray(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, jpeg.Encode(&buf, m, nil))
+	return buf.Bytes()
+}
+
+func TestPlanAppliesEveryHeaderLimit(t *testing.T) {
+	t.Parallel()
+	e, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 1 << 21, Workers: 1})
+	require.NoError(t, err)
+	bird := readTestdata(t, "bird.png") // 288×288
+	rotated := rotatedJPEG(t)
+	hint := func(x, y, width int) []ColorHint {
+		return []ColorHint{{Points: [][2]int{{x, y}}, R: 1, Width: width}}
+	}
+	tests := []struct {
+		name   string
+		src    []byte
+		opts   PlanOptions
+		is     error
+		detail string
+	}{
+		{"source over the pixel limit", enginetest.PNGHeaderOnly(2000, 2000), PlanOptions{Operation: OpEnhance}, ErrTooLarge, "the limit is 1.0 megapixels"},
+		{"scale factor", bird, PlanOptions{Operation: OpUpscale, Factor: 5}, ErrInvalidOption, "scaleFactor 5 is not one of 2, 3, 4"},
+		{"output over the limit", enginetest.PNGHeaderOnly(1000, 1000), PlanOptions{Operation: OpUpscale, Factor: 2}, ErrTooLarge,
+			"the output would be 2000x2000 (4.0 megapixels); the limit is 2.1 megapixels"},
+		{"colorize with nothing to go on", bird, PlanOptions{Operation: OpColorize}, ErrNeedsHints, ""},
+		{"hint with no points", bird, PlanOptions{Operation: OpColorize, Hints: []ColorHint{{R: 1}}}, ErrInvalidOption, "hint 0 has no points"},
+		{"hint too wide", bird, PlanOptions{Operation: OpColorize, Hints: hint(1, 1, 65)}, ErrInvalidOption, "hint 0 is 65 pixels wide; the most is 64"},
+		{"hint outside the image", bird, PlanOptions{Operation: OpColorize, Hints: hint(288, 0, 1)}, ErrInvalidOption, "hint 0 point (288, 0) is outside the 288x288 image"},
+		{"hint outside the image as seen", rotated, PlanOptions{Operation: OpColorize, Hints: hint(20, 5, 1)}, ErrInvalidOption, "outside the 16x32 image"},
+		{"gray reference", bird, PlanOptions{Operation: OpColorize, Reference: grayJPEG(t, 8, 8)}, ErrInvalidOption, "the reference image is grayscale"},
+		{"reference over the pixel limit", bird, PlanOptions{Operation: OpColorize, Reference: enginetest.PNGHeaderOnly(2000, 2000)}, ErrTooLarge, "reference image: "},
+		{"reference not an image", bird, PlanOptions{Operation: OpColorize, Reference: []byte("GIF89a")}, ErrUnsupportedFormat, "reference image: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := e.Plan(tt.src, tt.opts)
+			require.ErrorIs(t, err, tt.is)
+			require.ErrorContains(t, err, tt.detail)
+		})
+	}
+}
+
+// TestPlanAgreesWithTheOperations: what Plan accepts, the operation runs,
+// producing the size Plan announced; what Plan refuses for the header's
+// sake, the operation refuses the same way. A quote is what is delivered.
+func TestPlanAgreesWithTheOperations(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	ctx := context.Background()
+	bird := readTestdata(t, "bird.png")
+	rotated := rotatedJPEG(t)
+	gray := readTestdata(t, "kodim23-gray.jpg")
+	ref := readTestdata(t, "kodim23.jpg")
+	hints := []ColorHint{{Points: [][2]int{{10, 20}, {12, 30}}, R: 1, G: 0.5, Width: 3}}
+	type run func() (Result, error)
+	tests := []struct {
+		name string
+		src  []byte
+		opts PlanOptions
+		run  run
+	}{
+		{"enhance", bird, PlanOptions{Operation: OpEnhance}, func() (Result, error) { return e.Enhance(ctx, bird, EnhanceOptions{}) }},
+		{"enhance as seen", rotated, PlanOptions{Operation: OpEnhance, Pipeline: Portrait}, func() (Result, error) {
+			return e.Enhance(ctx, rotated, EnhanceOptions{Type: Portrait})
+		}},
+		{"upscale ×3 as seen", rotated, PlanOptions{Operation: OpUpscale, Factor: 3}, func() (Result, error) {
+			return e.UpscaleBytes(ctx, rotated, UpscaleOptions{Factor: 3})
+		}},
+		{"upscale to webp", bird, PlanOptions{Operation: OpUpscale, Factor: 2, Output: WebP}, func() (Result, error) {
+			return e.UpscaleBytes(ctx, bird, UpscaleOptions{Factor: 2, EncodeOptions: EncodeOptions{Format: WebP}})
+		}},
+		{"colorize from hints", rotated, PlanOptions{Operation: OpColorize, Hints: hints}, func() (Result, error) {
+			return e.ColorizeBytes(ctx, rotated, ColorizeOptions{Hints: hints})
+		}},
+		{"colorize from a reference", gray, PlanOptions{Operation: OpColorize, Reference: ref}, func() (Result, error) {
+			return e.ColorizeBytes(ctx, gray, ColorizeOptions{Reference: ref})
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			p, err := e.Plan(tt.src, tt.opts)
+			require.NoError(t, err)
+			res, err := tt.run()
+			require.NoError(t, err)
+			require.Equal(t, [2]int{res.Width, res.Height}, [2]int{p.Width, p.Height})
+			require.Positive(t, p.Memory)
+		})
+	}
+	p, err := e.Plan(rotated, PlanOptions{Operation: OpUpscale, Factor: 2})
+	require.NoError(t, err)
+	require.Equal(t, Plan{Format: JPEG, SourcePixels: 512, Width: 32, Height: 64, Memory: p.Memory}, p, "the output as seen: a quarter turn")
+
+	// Refused by both, with the same words.
+	small, err := New(Config{MaxSourcePixels: 1 << 20, MaxOutputPixels: 288 * 288 * 3, Workers: 1})
+	require.NoError(t, err)
+	_, planErr := small.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2})
+	_, runErr := small.UpscaleBytes(ctx, bird, UpscaleOptions{Factor: 2})
+	require.ErrorIs(t, planErr, ErrTooLarge)
+	require.EqualError(t, runErr, planErr.Error())
+	outside := []ColorHint{{Points: [][2]int{{20, 5}}, R: 1}}
+	_, planErr = e.Plan(rotated, PlanOptions{Operation: OpColorize, Hints: outside})
+	_, runErr = e.ColorizeBytes(ctx, rotated, ColorizeOptions{Hints: outside})
+	require.ErrorIs(t, planErr, ErrInvalidOption)
+	require.EqualError(t, runErr, planErr.Error())
+}
+
+// pngWith rewrites a PNG's IHDR (colour type, depth, interlace) and adds
+// chunks before its IDAT, recomputing the CRCs.
+func pngWith(t *testing.T, data []byte, depth, colorType, interlace byte, extra ...[]byte) []byte {
+	t.Helper()
+	ihdr := append([]byte{}, data[16:29]...)
+	ihdr[8], ihdr[9], ihdr[12] = depth, colorType, interlace
+	out := append([]byte{}, data[:8]...)
+	out = append(out, chunk("IHDR", ihdr)...)
+	for _, c := range extra {
+		out = append(out, c...)
+	}
+	return append(out, data[33:]...)
+}
+
+func chunk(typ string, data []byte) []byte {
+	out := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	body := append([]byte(typ), data...)
+	out = append(out, body...)
+	return binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(body))
+}
+
+// TestSourceLayout: the decoder's share of the weight follows what Go's
+// decoders allocate for each kind of file, read from the header, and the
+// engine's planes follow what it converts them to. Each case is checked
+// against a real decode.
+func TestSourceLayout(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	const w, h = 40, 30
+	const px = w * h
+	var paletted, palettedAlpha bytes.Buffer
+	pm := image.NewPaletted(image.Rect(0, 0, w, h), color.Palette{color.Black, color.White})
+	require.NoError(t, png.Encode(&paletted, pm))
+	pm.Palette[1] = color.NRGBA{R: 255, A: 128}
+	require.NoError(t, png.Encode(&palettedAlpha, pm))
+	var progressive bytes.Buffer
+	require.NoError(t, jpeg.Encode(&progressive, image.NewRGBA(image.Rect(0, 0, w, h)), nil))
+	gray8 := enginetest.PNGOfZeros(w, h, 8, 0)
+	tests := []struct {
+		name    string
+		data    []byte
+		decoder int64
+		planes  int64
+	}{
+		{"gray PNG", gray8, px, 1},
+		{"gray PNG with tRNS (decodes to NRGBA)", pngWith(t, gray8, 8, 0, 0, chunk("tRNS", []byte{0, 0})), 4 * px, 4},
+		{"16-bit gray PNG", enginetest.PNGOfZeros(w, h, 16, 0), 2 * px, 1},
+		{"16-bit gray PNG with tRNS", pngWith(t, enginetest.PNGOfZeros(w, h, 16, 0), 16, 0, 0, chunk("tRNS", []byte{0, 0})), 8 * px, 4},
+		{"RGB PNG", enginetest.PNGOfZeros(w, h, 8, 2), 4 * px, 3},
+		{"RGB PNG with tRNS", pngWith(t, enginetest.PNGOfZeros(w, h, 8, 2), 8, 2, 0, chunk("tRNS", make([]byte, 6))), 4 * px, 4},
+		{"16-bit RGBA PNG", enginetest.PNGOfZeros(w, h, 16, 6), 8 * px, 4},
+		{"16-bit RGB PNG", enginetest.PNGOfZeros(w, h, 16, 2), 8 * px, 3},
+		{"gray and alpha PNG", enginetest.PNGOfZeros(w, h, 8, 4), 4 * px, 4},
+		{"paletted PNG", paletted.Bytes(), px, 3},
+		{"paletted PNG with alpha", palettedAlpha.Bytes(), px, 4},
+		{"gray JPEG", grayJPEG(t, w, h), px, 1},
+		{"colour JPEG (4:2:0 counted as 4:4:4)", readTestdata(t, "kodim23.jpg"), 3 * 768 * 512, 3},
+		{"progressive JPEG (with its coefficients)", readTestdata(t, "progressive.jpg"), -1, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, format, err := e.DecodeConfig(tt.data)
+			require.NoError(t, err)
+			l := sourceLayout(tt.data, cfg, format)
+			require.Equal(t, int64(cfg.Width*cfg.Height), l.pixels)
+			if tt.decoder >= 0 {
+				require.Equal(t, tt.decoder, l.decoder)
+			} else {
+				require.Equal(t, 5*3*l.pixels, l.decoder, "3 components, each a byte and 4 of coefficients")
+			}
+			require.Equal(t, tt.planes, l.planes)
+			img, _, err := e.Decode(tt.data)
+			require.NoError(t, err)
+			got := int64(len(img.Planes))
+			if img.Alpha != nil {
+				got++
+			}
+			// Alpha is counted whenever the file can carry it; an opaque
+			// one decodes without it.
+			require.LessOrEqual(t, got, l.planes)
+			require.GreaterOrEqual(t, got, l.planes-1)
+		})
+	}
+	require.True(t, jpegProgressive(readTestdata(t, "progressive.jpg")))
+	require.False(t, jpegProgressive(readTestdata(t, "kodim23.jpg")))
+
+	// An interlaced PNG's passes are decoded apart first.
+	var interlaced bytes.Buffer
+	require.NoError(t, png.Encode(&interlaced, image.NewGray(image.Rect(0, 0, w, h))))
+	data := pngWith(t, interlaced.Bytes(), 8, 0, 1)
+	cfg, format, err := e.DecodeConfig(data)
+	require.NoError(t, err)
+	require.Equal(t, int64(2*px), sourceLayout(data, cfg, format).decoder)
+
+	// libwebp sizes its buffer for every frame of an animation.
+	anim := readTestdata(t, "animated.webp")
+	cfg, format, err = e.DecodeConfig(anim)
+	require.NoError(t, err)
+	l := sourceLayout(anim, cfg, format)
+	require.Equal(t, int64(len(anim))+(22+4*3)*int64(cfg.Width*cfg.Height), l.decoder, "3 frames")
+	require.Equal(t, int64(4), l.planes)
+
+	// A lossy WebP carries alpha only when it says so.
+	opaque := &Image{Width: w, Height: h, Planes: [][]float32{make([]float32, px), make([]float32, px), make([]float32, px)}}
+	lossy, err := e.Encode(opaque, EncodeOptions{Format: WebP})
+	require.NoError(t, err)
+	require.False(t, webpAlpha(lossy))
+	opaque.Alpha = make([]float32, px)
+	withAlpha, err := e.Encode(opaque, EncodeOptions{Format: WebP})
+	require.NoError(t, err)
+	require.True(t, webpAlpha(withAlpha))
+	cfg, format, err = e.DecodeConfig(withAlpha)
+	require.NoError(t, err)
+	require.Equal(t, int64(4), sourceLayout(withAlpha, cfg, format).planes)
+}
+
+// TestMemoryFollowsTheWork: the weight grows with what the work holds.
+func TestMemoryFollowsTheWork(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	memory := func(src []byte, opts PlanOptions) int64 {
+		t.Helper()
+		p, err := e.Plan(src, opts)
+		require.NoError(t, err)
+		return p.Memory
+	}
+	rgb := enginetest.PNGOfZeros(1000, 1000, 8, 2)
+	rgba16 := enginetest.PNGOfZeros(1000, 1000, 16, 6)
+	gray := enginetest.PNGOfZeros(1000, 1000, 8, 0)
+	enhance := PlanOptions{Operation: OpEnhance}
+	require.Greater(t, memory(rgba16, enhance), memory(rgb, enhance))
+	require.Greater(t, memory(rgb, enhance), memory(gray, enhance))
+	require.Greater(t, memory(rgb, PlanOptions{Operation: OpEnhance, Pipeline: Portrait}), memory(rgb, enhance))
+	require.Greater(t, memory(rgb, PlanOptions{Operation: OpEnhance, Output: WebP}), memory(rgb, PlanOptions{Operation: OpEnhance, Output: JPEG}))
+	require.Greater(t, memory(rgb, PlanOptions{Operation: OpUpscale, Factor: 4}), memory(rgb, PlanOptions{Operation: OpUpscale, Factor: 2}))
+	hints := []ColorHint{{Points: [][2]int{{1, 1}}, R: 1}}
+	require.Greater(t, memory(gray, PlanOptions{Operation: OpColorize, Hints: hints, Reference: rgb}),
+		memory(gray, PlanOptions{Operation: OpColorize, Hints: hints}))
+	// The issue's image: 25 MP of 16-bit RGBA in a 194 KB file.
+	issue := memory(enginetest.PNGOfZeros(5000, 5000, 16, 6), enhance)
+	require.Greater(t, issue, int64(1<<30), "its decoded planes alone are 400 MB")
+}
