@@ -62,7 +62,10 @@ func (s *ImageServer) Enhance(ctx context.Context, req *enhancev1.EnhanceRequest
 	}
 	out, err := s.run(ctx, imageJob{
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
-		operation: credits.OpEnhance, scale: 1, price: func(int) int { return credits.PriceEnhance }, steps: steps,
+		operation: credits.OpEnhance, price: func(int) int { return credits.PriceEnhance }, steps: steps,
+		plan: func() engine.PlanOptions {
+			return engine.PlanOptions{Operation: engine.OpEnhance, Pipeline: kind, Output: opts.Format}
+		},
 		work: func(ctx context.Context, src []byte) (engine.Result, error) {
 			return s.engine.Enhance(ctx, src, engine.EnhanceOptions{Type: kind, Strength: req.Strength, EncodeOptions: opts})
 		},
@@ -88,8 +91,11 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	}
 	out, err := s.run(ctx, imageJob{
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
-		operation: credits.OpUpscale, scale: factor, steps: []string{"upscale"},
+		operation: credits.OpUpscale, steps: []string{"upscale"},
 		price: func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) },
+		plan: func() engine.PlanOptions {
+			return engine.PlanOptions{Operation: engine.OpUpscale, Factor: factor, Output: opts.Format}
+		},
 		work: func(ctx context.Context, src []byte) (engine.Result, error) {
 			return s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
 		},
@@ -119,7 +125,10 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	var ref []byte
 	out, err := s.run(ctx, imageJob{
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
-		operation: credits.OpColorize, scale: 1, price: func(int) int { return credits.PriceColorize }, steps: []string{"colorize"},
+		operation: credits.OpColorize, price: func(int) int { return credits.PriceColorize }, steps: []string{"colorize"},
+		plan: func() engine.PlanOptions {
+			return engine.PlanOptions{Operation: engine.OpColorize, Hints: hints, Reference: ref, Output: opts.Format}
+		},
 		prepare: func(ctx context.Context) error {
 			if req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
 				return nil
@@ -144,12 +153,14 @@ type imageJob struct {
 	url    string
 	inline []byte
 	dryRun bool
-	// operation, scale (output side over source side), price and steps
-	// make the quote.
+	// operation, price and steps make the quote, with the plan.
 	operation string
-	scale     int
 	price     func(sourcePixels int) int
 	steps     []string
+	// plan is what the engine needs besides the source to check the
+	// request against every limit the headers settle and to weigh it;
+	// it is called after prepare.
+	plan func() engine.PlanOptions
 	// prepare, when set, runs once the request is admitted and before the
 	// source is read (colorize fetches its reference there).
 	prepare func(ctx context.Context) error
@@ -164,8 +175,12 @@ type imageOutput struct {
 }
 
 // run is the life of every image call, in order: a place in the gate, the
-// source, the quote from its header (a dry run ends there), the credits
-// and a worker, then the work. Errors come back as gRPC statuses.
+// source, the plan from its header (every size limit, the output's size
+// and the memory the work will hold, which must fit the gate's budget),
+// the quote (a dry run ends there), the credits, a worker and the memory,
+// then the work. Nothing the header already settles can fail after the
+// quote, so a dry run never quotes what would be refused and a refusal
+// never waits on credits. Errors come back as gRPC statuses.
 func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error) {
 	ticket, err := s.gate.Admit()
 	if err != nil {
@@ -181,16 +196,20 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 	if err != nil {
 		return imageOutput{}, err
 	}
-	q, err := s.quote(src, job.operation, job.scale, job.price)
+	plan, err := s.plan(src, job.plan())
 	if err != nil {
 		return imageOutput{}, err
+	}
+	q := quote{
+		Operation: job.operation, Credits: job.price(plan.SourcePixels),
+		WidthPixels: plan.Width, HeightPixels: plan.Height,
 	}
 	if job.dryRun {
 		q.Steps = job.steps
 		body, w, h := q.response()
 		return imageOutput{image: body, width: w, height: h}, nil
 	}
-	if err := s.begin(ctx, ticket, q); err != nil {
+	if err := s.begin(ctx, ticket, q, plan.Memory); err != nil {
 		return imageOutput{}, err
 	}
 	res, err := job.work(ctx, src)
@@ -215,19 +234,19 @@ type quote struct {
 	Steps        []string `json:"steps"`
 }
 
-// quote reads the image header (and nothing more) and prices operation
-// from the source's pixel count; scale is the output's size over the
-// source's. A request whose image cannot even be read goes no further and
-// costs nothing.
-func (s *ImageServer) quote(src []byte, operation string, scale int, price func(pixels int) int) (quote, error) {
-	cfg, _, err := s.engine.DecodeConfig(src)
+// plan reads the image headers (and nothing more) and checks the request
+// against every limit they settle, the memory budget included. A request
+// that fails here goes no further and costs nothing; an image heavier
+// than the whole budget is too large, as one over a pixel limit is.
+func (s *ImageServer) plan(src []byte, opts engine.PlanOptions) (engine.Plan, error) {
+	plan, err := s.engine.Plan(src, opts)
 	if err != nil {
-		return quote{}, err
+		return engine.Plan{}, err
 	}
-	return quote{
-		Operation: operation, Credits: price(cfg.Width * cfg.Height),
-		WidthPixels: cfg.Width * scale, HeightPixels: cfg.Height * scale,
-	}, nil
+	if err := s.gate.Check(plan.Memory); err != nil {
+		return engine.Plan{}, fmt.Errorf("%w: %w", engine.ErrTooLarge, err)
+	}
+	return plan, nil
 }
 
 // response is a dry run's answer: the quote as JSON in place of the image.
@@ -241,11 +260,12 @@ func (q quote) response() (*httpbody.HttpBody, int32, int32) {
 // quota interceptor: refused rather than done for free.
 var errNoMeter = errors.New("apiv1: no credit meter on the request")
 
-// begin takes the quoted price, then waits for a worker; the quota
-// interceptor commits the price on success and refunds it on any failure,
-// a client that gave up in the queue included. Credits come first so that
-// a caller who has none is told at once rather than after queueing.
-func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quote) error {
+// begin takes the quoted price, then waits its turn for a worker and
+// weight bytes of the memory budget; the quota interceptor commits the
+// price on success and refunds it on any failure, a client that gave up
+// in the queue included. Credits come first so that a caller who has none
+// is told at once rather than after queueing.
+func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quote, weight int64) error {
 	m, ok := credits.MeterFrom(ctx)
 	if !ok {
 		return errNoMeter
@@ -253,7 +273,7 @@ func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quo
 	if err := m.Reserve(ctx, q.Operation, q.Credits); err != nil {
 		return err
 	}
-	return ticket.Start(ctx)
+	return ticket.Start(ctx, weight)
 }
 
 // colorHints converts hints from the API, checking colours.

@@ -200,10 +200,18 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	gate, err := admission.New(cfg.Workers, cfg.Queue)
+	// Each image request is weighed by the memory its work will hold
+	// (engine.Plan, from the header) and waits until that fits in the
+	// budget beside the images already at work.
+	budget, budgetFrom := cfg.MemoryBudget, "--memory-budget"
+	if budget == 0 {
+		budget, budgetFrom = admission.DefaultBudget()
+	}
+	gate, err := admission.New(admission.Config{Workers: cfg.Workers, Queue: cfg.Queue, Budget: budget})
 	if err != nil {
 		return nil, err
 	}
+	log.Info("image memory budget", "budget", admission.Bytes(budget), "bytes", budget, "from", budgetFrom)
 	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log)
 	if err != nil {
 		return nil, err
@@ -303,8 +311,8 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	return a, nil
 }
 
-// registerGateMetrics exports the image workers' load, so operators see
-// saturation before callers see 429s.
+// registerGateMetrics exports the image workers' load and the memory
+// budget's, so operators see saturation before callers see 429s.
 func registerGateMetrics(r prometheus.Registerer, g *admission.Gate) {
 	r.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_workers", Help: "Images that may be worked on at once."},
@@ -315,6 +323,10 @@ func registerGateMetrics(r prometheus.Registerer, g *admission.Gate) {
 			func() float64 { return float64(g.Stats().Waiting) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "enhance_image_requests_refused_total", Help: "Image requests answered 429 because workers and queue were full."},
 			func() float64 { return float64(g.Stats().Refused) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_memory_budget_bytes", Help: "Memory the images being worked on may hold together (--memory-budget)."},
+			func() float64 { return float64(g.Budget()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_image_memory_reserved_bytes", Help: "Memory reserved now by the images being worked on, by their estimated weight."},
+			func() float64 { return float64(g.Stats().Reserved) }),
 	)
 }
 

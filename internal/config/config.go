@@ -53,6 +53,11 @@ type Config struct {
 	// PasswordHashes is how many password hashes run at once (0: half
 	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots).
 	PasswordHashes int
+	// MemoryBudget is the memory, in bytes, the images being worked on
+	// may hold together (each weighed from its header before decoding);
+	// 0 means half the memory limit read at start (the cgroup's, else
+	// physical memory: admission.DefaultBudget).
+	MemoryBudget int64
 }
 
 // Load parses args (without the program name), taking a setting from
@@ -94,6 +99,11 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.Func("queue", "requests that may wait for a worker before new ones get 429 (default 4 × workers)", func(v string) error {
 		n, err := strconv.Atoi(v)
 		c.Queue = n
+		return err
+	})
+	fs.Func("memory-budget", "memory the images being worked on may hold together, in bytes or with a unit (1.5GiB, 800MiB, 2GB); an image that needs more is refused (default: half the cgroup memory limit, else of physical memory)", func(v string) error {
+		n, err := parseBytes(v)
+		c.MemoryBudget = n
 		return err
 	})
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
@@ -170,6 +180,9 @@ func (c Config) Validate() error {
 	if c.Queue < 0 {
 		errs = append(errs, errors.New("config: --queue must not be negative"))
 	}
+	if c.MemoryBudget < 0 {
+		errs = append(errs, errors.New("config: --memory-budget must not be negative"))
+	}
 	if c.PasswordHashes < 0 {
 		errs = append(errs, errors.New("config: --password-hashes must not be negative"))
 	}
@@ -204,4 +217,33 @@ func parseCIDRs(v string) ([]netip.Prefix, error) {
 		out = append(out, p.Masked())
 	}
 	return out, nil
+}
+
+// byteUnits are the units --memory-budget takes, longest first so that
+// "MiB" is not read as "B".
+var byteUnits = []struct {
+	suffix string
+	size   float64
+}{
+	{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"tib", 1 << 40},
+	{"kb", 1e3}, {"mb", 1e6}, {"gb", 1e9}, {"tb", 1e12},
+	{"b", 1},
+}
+
+// parseBytes reads a size in bytes: a plain number, or a number and a
+// unit (KiB, MiB, GiB, TiB; KB, MB, GB, TB; B), any case, a space allowed.
+func parseBytes(v string) (int64, error) {
+	s := strings.ToLower(strings.TrimSpace(v))
+	size := 1.0
+	for _, u := range byteUnits {
+		if rest, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, size = strings.TrimSpace(rest), u.size
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(n >= 0 && n*size < 1<<62) { // also refuses NaN and Inf
+		return 0, fmt.Errorf("%q is not a size like 1073741824, 1GiB or 800MiB", v)
+	}
+	return int64(n * size), nil
 }

@@ -81,3 +81,26 @@ func TestHostileInputLimits(t *testing.T) {
 		require.Error(t, err, args)
 	}
 }
+
+func TestMemoryBudget(t *testing.T) {
+	t.Parallel()
+	none := func(string) string { return "" }
+	c, err := Load(nil, none, io.Discard)
+	require.NoError(t, err)
+	require.Zero(t, c.MemoryBudget, "unset: the app takes a share of the memory limit at start")
+	for in, want := range map[string]int64{
+		"1073741824": 1 << 30, "1GiB": 1 << 30, "1.5 GiB": 3 << 29, "800MiB": 800 << 20, "2GB": 2e9,
+		"512mib": 512 << 20, "64KiB": 64 << 10, "100B": 100, "0": 0,
+	} {
+		c, err := Load([]string{"--memory-budget", in}, none, io.Discard)
+		require.NoError(t, err, in)
+		require.Equal(t, want, c.MemoryBudget, in)
+	}
+	c, err = Load(nil, func(k string) string { return map[string]string{"ENHANCE_MEMORY_BUDGET": "3GiB"}[k] }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, int64(3<<30), c.MemoryBudget, "the environment twin")
+	for _, bad := range []string{"-1GiB", "lots", "1.5 parsecs", "NaN", "Inf", "1e30GiB", ""} {
+		_, err := Load([]string{"--memory-budget", bad}, none, io.Discard)
+		require.Error(t, err, bad)
+	}
+}
