@@ -54,8 +54,9 @@ func newAuthenticator(verifier *auth.Verifier, db authStore, rules access.Table,
 // decided at one point, against counts that every attempt before it has
 // already changed, so that requests in flight together learn no more
 // than the limit's worth of wrong keys: past it, right and wrong keys
-// alike are answered 429. A blocked address is refused before any
-// check, so that a flood from it costs one read each.
+// alike are answered 429. A success costs one read; a failure from a
+// blocked address is refused on a read too, before it is logged, audited
+// or written, so that a flood from it holds no database lock.
 func (a *authenticator) authenticate(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
 	rule, known := a.access.Lookup(method)
@@ -65,9 +66,6 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	}
 	client := clientaddr.From(ctx)
 	limit := authFailures.On(client)
-	if err := a.throttle.Check(ctx, limit); err != nil {
-		return nil, err
-	}
 	key, bearer := presented(ctx)
 	var (
 		p   auth.Principal
@@ -80,6 +78,9 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	}
 	if err != nil {
 		if errors.Is(err, auth.ErrUnauthenticated) {
+			if terr := a.throttle.Check(ctx, limit); terr != nil {
+				return nil, terr
+			}
 			a.failed(ctx, client, key+bearer, err)
 			if terr := a.throttle.Fail(ctx, limit); terr != nil {
 				return nil, terr

@@ -117,3 +117,51 @@ func TestParallelFailuresCountExactlyTheLimit(t *testing.T) {
 	now = now.Add(5 * time.Minute)
 	require.NoError(t, th.Check(ctx, rule.On("192.0.2.1")), "the block ends")
 }
+
+// BenchmarkCheck is what every authenticated request pays twice: one read
+// of the address's count and of its attempts in flight.
+func BenchmarkCheck(b *testing.B) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	th := newBenchThrottle(b, &now)
+	key := Rule{Name: "auth", What: "failed authentications", Limit: 21, Window: time.Minute, Block: 5 * time.Minute}.On("192.0.2.1")
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := th.Check(ctx, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReserveRelease is what a sign-in or registration pays in the
+// database before and after its hash: two write transactions.
+func BenchmarkReserveRelease(b *testing.B) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	th := newBenchThrottle(b, &now)
+	ctx := context.Background()
+	pair, address := pairRule.On("ann@example.com", "192.0.2.1"), addressRule.On("192.0.2.1")
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := th.Reserve(ctx, pair, address)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := r.Release(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func newBenchThrottle(b *testing.B, now *time.Time) *Throttle {
+	b.Helper()
+	db, err := storesqlite.Open(context.Background(), filepath.Join(b.TempDir(), "enhance.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	th, err := New(db, func() time.Time { return *now })
+	if err != nil {
+		b.Fatal(err)
+	}
+	return th
+}

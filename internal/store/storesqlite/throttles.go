@@ -98,17 +98,26 @@ func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []s
 }
 
 // refusal is the first limit that refuses an attempt at now, as a
-// *store.ThrottledError, or nil.
+// *store.ThrottledError, or nil. Each limit costs one statement: its
+// count and its attempts in flight together.
 func refusal(ctx context.Context, db querier, limits []store.ThrottleLimit, now time.Time) error {
 	for _, l := range limits {
-		c, err := readCount(ctx, db, l.Key)
+		var (
+			c            throttleCount
+			start, until sql.NullInt64
+			attempts     sql.NullInt64
+			pending      int
+		)
+		err := db.QueryRowContext(ctx,
+			`SELECT c.attempts, c.window_start, c.blocked_until,
+			        (SELECT count(*) FROM throttle_pending p WHERE p.key = k.key AND p.expire_time > ?)
+			 FROM (SELECT ? AS key) k LEFT JOIN throttle_counts c ON c.key = k.key`,
+			now.UnixMicro(), l.Key).Scan(&attempts, &start, &until, &pending)
 		if err != nil {
-			return err
+			return fmt.Errorf("storesqlite: read attempts: %w", err)
 		}
-		var pending int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM throttle_pending WHERE key = ? AND expire_time > ?`,
-			l.Key, now.UnixMicro()).Scan(&pending); err != nil {
-			return fmt.Errorf("storesqlite: read attempts in flight: %w", err)
+		if attempts.Valid {
+			c = throttleCount{attempts: int(attempts.Int64), windowStart: time.UnixMicro(start.Int64), blockedUntil: time.UnixMicro(until.Int64)}
 		}
 		if wait, refused := c.at(l, now).refuses(l, pending, now); refused {
 			return &store.ThrottledError{Key: l.Key, RetryAfter: max(wait, time.Second)}
