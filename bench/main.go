@@ -23,6 +23,7 @@ func main() {
 	only := flag.String("only", "quality,speed,sheets", "comma-separated parts to run")
 	childInput := flag.String("child-input", "", "internal: the file the memory child enhances")
 	childType := flag.String("child-type", "general", "internal: the memory child's pipeline")
+	childRef := flag.String("child-ref", "", "internal: the budget child's colorization reference")
 	kodak := flag.Int("kodak", 0, "use only the first N Kodak images (0: all); for quick tuning runs")
 	noMagick := flag.Bool("no-magick", false, "skip the ImageMagick comparisons; for quick tuning runs")
 	flag.Parse()
@@ -51,6 +52,16 @@ func main() {
 			fmt.Print(b.String())
 		case "memory-child":
 			h.memoryChild(*childInput, *childType)
+		case "budget":
+			var b strings.Builder
+			h.budget(&b)
+			fmt.Print(b.String())
+		case "burst":
+			var b strings.Builder
+			h.burst(&b)
+			fmt.Print(b.String())
+		case "budget-child":
+			h.budgetChild(*childInput, *childType, *childRef)
 		default:
 			fail(fmt.Errorf("unknown part %q", part))
 		}
