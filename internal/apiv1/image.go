@@ -282,7 +282,7 @@ func colorHints(in []*enhancev1.ColorHint) ([]engine.ColorHint, error) {
 	for i, h := range in {
 		r, g, b, ok := parseHexColor(h.GetColor())
 		if !ok {
-			return nil, apierror.Paramf(fmt.Sprintf("hints[%d].color", i), engine.ErrInvalidOption, "hint %d color %q is not #rrggbb", i, h.GetColor())
+			return nil, apierror.Paramf(fmt.Sprintf("hints[%d].color", i), engine.ErrInvalidOption, "hint %d color is not #rrggbb, like #3366cc", i)
 		}
 		pts := make([][2]int, len(h.GetPoints()))
 		for k, p := range h.GetPoints() {
