@@ -108,7 +108,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	dummy, err := auth.HashPassword(rand.Text())
+	dummy, err := cfg.Hasher.Dummy()
 	if err != nil {
 		return nil, err
 	}

@@ -107,7 +107,11 @@ func newFixture(t *testing.T) fixture {
 	require.NoError(t, err)
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	f := fixture{db: db, now: &now}
-	f.svc, err = New(Config{Store: db, Codec: codec, Now: func() time.Time { return *f.now }})
+	// The cheapest hash: these tests are about the rules around it, and
+	// TestRegister keeps the default cost.
+	hasher, err := auth.NewHasherCost(4, auth.Cost{MemoryKiB: 8, Passes: 1})
+	require.NoError(t, err)
+	f.svc, err = New(Config{Store: db, Codec: codec, Hasher: hasher, Now: func() time.Time { return *f.now }})
 	require.NoError(t, err)
 	return f
 }

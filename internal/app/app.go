@@ -86,6 +86,8 @@ type Option func(*options)
 type options struct {
 	// now is the clock of what counts time per caller (time.Now).
 	now func() time.Time
+	// hashCost is the password hash's (auth.DefaultCost).
+	hashCost auth.Cost
 }
 
 // WithClock makes the rate limits read now instead of time.Now, so that a
@@ -94,9 +96,16 @@ func WithClock(now func() time.Time) Option {
 	return func(o *options) { o.now = now }
 }
 
+// WithHashCost makes password hashes cheaper, for tests that are not
+// about hashing: under the race detector a default hash takes most of a
+// second, and every server a test starts makes one or two.
+func WithHashCost(c auth.Cost) Option {
+	return func(o *options) { o.hashCost = c }
+}
+
 // New builds the server and opens its listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{now: time.Now}
+	o := options{now: time.Now, hashCost: auth.DefaultCost}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -153,7 +162,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
 		return nil, err
 	}
-	hasher, err := auth.NewHasher(cfg.PasswordHashes)
+	hasher, err := auth.NewHasherCost(cfg.PasswordHashes, o.hashCost)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
+	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/config"
 )
 
@@ -75,6 +76,9 @@ func testConfig(t testing.TB) config.Config {
 	return cfg
 }
 
+// testHashCost is the cheapest argon2id cost the server accepts.
+var testHashCost = auth.Cost{MemoryKiB: 8, Passes: 1}
+
 func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *testServer {
 	t.Helper()
 	cfg := testConfig(t)
@@ -84,6 +88,11 @@ func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *tes
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
+	// Password hashes at a test's cost: these tests are about the API, and
+	// under the race detector a default hash takes most of a second
+	// (halving the package's time). The default cost is tested in
+	// internal/auth and, on the real binary, in cmd/enhanced.
+	opts = append([]Option{WithHashCost(testHashCost)}, opts...)
 	a, err := New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
 	s := &testServer{app: a, cfg: cfg, base: "https://" + a.HTTPAddr(), key: a.DevKey(), logs: logs, cancel: cancel, done: make(chan error, 1)}

@@ -66,6 +66,7 @@ func NormalizePassword(password string) string {
 // open, and the REST gateway's calls share one connection to the gRPC
 // server, whose streams a long queue would take from image calls.
 type Hasher struct {
+	cost  Cost
 	slots chan struct{}
 	// queue holds a token for every turn: a request hashing, or waiting
 	// to, or about to ask for a slot.
@@ -75,16 +76,42 @@ type Hasher struct {
 // QueuePerSlot is how many requests may wait for each hashing slot.
 const QueuePerSlot = 4
 
+// Cost is what one argon2id hash takes: memory and passes.
+type Cost struct {
+	MemoryKiB, Passes uint32
+}
+
+// DefaultCost is OWASP's recommended minimum for argon2id, which the
+// server always uses. Only tests that are not about hashing lower it:
+// under the race detector a default hash takes most of a second.
+var DefaultCost = Cost{MemoryKiB: argonMemoryKiB, Passes: argonTime}
+
 // NewHasher returns a Hasher running at most slots hashes at once
-// (DefaultHashSlots when slots is 0).
+// (DefaultHashSlots when slots is 0), at DefaultCost.
 func NewHasher(slots int) (*Hasher, error) {
+	return NewHasherCost(slots, DefaultCost)
+}
+
+// NewHasherCost is NewHasher at another cost. Hashes record their cost,
+// so a hash made at one cost is checked at that cost by any Hasher.
+func NewHasherCost(slots int, cost Cost) (*Hasher, error) {
 	if slots < 0 {
 		return nil, errors.New("auth: password hash slots must not be negative")
+	}
+	if cost.MemoryKiB < 8 || cost.MemoryKiB > maxHashMemoryKiB || cost.Passes < 1 || cost.Passes > 10 {
+		return nil, errors.New("auth: argon2 cost outside what this server runs")
 	}
 	if slots == 0 {
 		slots = DefaultHashSlots()
 	}
-	return &Hasher{slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot))}, nil
+	return &Hasher{cost: cost, slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot))}, nil
+}
+
+// Dummy is a hash of a random password at the Hasher's cost, made
+// without a turn: what a sign-in with an unknown email is checked
+// against, so that it costs what a known one does.
+func (h *Hasher) Dummy() (string, error) {
+	return hashPassword(rand.Text(), h.cost)
 }
 
 // Slots is how many hashes may run at once.
@@ -234,7 +261,7 @@ func (t *Turn) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer release()
-	return hashPassword(NormalizePassword(password))
+	return hashPassword(NormalizePassword(password), t.h.cost)
 }
 
 // Check reports whether password matches hash (ErrPasswordMismatch when
@@ -264,18 +291,18 @@ func (t *Turn) Check(ctx context.Context, hash, password string) error {
 // HashPassword hashes password as Hasher.Hash does, without a bound: for
 // tools and tests, never on a request's path.
 func HashPassword(password string) (string, error) {
-	return hashPassword(NormalizePassword(password))
+	return hashPassword(NormalizePassword(password), DefaultCost)
 }
 
-func hashPassword(password string) (string, error) {
+func hashPassword(password string, cost Cost) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("auth: salt: %w", err)
 	}
-	sum := argon2.IDKey([]byte(password), salt, argonTime, argonMemoryKiB, argonThreads, argonKeyLen)
+	sum := argon2.IDKey([]byte(password), salt, cost.Passes, cost.MemoryKiB, argonThreads, argonKeyLen)
 	enc := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemoryKiB, argonTime, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
+		argon2.Version, cost.MemoryKiB, cost.Passes, argonThreads, enc.EncodeToString(salt), enc.EncodeToString(sum)), nil
 }
 
 // CheckPassword checks password against hash as Hasher.Check does,

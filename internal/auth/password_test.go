@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -43,7 +44,7 @@ func TestPasswordsAreNormalised(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, h.Check(ctx, hash, "cafe\u0301 au lait 1"))
 	// An account hashed before normalisation, as typed, still matches.
-	legacy, err := hashPassword("cafe\u0301 au lait")
+	legacy, err := hashPassword("cafe\u0301 au lait", DefaultCost)
 	require.NoError(t, err)
 	require.NoError(t, h.Check(ctx, legacy, "cafe\u0301 au lait"))
 	require.NoError(t, CheckPassword(legacy, "cafe\u0301 au lait"))
@@ -125,4 +126,21 @@ func TestDefaultHashSlots(t *testing.T) {
 	_, err = NewHasher(-1)
 	require.Error(t, err)
 	require.False(t, errors.Is(&BusyError{}, ErrPasswordMismatch))
+}
+
+func TestHashCostIsRecordedAndHonoured(t *testing.T) {
+	t.Parallel()
+	cheap, err := NewHasherCost(1, Cost{MemoryKiB: 8, Passes: 1})
+	require.NoError(t, err)
+	hash, err := cheap.Hash(context.Background(), "correct horse battery")
+	require.NoError(t, err)
+	require.Contains(t, hash, "$m=8,t=1,p=1$")
+	full, err := NewHasher(1)
+	require.NoError(t, err)
+	require.NoError(t, full.Check(context.Background(), hash, "correct horse battery"), "any Hasher checks a hash at its own cost")
+	dummy, err := full.Dummy()
+	require.NoError(t, err)
+	require.Contains(t, dummy, fmt.Sprintf("$m=%d,t=%d,p=1$", DefaultCost.MemoryKiB, DefaultCost.Passes))
+	_, err = NewHasherCost(1, Cost{MemoryKiB: 1 << 20, Passes: 1})
+	require.Error(t, err, "a cost the server would refuse to check is refused")
 }
