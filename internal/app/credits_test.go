@@ -303,6 +303,20 @@ func TestBusyAnswersCostNoQuota(t *testing.T) {
 	resp.Body.Close()
 }
 
+// holdIdempotencyKey records an Enhance of req under key as still running
+// for the development account, as a request in flight would.
+func (s *testServer) holdIdempotencyKey(t *testing.T, key string, req *enhancev1.EnhanceRequest) {
+	t.Helper()
+	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	require.NoError(t, err)
+	hash, err := idempotency.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, req)
+	require.NoError(t, err)
+	_, _, err = s.app.Store().BeginIdempotent(context.Background(),
+		store.IdempotentCall{AccountID: acct.ID, Key: key, RequestHash: hash, CreateTime: time.Now()},
+		time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+}
+
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, nil)
@@ -334,14 +348,7 @@ func TestIdempotencyKey(t *testing.T) {
 	require.Equal(t, "IDEMPOTENCY_KEY_REUSED", readProblem(t, resp).Code)
 
 	// A request still running under the key: 409.
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
-	require.NoError(t, err)
-	hash, err := idempotency.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, &enhancev1.EnhanceRequest{Image: png})
-	require.NoError(t, err)
-	_, _, err = s.app.Store().BeginIdempotent(context.Background(),
-		store.IdempotentCall{AccountID: acct.ID, Key: "order-2", RequestHash: hash, CreateTime: time.Now()},
-		time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
-	require.NoError(t, err)
+	s.holdIdempotencyKey(t, "order-2", &enhancev1.EnhanceRequest{Image: png})
 	resp = s.post(t, "/v1/enhance", "image/png", png, with("order-2"))
 	require.Equal(t, http.StatusConflict, resp.StatusCode)
 	require.Equal(t, "IDEMPOTENCY_KEY_IN_USE", readProblem(t, resp).Code)

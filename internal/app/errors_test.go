@@ -21,7 +21,6 @@ import (
 	"github.com/smartimage/enhance/internal/config"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/engine/enginetest"
-	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/store"
 )
 
@@ -97,14 +96,7 @@ func TestEveryErrorReason(t *testing.T) {
 	}
 
 	// A call still running under an Idempotency-Key.
-	devAcct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
-	require.NoError(t, err)
-	hash, err := idempotency.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, &enhancev1.EnhanceRequest{Image: png})
-	require.NoError(t, err)
-	_, _, err = s.app.Store().BeginIdempotent(context.Background(),
-		store.IdempotentCall{AccountID: devAcct.ID, Key: "running", RequestHash: hash, CreateTime: time.Now()},
-		time.Now().Add(-time.Hour), time.Now().Add(-time.Hour))
-	require.NoError(t, err)
+	s.holdIdempotencyKey(t, "running", &enhancev1.EnhanceRequest{Image: png})
 	a := s.send(http.MethodPost, "/v1/enhance", "image/png", png, map[string]string{"x-api-key": s.key, "Idempotency-Key": "done"})
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusOK, a.status)

@@ -142,21 +142,32 @@ func TestBodyKinds(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
-			if tt.contentType != "" {
-				req.Header.Set("Content-Type", tt.contentType)
-			}
-			w := httptest.NewRecorder()
-			g.ServeHTTP(w, req)
-			require.Equal(t, tt.status, w.Code, w.Body.String())
-			var p Problem
-			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+			p := refusal(t, g, tt.method, tt.path, tt.contentType, tt.body, nil, tt.status)
 			require.Equal(t, tt.code, p.Code, p.Detail)
 			require.Equal(t, tt.param, p.Param, p.Detail)
 			require.Contains(t, p.Detail, tt.detail)
 			requireUserWords(t, p.Detail)
 		})
 	}
+}
+
+// refusal sends one request through the front handler and returns its
+// problem body, having checked the status.
+func refusal(t *testing.T, g *Gateway, method, path, contentType, body string, headers map[string]string, status int) Problem {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	w := httptest.NewRecorder()
+	g.ServeHTTP(w, req)
+	require.Equal(t, status, w.Code, w.Body.String())
+	var p Problem
+	require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+	return p
 }
 
 // TestNoDoorAroundTheChecks: the ways the review found around the front
@@ -185,18 +196,7 @@ func TestNoDoorAroundTheChecks(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			req := httptest.NewRequest(tt.method, tt.path, strings.NewReader(tt.body))
-			if tt.contentType != "" {
-				req.Header.Set("Content-Type", tt.contentType)
-			}
-			for k, v := range tt.headers {
-				req.Header.Set(k, v)
-			}
-			w := httptest.NewRecorder()
-			g.ServeHTTP(w, req)
-			require.Equal(t, tt.status, w.Code, w.Body.String())
-			var p Problem
-			require.NoError(t, json.Unmarshal(w.Body.Bytes(), &p), w.Body.String())
+			p := refusal(t, g, tt.method, tt.path, tt.contentType, tt.body, tt.headers, tt.status)
 			require.Equal(t, tt.code, p.Code, p.Detail)
 			require.Equal(t, tt.param, p.Param, p.Detail)
 			require.Contains(t, p.Detail, tt.detail)
