@@ -113,6 +113,14 @@ func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *tes
 	t.Cleanup(func() {
 		s.grpc.Close()
 		s.stop(t)
+		if t.Failed() {
+			// What the server logged at WARN and above, to say why.
+			for line := range strings.Lines(logs.String()) {
+				if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+					t.Log(strings.TrimSpace(line))
+				}
+			}
+		}
 	})
 	return s
 }

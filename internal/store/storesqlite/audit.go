@@ -65,7 +65,7 @@ func (s *Store) Secret(ctx context.Context, name string, generate func() ([]byte
 	}
 	// INSERT OR IGNORE: when two instances start together, the first
 	// write wins and both read it back.
-	if _, err := s.db.ExecContext(ctx, `INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)`, name, fresh); err != nil {
+	if _, err := s.exec(ctx, `INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)`, name, fresh); err != nil {
 		return nil, fmt.Errorf("storesqlite: store secret: %w", err)
 	}
 	var v []byte

@@ -55,7 +55,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, 
 
 // FinishIdempotent implements store.Store.
 func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error {
-	res, err := s.db.ExecContext(ctx,
+	res, err := s.exec(ctx,
 		`UPDATE idempotency SET state = 'done', response = ?, header = ? WHERE account_id = ? AND key = ? AND state = 'running'`,
 		response, header, accountID, key)
 	if err != nil {
@@ -69,7 +69,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, res
 
 // AbandonIdempotent implements store.Store.
 func (s *Store) AbandonIdempotent(ctx context.Context, accountID, key string) error {
-	_, err := s.db.ExecContext(ctx,
+	_, err := s.exec(ctx,
 		`DELETE FROM idempotency WHERE account_id = ? AND key = ? AND state = 'running'`, accountID, key)
 	if err != nil {
 		return fmt.Errorf("storesqlite: abandon idempotent call: %w", err)
@@ -106,7 +106,7 @@ func (s *Store) IdempotentCalls(ctx context.Context, accountID, after string, li
 
 // SweepIdempotent implements store.Store.
 func (s *Store) SweepIdempotent(ctx context.Context, expired time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE create_time < ?`, expired.UnixMicro())
+	res, err := s.exec(ctx, `DELETE FROM idempotency WHERE create_time < ?`, expired.UnixMicro())
 	if err != nil {
 		return 0, fmt.Errorf("storesqlite: sweep idempotent calls: %w", err)
 	}
@@ -116,7 +116,7 @@ func (s *Store) SweepIdempotent(ctx context.Context, expired time.Time) (int, er
 
 // AbandonInstanceCalls implements store.Store.
 func (s *Store) AbandonInstanceCalls(ctx context.Context, instanceID string) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM idempotency WHERE state = 'running' AND instance_id = ?`, instanceID)
+	res, err := s.exec(ctx, `DELETE FROM idempotency WHERE state = 'running' AND instance_id = ?`, instanceID)
 	if err != nil {
 		return 0, fmt.Errorf("storesqlite: forget an instance's running calls: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 
 // SetPlan implements store.Store.
 func (s *Store) SetPlan(ctx context.Context, accountID, plan string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE accounts SET plan = ? WHERE id = ?`, plan, accountID)
+	res, err := s.exec(ctx, `UPDATE accounts SET plan = ? WHERE id = ?`, plan, accountID)
 	if err != nil {
 		return fmt.Errorf("storesqlite: set plan: %w", err)
 	}

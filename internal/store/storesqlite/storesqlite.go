@@ -27,6 +27,8 @@ var migrations embed.FS
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
 	db *sql.DB
+	// write is held by this process's one writer at a time (write).
+	write chan struct{}
 	// instances is the folder of the liveness locks (instances.go).
 	instances string
 }
@@ -53,7 +55,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("storesqlite: open %s: %w", path, err)
 	}
-	s := &Store{db: db, instances: path + ".instances"}
+	s := &Store{db: db, write: make(chan struct{}, 1), instances: path + ".instances"}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -95,6 +97,11 @@ func (s *Store) migrate(ctx context.Context) error {
 // inTx runs fn in a transaction, committed when fn succeeds and rolled
 // back otherwise, so that no write is ever half done.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	done, err := s.writer(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -104,6 +111,30 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	return tx.Commit()
+}
+
+// writer waits for this process's turn to write, in arrival order, or
+// until ctx ends. SQLite takes one writer at a time; left to itself, its
+// busy handler sleeps longer and longer between tries, so that under load
+// a writer can lose every race for longer than busy_timeout and fail.
+// Taking turns here leaves busy_timeout to other processes on the file.
+func (s *Store) writer(ctx context.Context) (done func(), err error) {
+	select {
+	case s.write <- struct{}{}:
+		return func() { <-s.write }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// exec runs one writing statement in this process's turn.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	done, err := s.writer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return s.db.ExecContext(ctx, query, args...)
 }
 
 // CreateAccount implements store.Store.
@@ -197,7 +228,7 @@ func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account
 // DeleteAccount implements store.Store. Keys, sessions and audit events go
 // with the account (ON DELETE CASCADE).
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM accounts WHERE id = ?`, id)
+	res, err := s.exec(ctx, `DELETE FROM accounts WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("storesqlite: delete account: %w", err)
 	}
