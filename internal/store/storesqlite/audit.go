@@ -25,9 +25,17 @@ func insertAudit(ctx context.Context, db execer, e store.AuditEvent) error {
 	return nil
 }
 
-// RecordAudit implements store.Store.
+// RecordAudit implements store.Store. The write waits its turn with this
+// process's other writers, as every write does.
 func (s *Store) RecordAudit(ctx context.Context, e store.AuditEvent) error {
-	return insertAudit(ctx, s.db, e)
+	return insertAudit(ctx, writerTurn{s}, e)
+}
+
+// writerTurn makes a lone statement an execer that takes the writer's turn.
+type writerTurn struct{ s *Store }
+
+func (w writerTurn) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return w.s.exec(ctx, query, args...)
 }
 
 // AuditEvents implements store.Store.
