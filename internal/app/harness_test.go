@@ -71,6 +71,10 @@ func testConfig(t testing.TB) config.Config {
 		"--fetch-allow-private",
 		"--workers", "2",
 		"--shutdown-timeout", "10s",
+		// As long as the client waits: under two test runs at once with
+		// the race detector, a request can queue for more than the
+		// default 30 s, and no test here is about speed.
+		"--request-timeout", "2m",
 	}, func(string) string { return "" }, io.Discard)
 	require.NoError(t, err)
 	return cfg
@@ -103,7 +107,13 @@ func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *tes
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
 	s.http = &http.Client{
-		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true},
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}, ForceAttemptHTTP2: true,
+			// Requests share a few connections, as a real client's do:
+			// two hundred TLS handshakes at once on a loaded machine
+			// outlast the server's header timeout (unexpected EOF).
+			MaxConnsPerHost: 4,
+		},
 		// Generous: a loaded 2-core machine running the race detector
 		// may queue a request for a long time; no test is about speed.
 		Timeout: 2 * time.Minute,
