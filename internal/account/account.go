@@ -178,8 +178,14 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		Scopes:      auth.DefaultScopes,
 		CreateTime:  now,
 	}
-	err = s.store.CreateAccount(ctx, acct, info)
-	if err == nil || errors.Is(err, store.ErrConflict) {
+	// The hash is paid for: from here the attempt counts whatever becomes
+	// of the request, so that a caller who hangs up (or sends a deadline
+	// that ends) once the hash is done gets it free of nothing. The write
+	// runs on a context of its own for that reason.
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	err = s.store.CreateAccount(wctx, acct, info)
+	if err == nil || errors.Is(err, store.ErrConflict) || !storeAtFault(err) {
 		if kerr := res.Keep(ctx); kerr != nil {
 			return Registered{}, kerr
 		}
@@ -191,6 +197,18 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		return Registered{}, err
 	}
 	return Registered{Account: acct, Key: info, Secret: s.codec.Format(key)}, nil
+}
+
+// writeTimeout bounds a write that must happen even when the request has
+// ended (an account whose hash is paid for).
+const writeTimeout = 10 * time.Second
+
+// storeAtFault reports whether a failed write is the store's own doing (a
+// broken database), not the request's: only then is an attempt whose
+// work was done given back. A context that ended (ours, waiting for the
+// database under a flood) is the request's side.
+func storeAtFault(err error) bool {
+	return err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
 // SignedIn is a new session; Token is its secret, shown this once.

@@ -203,18 +203,28 @@ func (t *Turn) slot(ctx context.Context) (release func(), err error) {
 		return nil, errors.New("auth: a hashing turn used twice")
 	}
 	release = func() { <-t.h.slots; t.Leave() }
+	// A request already ended, or with too little time left to be
+	// answered, is refused before it costs a hash, slot free or not: a
+	// hash it cannot use is paid for nothing, and the caller's short
+	// deadline must not buy a hash that nobody counts.
+	if err := ctx.Err(); err != nil {
+		t.Leave()
+		return nil, err
+	}
+	wait := time.Duration(-1)
+	if deadline, ok := ctx.Deadline(); ok {
+		if wait = time.Until(deadline) - answerMargin; wait <= 0 {
+			t.Leave()
+			return nil, &BusyError{RetryAfter: time.Second}
+		}
+	}
 	select {
 	case t.h.slots <- struct{}{}:
 		return release, nil
 	default:
 	}
 	var timeout <-chan time.Time
-	if deadline, ok := ctx.Deadline(); ok {
-		wait := time.Until(deadline) - answerMargin
-		if wait <= 0 {
-			t.Leave()
-			return nil, &BusyError{RetryAfter: time.Second}
-		}
+	if wait >= 0 {
 		timer := time.NewTimer(wait)
 		defer timer.Stop()
 		timeout = timer.C

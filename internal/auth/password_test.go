@@ -144,3 +144,34 @@ func TestHashCostIsRecordedAndHonoured(t *testing.T) {
 	_, err = NewHasherCost(1, Cost{MemoryKiB: 1 << 20, Passes: 1})
 	require.Error(t, err, "a cost the server would refuse to check is refused")
 }
+
+// TestHasherRefusesEndedRequestsWithASlotFree: a free slot is no reason
+// to hash for a request that has ended or cannot be answered in time:
+// the hash would be paid for and, its caller gone, counted by nobody.
+func TestHasherRefusesEndedRequestsWithASlotFree(t *testing.T) {
+	t.Parallel()
+	h, err := NewHasherCost(1, Cost{MemoryKiB: 8, Passes: 1})
+	require.NoError(t, err)
+	hash, err := h.Dummy()
+	require.NoError(t, err)
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = h.Hash(gone, "correct horse battery staple")
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, h.Check(gone, hash, "correct horse battery staple"), context.Canceled)
+
+	short, cancelShort := context.WithTimeout(context.Background(), answerMargin/2)
+	defer cancelShort()
+	_, err = h.Hash(short, "correct horse battery staple")
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy)
+
+	// The refusals gave their places back: the one slot is free.
+	roomy, cancelRoomy := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelRoomy()
+	_, err = h.Hash(roomy, "correct horse battery staple")
+	require.NoError(t, err)
+	require.Len(t, h.queue, 0)
+	require.Len(t, h.slots, 0)
+}
