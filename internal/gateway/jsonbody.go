@@ -61,6 +61,9 @@ func checkJSONBody(body []byte, md protoreflect.MessageDescriptor, pathBound fun
 	if len(bytes.Trim(body, jsonSpace)) == 0 {
 		return nil
 	}
+	if f := tooManyElements(body); f != nil {
+		return f
+	}
 	if m := newMessage(md); unmarshalJSON.Unmarshal(body, m) == nil {
 		return longString(m.ProtoReflect(), "")
 	}
@@ -701,4 +704,66 @@ func unknownField(prefix, key string, md protoreflect.MessageDescriptor, pathBou
 		return badf(param, "unknown field %q: %s takes no fields", param, where)
 	}
 	return badf(param, "unknown field %q: %s takes %s", param, where, strings.Join(names, ", "))
+}
+
+// maxBodyElements bounds the objects and list items in a JSON body: the
+// gRPC server's own bound (server.MaxRequestElements), checked here before
+// the gateway decodes the body, since a three-byte "{}," costs about a
+// hundred once decoded.
+const maxBodyElements = 100_000
+
+// tooManyElements reports a body holding more than maxBodyElements nested
+// objects and list items, counted as the server counts messages and list
+// items: the body object itself is not one, and an object in a list is
+// one. Malformed JSON is left to the checks that follow.
+func tooManyElements(body []byte) *fault {
+	var (
+		n        int
+		inString bool
+		escaped  bool
+		inList   []bool // per open container: is it a list?
+		expect   bool   // in a list, after [ or ,: the next value is an item
+	)
+	for _, c := range body {
+		if inString {
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if strings.IndexByte(jsonSpace, c) >= 0 {
+			continue
+		}
+		item := expect && c != ']'
+		expect = false
+		switch c {
+		case '{':
+			if len(inList) > 0 {
+				item = true
+			}
+			inList = append(inList, false)
+		case '[':
+			inList = append(inList, true)
+			expect = true
+		case '}', ']':
+			if len(inList) > 0 {
+				inList = inList[:len(inList)-1]
+			}
+		case ',':
+			expect = len(inList) > 0 && inList[len(inList)-1]
+		case '"':
+			inString = true
+		}
+		if item {
+			if n++; n > maxBodyElements {
+				return badf("", "the request body holds more than %d objects and list items", maxBodyElements)
+			}
+		}
+	}
+	return nil
 }

@@ -235,3 +235,19 @@ func TestCheckJSONBodyEnum(t *testing.T) {
 	require.Equal(t, "fit", f.param)
 	require.Contains(t, f.detail, `fit must be one of "FIT_UNSPECIFIED", "FIT_COVER"`)
 }
+
+// TestTooManyElementsCountsStructureNotText: braces and commas inside
+// strings (a URL, escaped quotes) are text; items of any kind count.
+func TestTooManyElementsCountsStructureNotText(t *testing.T) {
+	t.Parallel()
+	text := `{"imageUrl": "` + strings.Repeat(`{\"a\",[1,2],`, maxBodyElements) + `"}`
+	require.Nil(t, tooManyElements([]byte(text)))
+	items := func(n int, item string) []byte {
+		return []byte(`{"scopes": [` + strings.TrimSuffix(strings.Repeat(item+", ", n), ", ") + `]}`)
+	}
+	require.Nil(t, tooManyElements(items(maxBodyElements, `"usage:read"`)))
+	require.NotNil(t, tooManyElements(items(maxBodyElements+1, `"usage:read"`)))
+	require.NotNil(t, tooManyElements(items(maxBodyElements+1, `{}`)))
+	require.Nil(t, tooManyElements(items(maxBodyElements/2, `{"points": [{}]}`)))
+	require.NotNil(t, tooManyElements(items(maxBodyElements/2+1, `{"points": [{}]}`)))
+}

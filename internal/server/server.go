@@ -120,6 +120,8 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		grpc.MaxSendMsgSize(cfg.MaxSendBytes),
+		// Requests are counted before they are decoded (see codec.go).
+		grpc.ForceServerCodecV2(newBoundedCodec()),
 		// A client pinging more often than every 10 s is cut off; idle
 		// connections are closed after 5 minutes and dead ones found by
 		// our own pings, so abandoned connections do not pile up.
