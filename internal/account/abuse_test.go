@@ -50,3 +50,58 @@ func TestRegistrationsCountOnceHashed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, registrations.Limit, n)
 }
+
+// TestSignInThrottlesCountAClientsWholeNetwork: an IPv6 client's /64 is
+// one client, and an IPv4-mapped address is its IPv4 address, so that
+// rotating addresses on one line buys no more guesses.
+func TestSignInThrottlesCountAClientsWholeNetwork(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	_, err := f.svc.Register(ctx, "owner@example.com", "correct horse battery", "")
+	require.NoError(t, err)
+	for i := range signInPair.Limit {
+		_, err := f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", fmt.Sprintf("2001:db8:0:1::%x", i+1))
+		require.ErrorIs(t, err, ErrBadCredentials)
+	}
+	var te *throttle.Error
+	_, err = f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "2001:db8:0:1:ffff::1")
+	require.ErrorAs(t, err, &te, "another address of the same /64")
+	require.Equal(t, signInPair.What, te.What)
+
+	for i := range signInPair.Limit {
+		_, err := f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "192.0.2.44")
+		require.ErrorIs(t, err, ErrBadCredentials, i)
+	}
+	_, err = f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "::ffff:192.0.2.44")
+	require.ErrorAs(t, err, &te, "the IPv4 address, written as IPv6")
+}
+
+// TestSignInFailuresAreCappedPerAccount: many addresses together get at
+// most 100 guesses at one account (NIST SP 800-63B §5.2.2); then the
+// account waits, the owner included, and a success forgets the count.
+func TestSignInFailuresAreCappedPerAccount(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newFixture(t)
+	_, err := f.svc.Register(ctx, "owner@example.com", "correct horse battery", "")
+	require.NoError(t, err)
+	for i := range signInAccount.Limit {
+		client := fmt.Sprintf("2001:db8:%x::1", i/signInPair.Limit)
+		_, err := f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", client)
+		require.ErrorIs(t, err, ErrBadCredentials, i)
+	}
+	var te *throttle.Error
+	_, err = f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "198.51.100.1")
+	require.ErrorAs(t, err, &te, "a fresh address is refused too")
+	require.Equal(t, signInAccount.What, te.What)
+	require.Equal(t, signInAccount.Block, te.RetryAfter)
+	_, err = f.svc.SignIn(ctx, "someone.else@example.com", "a wrong guess here", "198.51.100.1")
+	require.ErrorIs(t, err, ErrBadCredentials, "other accounts are not affected")
+
+	*f.now = f.now.Add(signInAccount.Block)
+	_, err = f.svc.SignIn(ctx, "owner@example.com", "correct horse battery", "192.0.2.1")
+	require.NoError(t, err, "the wait over, the owner signs in")
+	_, err = f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "198.51.100.2")
+	require.ErrorIs(t, err, ErrBadCredentials, "the success forgot the account's failures")
+}

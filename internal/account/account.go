@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smartimage/enhance/internal/auth"
+	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/throttle"
 )
@@ -33,15 +34,26 @@ var ErrBadCredentials = errors.New("the email or password is incorrect")
 const SessionTTL = time.Hour
 
 // The throttles. A failed sign-in counts against the account as seen from
-// its client's address, so that a stranger elsewhere cannot lock the
-// owner out, and against the address across accounts, so that one
-// address cannot try one password on every account.
+// its client's address, so that a stranger elsewhere does not lock the
+// owner out at the fifth failure; against the address across accounts,
+// so that one address cannot try one password on every account; and
+// against the account from everywhere, so that many addresses together
+// cannot guess without end (NIST SP 800-63B §5.2.2: at most 100
+// consecutive failures). An address is counted by its clientaddr.Bucket:
+// an IPv6 client's whole /64.
 var (
 	// signInPair: 5 failures, then a minute's wait, doubling with each
 	// further failure up to an hour; forgotten a day after the first, or
 	// when the owner signs in from that address.
 	signInPair = throttle.Rule{Name: "signin-pair", What: "failed sign-ins for this account from this address",
 		Limit: 5, Window: 24 * time.Hour, Block: time.Minute, MaxBlock: time.Hour}
+	// signInAccount: 100 failures from anywhere, then a minute's wait,
+	// doubling up to an hour; forgotten a day after the first, or when
+	// the owner signs in. It holds for every address alike: a stranger
+	// who spends 100 guesses (from 20 addresses at least) locks the owner
+	// out for minutes, which is the price of a bound on guessing.
+	signInAccount = throttle.Rule{Name: "signin-account", What: "failed sign-ins for this account",
+		Limit: 100, Window: 24 * time.Hour, Block: time.Minute, MaxBlock: time.Hour}
 	// signInAddress: 20 failures in 15 minutes block the address for 15.
 	signInAddress = throttle.Rule{Name: "signin-address", What: "failed sign-ins from this address",
 		Limit: 20, Window: 15 * time.Minute, Block: 15 * time.Minute}
@@ -152,7 +164,7 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 	defer turn.Leave()
 	var res *throttle.Reservation
 	if client != "" {
-		if res, err = s.throttle.Reserve(ctx, registrations.On(client)); err != nil {
+		if res, err = s.throttle.Reserve(ctx, registrations.On(clientaddr.Bucket(client))); err != nil {
 			return Registered{}, err
 		}
 		defer res.Release(ctx) // unless kept below
@@ -230,7 +242,8 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 		return SignedIn{}, err
 	}
 	defer turn.Leave()
-	res, err := s.throttle.Reserve(ctx, signInPair.On(normal, client), signInAddress.On(client))
+	bucket := clientaddr.Bucket(client)
+	res, err := s.throttle.Reserve(ctx, signInPair.On(normal, bucket), signInAddress.On(bucket), signInAccount.On(normal))
 	if err != nil {
 		return SignedIn{}, err
 	}
@@ -259,7 +272,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 	default:
 		return SignedIn{}, check
 	}
-	if err := res.Forget(ctx, signInPair); err != nil {
+	if err := res.Forget(ctx, signInPair, signInAccount); err != nil {
 		return SignedIn{}, err
 	}
 	tok, err := s.codec.New(auth.Session)

@@ -38,3 +38,32 @@ func TestShortDeadlinesBuyNoHashes(t *testing.T) {
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
 }
+
+// TestSignInFailuresAreCappedPerAccount: 20 addresses, each under its own
+// limits, together get 100 wrong passwords at one account, then every
+// address is refused on that account, and only on it.
+func TestSignInFailuresAreCappedPerAccount(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	resp := s.call(t, http.MethodPost, "/v1/accounts", map[string]any{"email": "target@example.com", "password": testPassword}, nil, nil)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	resp.Body.Close()
+	wrong := jsonBody(t, map[string]any{"email": "target@example.com", "password": "not the password at all"})
+	for i := range 20 {
+		c := s.from(t, fmt.Sprintf("127.0.1.%d", i+1))
+		for j := range 5 {
+			a := c.send(http.MethodPost, "/v1/sessions", "application/json", wrong, nil)
+			require.NoError(t, a.err)
+			require.Equal(t, http.StatusUnauthorized, a.status, "%d/%d: %s", i, j, a.body)
+		}
+	}
+	fresh := s.from(t, "127.0.2.1")
+	a := fresh.send(http.MethodPost, "/v1/sessions", "application/json", wrong, nil)
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusTooManyRequests, a.status, "%s", a.body)
+	require.Contains(t, a.problem.Detail, "too many failed sign-ins for this account")
+	a = fresh.send(http.MethodPost, "/v1/sessions", "application/json",
+		jsonBody(t, map[string]any{"email": "other@example.com", "password": "not the password at all"}), nil)
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusUnauthorized, a.status, "other accounts are not affected")
+}

@@ -73,3 +73,20 @@ func From(ctx context.Context) string {
 	addr, _ := ctx.Value(key{}).(string)
 	return addr
 }
+
+// Bucket is the part of addr that throttles count as one client: an IPv6
+// address's /64, which one customer's line is given whole, so that
+// rotating through its 2^64 addresses is one client; an IPv4-mapped IPv6
+// address as the IPv4 address it is; an IPv4 address as itself. What does
+// not parse is its own bucket.
+func Bucket(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	a = a.Unmap()
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a.WithZone(""), 64).Masked().String()
+}

@@ -28,3 +28,20 @@ func TestResolve(t *testing.T) {
 	require.Equal(t, "192.0.2.1", From(With(context.Background(), "192.0.2.1")))
 	require.Equal(t, "", From(context.Background()))
 }
+
+func TestBucket(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ addr, bucket string }{
+		{"203.0.113.9", "203.0.113.9"},
+		{"::ffff:203.0.113.9", "203.0.113.9"},
+		{"2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"},
+		{"2001:db8:1:2::1", "2001:db8:1:2::/64"},
+		{"2001:db8:1:3::1", "2001:db8:1:3::/64"},
+		{"fe80::1%eth0", "fe80::/64"},
+		{"::1", "::/64"},
+		{"", ""},
+		{"not an address", "not an address"},
+	} {
+		require.Equal(t, tt.bucket, Bucket(tt.addr), tt.addr)
+	}
+}

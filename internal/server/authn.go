@@ -23,7 +23,8 @@ import (
 // APIKeyHeader is the metadata key (and HTTP header) carrying the key.
 const APIKeyHeader = "x-api-key"
 
-// authFailures: failed authentications per client address. More than 20
+// authFailures: failed authentications per client address (its
+// clientaddr.Bucket: an IPv6 client's /64). More than 20
 // in a minute (the 21st) block the address for five minutes.
 var authFailures = throttle.Rule{Name: "auth-address", What: "failed authentications from this address",
 	Limit: 21, Window: time.Minute, Block: 5 * time.Minute}
@@ -65,7 +66,7 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 		return nil, apierror.New(codes.Unimplemented, apierror.Unimplemented, "unknown method "+method, "", 0).Err()
 	}
 	client := clientaddr.From(ctx)
-	limit := authFailures.On(client)
+	limit := authFailures.On(clientaddr.Bucket(client))
 	key, bearer := presented(ctx)
 	var (
 		p   auth.Principal
