@@ -276,7 +276,8 @@ func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quo
 	return ticket.Start(ctx, weight)
 }
 
-// colorHints converts hints from the API, checking colours.
+// colorHints converts hints from the API, checking colours and the
+// drawing they ask for.
 func colorHints(in []*enhancev1.ColorHint) ([]engine.ColorHint, error) {
 	out := make([]engine.ColorHint, len(in))
 	for i, h := range in {
@@ -289,6 +290,9 @@ func colorHints(in []*enhancev1.ColorHint) ([]engine.ColorHint, error) {
 			pts[k] = [2]int{int(p.GetX()), int(p.GetY())}
 		}
 		out[i] = engine.ColorHint{Points: pts, R: r, G: g, B: b, Width: int(h.GetWidthPixels())}
+	}
+	if err := engine.CheckHintWork(out); err != nil {
+		return nil, apierror.Param("hints", err)
 	}
 	return out, nil
 }

@@ -61,3 +61,25 @@ func TestRequestElementsAreBoundedBeforeDecoding(t *testing.T) {
 		}
 	}
 }
+
+// TestHintsThatTakeTooLongToDrawAreRefused: a wide stroke drawn back and
+// forth across the image costs far more to draw than its size suggests;
+// it is refused, naming hints, before anything is fetched or charged.
+func TestHintsThatTakeTooLongToDrawAreRefused(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	zigzag := make([]*enhancev1.Point, 2000)
+	for i := range zigzag {
+		zigzag[i] = &enhancev1.Point{X: int32(i % 2 * 255), Y: int32(i % 2 * 255)}
+	}
+	req := &enhancev1.ColorizeRequest{Image: tinyPNG(t, 256, 256), Hints: []*enhancev1.ColorHint{{Points: zigzag, Color: "#3366cc", WidthPixels: 64}}}
+	body, err := protojson.Marshal(req)
+	require.NoError(t, err)
+	a := s.send(http.MethodPost, "/v1/colorize", "application/json", body, map[string]string{"x-api-key": s.key})
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Equal(t, "INVALID_OPTION", a.problem.Code)
+	require.Equal(t, "hints", a.problem.Param)
+	require.Contains(t, a.problem.Detail, "too long for their width")
+	require.Zero(t, s.devBalance(t).Used)
+}

@@ -38,19 +38,22 @@ const maxHintPixels = 1 << 20
 // take minutes).
 const maxHintWork = 1 << 28
 
-// checkHintWork refuses hints whose drawing would exceed maxHintWork; it
-// needs only the points, so Plan can refuse them before any charge.
-func checkHintWork(hints []ColorHint) error {
+// CheckHintWork refuses hints whose drawing would exceed maxHintWork. It
+// needs only the points, so a caller can refuse them before any charge.
+func CheckHintWork(hints []ColorHint) error {
 	work := 0
 	for _, hint := range hints {
 		side := 2*(max(hint.Width, 1)/2) + 1
-		dots := 1
-		for k := 1; k < len(hint.Points); k++ {
-			a, b := hint.Points[k-1], hint.Points[k]
-			dots += max(abs(b[0]-a[0]), abs(b[1]-a[1]))
-		}
-		if work += dots * side * side; work > maxHintWork {
-			return fmt.Errorf("%w: the hints' strokes are too long for their width: drawing them would take more than %d pixel writes; use fewer or narrower strokes", ErrInvalidOption, maxHintWork)
+		for k := range hint.Points {
+			dots := 1 // the first point
+			if k > 0 {
+				a, b := hint.Points[k-1], hint.Points[k]
+				dots = max(abs(b[0]-a[0]), abs(b[1]-a[1]))
+			}
+			// Checked at each segment, so that the sum cannot overflow.
+			if work += dots * side * side; work > maxHintWork {
+				return fmt.Errorf("%w: the hints' strokes are too long for their width: drawing them would take more than %d pixel writes; use fewer or narrower strokes", ErrInvalidOption, maxHintWork)
+			}
 		}
 	}
 	return nil
@@ -127,7 +130,7 @@ func rasterizeHints(hints []ColorHint, w, h int) ([]bool, []float32, []float32, 
 	if err := checkHints(hints, w, h); err != nil {
 		return nil, nil, nil, err
 	}
-	if err := checkHintWork(hints); err != nil {
+	if err := CheckHintWork(hints); err != nil {
 		return nil, nil, nil, err
 	}
 	mask := make([]bool, w*h)
