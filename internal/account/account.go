@@ -155,16 +155,25 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 	if err := s.policy.check(password, email); err != nil {
 		return Registered{}, err
 	}
-	// A place in the hashing queue first: a flood is turned away before
-	// it costs a database write.
-	turn, err := s.hasher.Queue()
+	// A blocked address is refused on a read, before it takes a place in
+	// the hashing queue; then a place in the queue, of the few one
+	// address may hold, so that a flood is turned away before it costs a
+	// database write.
+	bucket := clientaddr.Bucket(client)
+	limit := registrations.On(bucket)
+	if client != "" {
+		if err := s.throttle.Check(ctx, limit); err != nil {
+			return Registered{}, err
+		}
+	}
+	turn, err := s.hasher.QueueFor(bucket)
 	if err != nil {
 		return Registered{}, err
 	}
 	defer turn.Leave()
 	var res *throttle.Reservation
 	if client != "" {
-		if res, err = s.throttle.Reserve(ctx, registrations.On(clientaddr.Bucket(client))); err != nil {
+		if res, err = s.throttle.Reserve(ctx, limit); err != nil {
 			return Registered{}, err
 		}
 		defer res.Release(ctx) // unless kept below
@@ -232,18 +241,26 @@ type SignedIn struct {
 // SignIn checks email and password and opens a session. Every failure is
 // ErrBadCredentials (or a throttle.Error once there are too many), so the
 // answer never tells whether the email exists. The attempt takes a place
-// in the hashing queue (or is refused as busy), then its place in the
-// throttles, before the password is hashed, and keeps the latter if the
-// password is wrong.
+// in the hashing queue (or is refused as busy: a client holds few
+// places), then its place in the throttles, before the password is
+// hashed, and keeps the latter if the password is wrong; a blocked one is
+// refused on a read before any of that.
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (SignedIn, error) {
 	normal := normalizeEmail(email)
-	turn, err := s.hasher.Queue()
+	bucket := clientaddr.Bucket(client)
+	limits := []throttle.Key{signInPair.On(normal, bucket), signInAddress.On(bucket), signInAccount.On(normal)}
+	// A blocked address or account is refused on a read, before it takes
+	// a place in the hashing queue or waits for a turn to write, so that
+	// a flood from it makes nobody else's sign-in busy.
+	if err := s.throttle.Check(ctx, limits...); err != nil {
+		return SignedIn{}, err
+	}
+	turn, err := s.hasher.QueueFor(bucket)
 	if err != nil {
 		return SignedIn{}, err
 	}
 	defer turn.Leave()
-	bucket := clientaddr.Bucket(client)
-	res, err := s.throttle.Reserve(ctx, signInPair.On(normal, bucket), signInAddress.On(bucket), signInAccount.On(normal))
+	res, err := s.throttle.Reserve(ctx, limits...)
 	if err != nil {
 		return SignedIn{}, err
 	}

@@ -125,12 +125,19 @@ func (s *Service) Delete(ctx context.Context, p auth.Principal, password string)
 	}
 	// Guessing the password through a stolen session is throttled like
 	// signing in: the attempt takes its place before the hash.
-	turn, err := s.hasher.Queue()
+	// A blocked account is refused on a read, and one account holds few
+	// places in the hashing queue, so that a flood through a stolen
+	// session makes nobody else's sign-in busy.
+	limit := erasures.On(p.AccountID)
+	if err := s.throttle.Check(ctx, limit); err != nil {
+		return err
+	}
+	turn, err := s.hasher.QueueFor("account:" + p.AccountID)
 	if err != nil {
 		return err
 	}
 	defer turn.Leave()
-	res, err := s.throttle.Reserve(ctx, erasures.On(p.AccountID))
+	res, err := s.throttle.Reserve(ctx, limit)
 	if err != nil {
 		return err
 	}

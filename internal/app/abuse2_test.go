@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
+	"github.com/smartimage/enhance/internal/config"
 )
 
 // TestShortDeadlinesBuyNoHashes: registrations sent with a deadline too
@@ -66,4 +69,52 @@ func TestSignInFailuresAreCappedPerAccount(t *testing.T) {
 		jsonBody(t, map[string]any{"email": "other@example.com", "password": "not the password at all"}), nil)
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusUnauthorized, a.status, "other accounts are not affected")
+}
+
+// TestBlockedAddressMakesNobodyBusy: a blocked address flooding sign-ins
+// is refused on a read, before it takes a place in the hashing queue or
+// waits for a turn to write, so that the owner, elsewhere, is served.
+func TestBlockedAddressMakesNobodyBusy(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, func(c *config.Config) { c.PasswordHashes = 2 })
+	owner := s.from(t, "127.0.0.2")
+	a := owner.send(http.MethodPost, "/v1/accounts", "application/json",
+		jsonBody(t, map[string]any{"email": "owner@example.com", "password": testPassword}), nil)
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	for i := range 25 { // 20 failures across accounts block the address
+		a := s.send(http.MethodPost, "/v1/sessions", "application/json",
+			jsonBody(t, map[string]any{"email": fmt.Sprintf("nobody%d@example.com", i), "password": "not the password at all"}), nil)
+		require.NoError(t, a.err)
+	}
+	flood := jsonBody(t, map[string]any{"email": "owner@example.com", "password": "not the password at all"})
+	a = s.send(http.MethodPost, "/v1/sessions", "application/json", flood, nil)
+	require.NoError(t, a.err)
+	require.Equal(t, http.StatusTooManyRequests, a.status)
+	require.Contains(t, a.problem.Detail, "too many failed sign-ins from this address")
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 60 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				s.send(http.MethodPost, "/v1/sessions", "application/json", flood, nil)
+			}
+		})
+	}
+	right := jsonBody(t, map[string]any{"email": "owner@example.com", "password": testPassword})
+	var statuses []int
+	for range 10 {
+		a := owner.send(http.MethodPost, "/v1/sessions", "application/json", right, nil)
+		require.NoError(t, a.err)
+		statuses = append(statuses, a.status)
+	}
+	close(stop)
+	wg.Wait()
+	require.Equal(t, slices.Repeat([]int{http.StatusOK}, 10), statuses)
 }

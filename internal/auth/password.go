@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -71,7 +72,15 @@ type Hasher struct {
 	// queue holds a token for every turn: a request hashing, or waiting
 	// to, or about to ask for a slot.
 	queue chan struct{}
+	// held counts the turns of each client (QueueFor), so that one client
+	// cannot fill the queue and make everyone else's sign-in busy.
+	mu   sync.Mutex
+	held map[string]int
 }
+
+// QueuePerClient is how many places in the queue one client may hold at
+// once: enough for a person's retry beside a sign-in still running.
+const QueuePerClient = 2
 
 // QueuePerSlot is how many requests may wait for each hashing slot.
 const QueuePerSlot = 4
@@ -104,7 +113,7 @@ func NewHasherCost(slots int, cost Cost) (*Hasher, error) {
 	if slots == 0 {
 		slots = DefaultHashSlots()
 	}
-	return &Hasher{cost: cost, slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot))}, nil
+	return &Hasher{cost: cost, slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot)), held: map[string]int{}}, nil
 }
 
 // Dummy is a hash of a random password at the Hasher's cost, made
@@ -169,29 +178,55 @@ func (e *BusyError) Is(target error) bool { return target == throttle.ErrThrottl
 // (Queue), then used for one hash or check, which waits for a slot, or
 // left unused. A Turn belongs to one request.
 type Turn struct {
-	h    *Hasher
-	done bool
+	h      *Hasher
+	client string
+	done   bool
 }
 
 // Queue takes a place in the queue, or refuses at once with a *BusyError
 // when it is full. Callers take it before anything that costs (a throttle
 // reservation is a database write), so that a flood is turned away for
 // nothing.
-func (h *Hasher) Queue() (*Turn, error) {
+func (h *Hasher) Queue() (*Turn, error) { return h.QueueFor("") }
+
+// QueueFor is Queue for a request of client (its address's throttle
+// bucket, or another name for who asks), who may hold at most
+// QueuePerClient places at once: one client's flood is refused as busy
+// while others still find room. An empty client is not counted (the
+// operator's own calls).
+func (h *Hasher) QueueFor(client string) (*Turn, error) {
+	if client != "" {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.held[client] >= QueuePerClient {
+			return nil, &BusyError{RetryAfter: time.Second}
+		}
+	}
 	select {
 	case h.queue <- struct{}{}:
-		return &Turn{h: h}, nil
 	default:
 		return nil, &BusyError{RetryAfter: time.Second}
 	}
+	if client != "" {
+		h.held[client]++
+	}
+	return &Turn{h: h, client: client}, nil
 }
 
 // Leave gives the place up; after Hash or Check it does nothing.
 func (t *Turn) Leave() {
-	if t != nil && !t.done {
-		t.done = true
-		<-t.h.queue
+	if t == nil || t.done {
+		return
 	}
+	t.done = true
+	if t.client != "" {
+		t.h.mu.Lock()
+		if t.h.held[t.client]--; t.h.held[t.client] <= 0 {
+			delete(t.h.held, t.client)
+		}
+		t.h.mu.Unlock()
+	}
+	<-t.h.queue
 }
 
 // slot waits for a hashing slot until ctx's deadline, less answerMargin.

@@ -175,3 +175,31 @@ func TestHasherRefusesEndedRequestsWithASlotFree(t *testing.T) {
 	require.Len(t, h.queue, 0)
 	require.Len(t, h.slots, 0)
 }
+
+// TestOneClientHoldsFewPlacesInTheQueue: one client's flood fills its own
+// few places, not the queue, so that others still get a turn.
+func TestOneClientHoldsFewPlacesInTheQueue(t *testing.T) {
+	t.Parallel()
+	h, err := NewHasherCost(2, Cost{MemoryKiB: 8, Passes: 1})
+	require.NoError(t, err)
+	var turns []*Turn
+	for range QueuePerClient {
+		turn, err := h.QueueFor("192.0.2.1")
+		require.NoError(t, err)
+		turns = append(turns, turn)
+	}
+	_, err = h.QueueFor("192.0.2.1")
+	var busy *BusyError
+	require.ErrorAs(t, err, &busy, "the client's places are taken")
+	other, err := h.QueueFor("192.0.2.2")
+	require.NoError(t, err, "another client finds room")
+	other.Leave()
+	turns[0].Leave()
+	turns[0].Leave() // twice does nothing
+	again, err := h.QueueFor("192.0.2.1")
+	require.NoError(t, err, "a place given up is the client's again")
+	again.Leave()
+	turns[1].Leave()
+	require.Empty(t, h.held)
+	require.Len(t, h.queue, 0)
+}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/smartimage/enhance/internal/store"
@@ -73,7 +72,9 @@ type Throttle struct {
 	// turn here, in order, and not in the database's lock, where SQLite's
 	// busy handler sleeps ever longer between tries and one unlucky
 	// writer (an image call's charge) can wait seconds while others pass.
-	writes sync.Mutex
+	// It is a one-place channel, not a mutex, so that a request waits for
+	// it only while its context lasts.
+	writes chan struct{}
 }
 
 // New returns a Throttle; now is the clock (time.Now when nil).
@@ -84,17 +85,20 @@ func New(s store.Throttles, now func() time.Time) (*Throttle, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Throttle{store: s, now: now}, nil
+	return &Throttle{store: s, now: now, writes: make(chan struct{}, 1)}, nil
 }
 
 // Reserve takes one attempt under every key at once, or none: a refusal
 // is an *Error naming what the first refusing key counts.
 func (t *Throttle) Reserve(ctx context.Context, keys ...Key) (*Reservation, error) {
 	limits := limitsOf(keys)
-	t.writes.Lock()
+	unlock, err := t.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
 	now := t.now()
 	id, err := t.store.ReserveAttempt(ctx, limits, now, now.Add(Hold))
-	t.writes.Unlock()
+	unlock()
 	if err != nil {
 		return nil, refusal(err, keys)
 	}
@@ -117,6 +121,16 @@ func (t *Throttle) Fail(ctx context.Context, keys ...Key) error {
 		return err
 	}
 	return r.Keep(ctx)
+}
+
+// lock waits for this process's turn to write, or until ctx ends.
+func (t *Throttle) lock(ctx context.Context) (unlock func(), err error) {
+	select {
+	case t.writes <- struct{}{}:
+		return func() { <-t.writes }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func limitsOf(keys []Key) []store.ThrottleLimit {
@@ -190,9 +204,12 @@ func (r *Reservation) settle(ctx context.Context, outcome func(Key) store.Thrott
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
-	r.t.writes.Lock()
-	err := r.t.store.SettleAttempt(ctx, r.id, r.limits, outcomes, r.t.now())
-	r.t.writes.Unlock()
+	unlock, err := r.t.lock(ctx)
+	if err != nil {
+		return fmt.Errorf("throttle: settle: %w", err)
+	}
+	err = r.t.store.SettleAttempt(ctx, r.id, r.limits, outcomes, r.t.now())
+	unlock()
 	if err != nil {
 		return fmt.Errorf("throttle: settle: %w", err)
 	}

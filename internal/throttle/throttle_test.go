@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 )
 
@@ -164,4 +165,54 @@ func newBenchThrottle(b *testing.B, now *time.Time) *Throttle {
 		b.Fatal(err)
 	}
 	return th
+}
+
+// stuckStore holds every ReserveAttempt until unstick is closed: a
+// database slow under a flood.
+type stuckStore struct {
+	*storesqlite.Store
+	entered chan struct{}
+	unstick chan struct{}
+}
+
+func (s stuckStore) ReserveAttempt(ctx context.Context, limits []store.ThrottleLimit, now, hold time.Time) (int64, error) {
+	s.entered <- struct{}{}
+	<-s.unstick
+	return s.Store.ReserveAttempt(ctx, limits, now, hold)
+}
+
+// TestWaitingToWriteEndsWithTheRequest: a request waiting for its turn
+// to write gives up when its context ends, not when the writer before it
+// is done.
+func TestWaitingToWriteEndsWithTheRequest(t *testing.T) {
+	t.Parallel()
+	db, err := storesqlite.Open(context.Background(), filepath.Join(t.TempDir(), "enhance.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	stuck := stuckStore{Store: db, entered: make(chan struct{}, 2), unstick: make(chan struct{})}
+	th, err := New(stuck, nil)
+	require.NoError(t, err)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := th.Reserve(context.Background(), addressRule.On("192.0.2.1"))
+		first <- err
+	}()
+	<-stuck.entered // the first holds the turn, stuck in the database
+
+	ctx, cancel := context.WithCancel(context.Background())
+	second := make(chan error, 1)
+	go func() {
+		_, err := th.Reserve(ctx, addressRule.On("192.0.2.2"))
+		second <- err
+	}()
+	cancel()
+	select {
+	case err := <-second:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(time.Minute):
+		t.Fatal("a cancelled request still waits for its turn to write")
+	}
+	close(stuck.unstick)
+	require.NoError(t, <-first)
 }
