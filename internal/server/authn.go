@@ -29,6 +29,10 @@ const APIKeyHeader = "x-api-key"
 var authFailures = throttle.Rule{Name: "auth-address", What: "failed authentications from this address",
 	Limit: 21, Window: time.Minute, Block: 5 * time.Minute}
 
+// failTimeout bounds the write that counts a failed authentication, which
+// runs even when the request has ended.
+const failTimeout = 10 * time.Second
+
 type authenticator struct {
 	verifier *auth.Verifier
 	store    authStore
@@ -83,7 +87,13 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 				return nil, terr
 			}
 			a.failed(ctx, client, key+bearer, err)
-			if terr := a.throttle.Fail(ctx, limit); terr != nil {
+			// Counted whatever becomes of the request now: a deadline
+			// ending between the audit and the count must not leave a
+			// failure on record that the throttle never saw.
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), failTimeout)
+			terr := a.throttle.Fail(fctx, limit)
+			cancel()
+			if terr != nil {
 				return nil, terr
 			}
 		}
