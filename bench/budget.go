@@ -97,6 +97,22 @@ func (h *harness) budget(b *strings.Builder) {
 	}
 	write("rgba-12mp.webp", rgba, engine.WebP)
 
+	// Files whose headers understate what Go's JPEG decoder allocates
+	// unless the model reads them as the decoder does (engine/memory.go):
+	// a progressive frame behind a stray byte, and the colour models the
+	// decoder converts to a second image (RGB to RGBA; CMYK, with a black
+	// plane). Flat, as an attacker would send them; image/jpeg writes none
+	// of these kinds.
+	writeRaw := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			fail(err)
+		}
+		progress("budget: wrote %s (%d bytes)", name, len(data))
+	}
+	writeRaw("progressive-hidden-12mp.jpg", enginetest.JPEGPadded(enginetest.FlatJPEG(4000, 3000, "\x01\x02\x03", true, -1), 1, 0x00))
+	writeRaw("rgb-ids-12mp.jpg", enginetest.FlatJPEG(4000, 3000, "RGB", false, -1))
+	writeRaw("cmyk-12mp.jpg", enginetest.FlatJPEG(4000, 3000, "CMYK", false, 0))
+
 	// The phases alone: decoding (to float planes) and encoding, then
 	// every operation with JPEG output (the cheapest encoder), then the
 	// other outputs.
@@ -139,6 +155,9 @@ func (h *harness) budget(b *strings.Builder) {
 		budgetCase{file: "gray-12mp.jpg", op: "colorize", out: engine.WebP},
 		budgetCase{file: "rgba16-12mp.png", op: "colorize", out: engine.WebP},
 	)
+	for _, f := range []string{"progressive-hidden-12mp.jpg", "rgb-ids-12mp.jpg", "cmyk-12mp.jpg"} {
+		cases = append(cases, budgetCase{file: f, op: "decode"}, budgetCase{file: f, op: "enhance:general", out: engine.JPEG})
+	}
 	raw, err := os.Create(filepath.Join(os.TempDir(), "budget-raw.jsonl"))
 	if err != nil {
 		fail(err)

@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"runtime"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -196,7 +197,11 @@ func TestSourceLayout(t *testing.T) {
 		{"gray and alpha PNG", enginetest.PNGOfZeros(w, h, 8, 4), 4 * px, 4},
 		{"paletted PNG", paletted.Bytes(), px, 3},
 		{"paletted PNG with alpha", palettedAlpha.Bytes(), px, 4},
-		{"gray JPEG", grayJPEG(t, w, h), px, 1},
+		{"gray JPEG (rounded up to whole 8×8 blocks)", grayJPEG(t, w, h), 40 * 32, 1},
+		{"RGB JPEG (converted to RGBA)", enginetest.FlatJPEG(w, h, "RGB", false, -1), 3*40*32 + 4*px, 3},
+		{"JPEG with Adobe transform 0 (RGB)", enginetest.FlatJPEG(w, h, "\x01\x02\x03", false, 0), 3*40*32 + 4*px, 3},
+		{"CMYK JPEG (a black plane, then CMYK)", enginetest.FlatJPEG(w, h, "CMYK", false, 0), 4*40*32 + 4*px, 3},
+		{"progressive YCbCrK JPEG", enginetest.FlatJPEG(w, h, "\x01\x02\x03\x04", true, 2), 5*4*40*32 + 4*px, 3},
 		{"colour JPEG (4:2:0 counted as 4:4:4)", readTestdata(t, "kodim23.jpg"), 3 * 768 * 512, 3},
 		{"progressive JPEG (with its coefficients)", readTestdata(t, "progressive.jpg"), -1, 3},
 	}
@@ -225,8 +230,8 @@ func TestSourceLayout(t *testing.T) {
 			require.GreaterOrEqual(t, got, l.planes-1)
 		})
 	}
-	require.True(t, jpegProgressive(readTestdata(t, "progressive.jpg")))
-	require.False(t, jpegProgressive(readTestdata(t, "kodim23.jpg")))
+	require.True(t, readJPEGFrame(readTestdata(t, "progressive.jpg")).progressive)
+	require.False(t, readJPEGFrame(readTestdata(t, "kodim23.jpg")).progressive)
 
 	// An interlaced PNG's passes are decoded apart first.
 	var interlaced bytes.Buffer
@@ -283,4 +288,96 @@ func TestMemoryFollowsTheWork(t *testing.T) {
 	// The issue's image: 25 MP of 16-bit RGBA in a 194 KB file.
 	issue := memory(enginetest.PNGOfZeros(5000, 5000, 16, 6), enhance)
 	require.Greater(t, issue, int64(1<<30), "its decoded planes alone are 400 MB")
+}
+
+// TestPlanSeesAHiddenProgressiveFrame: bytes that Go's JPEG decoder
+// passes over before the frame header (a stray byte, fill bytes, a
+// restart marker, 0xFF 0x00) do not hide that the frame is progressive,
+// whose coefficients the decoder keeps: the file decodes, and weighs
+// what the plain file weighs.
+func TestPlanSeesAHiddenProgressiveFrame(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	plain := enginetest.FlatJPEG(64, 48, "\x01\x02\x03", true, -1)
+	enhance := PlanOptions{Operation: OpEnhance}
+	want, err := e.Plan(plain, enhance)
+	require.NoError(t, err)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"a stray byte after the first segment", enginetest.JPEGPadded(plain, 1, 0x00)},
+		{"stray bytes after SOI's 0xFF 0x00", enginetest.JPEGPadded(plain, 0, 0xff, 0x00, 0x17, 0x2a)},
+		{"a restart marker after SOI", enginetest.JPEGPadded(plain, 0, 0xff, 0xd0)},
+		{"fill bytes and a restart marker", enginetest.JPEGPadded(plain, 1, 0xff, 0xff, 0xff, 0xd7)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, _, err := e.Decode(tt.data)
+			require.NoError(t, err, "Go's decoder takes it")
+			p, err := e.Plan(tt.data, enhance)
+			require.NoError(t, err)
+			require.Equal(t, want.Memory, p.Memory)
+		})
+	}
+	// A walk that finds no frame header assumes a progressive one.
+	require.Equal(t, jpegFrame{}, readJPEGFrame([]byte{0xff, 0xd8, 0xff, 0xda, 0, 8}))
+	cfg := image.Config{Width: 64, Height: 48, ColorModel: color.YCbCrModel}
+	require.Equal(t, jpegDecoder(plain, cfg), jpegDecoder([]byte{0xff, 0xd8, 0xff, 0xda}, cfg))
+}
+
+// decoderAllowance is what Go's JPEG decoder allocates whatever the
+// image's size: its Huffman and quantisation tables and read buffer
+// (about 20 KB measured), which the model's bytes a pixel leave out.
+const decoderAllowance = 64 << 10
+
+// TestJPEGDecoderAllocations: the model's decoder share covers what Go's
+// JPEG decoder allocates (runtime.MemStats.TotalAlloc across the decode,
+// an upper bound on what it holds) for every colour model and frame, the
+// tricks included. Not parallel: TotalAlloc counts the whole process, and
+// parallel tests wait until the serial ones are done.
+func TestJPEGDecoderAllocations(t *testing.T) {
+	e := newTestEngine(t)
+	ycc := "\x01\x02\x03"
+	baseline := enginetest.FlatJPEG(1000, 1000, ycc, false, -1)
+	// An Adobe segment with transform 0 after the scan: DecodeConfig has
+	// stopped before it and says YCbCr, the decoder reads it and converts
+	// to RGB.
+	lateAdobe := append(append([]byte{}, baseline[:len(baseline)-2]...),
+		0xff, 0xee, 0, 14, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, 0, 0xff, 0xd9)
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"gray", enginetest.FlatJPEG(1000, 1000, "\x01", false, -1)},
+		{"YCbCr", baseline},
+		{"progressive YCbCr", enginetest.FlatJPEG(1000, 1000, ycc, true, -1)},
+		{"progressive behind a stray byte", enginetest.JPEGPadded(enginetest.FlatJPEG(1000, 1000, ycc, true, -1), 1, 0x00)},
+		{"progressive behind a restart marker", enginetest.JPEGPadded(enginetest.FlatJPEG(1000, 1000, ycc, true, -1), 0, 0xff, 0xd0)},
+		{"RGB by component ids", enginetest.FlatJPEG(1000, 1000, "RGB", false, -1)},
+		{"RGB by Adobe transform", enginetest.FlatJPEG(1000, 1000, ycc, false, 0)},
+		{"RGB by an Adobe segment after the scan", lateAdobe},
+		{"CMYK", enginetest.FlatJPEG(1000, 1000, "CMYK", false, 0)},
+		{"progressive YCbCrK", enginetest.FlatJPEG(1000, 1000, ycc+"\x04", true, 2)},
+		{"a column, rounded up to 8 wide", enginetest.FlatJPEG(1, 65535, ycc, true, -1)},
+		{"a real progressive 4:2:0 photo", readTestdata(t, "progressive.jpg")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, format, err := e.DecodeConfig(tt.data)
+			require.NoError(t, err)
+			l := sourceLayout(tt.data, cfg, format)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err = codecs[JPEG].decode(tt.data)
+			runtime.ReadMemStats(&after)
+			require.NoError(t, err)
+			allocated := int64(after.TotalAlloc - before.TotalAlloc)
+			px := float64(l.pixels)
+			t.Logf("allocated %.2f bytes a pixel, model %.2f", float64(allocated)/px, float64(l.decoder)/px)
+			require.GreaterOrEqual(t, l.decoder+decoderAllowance, allocated)
+		})
+	}
 }

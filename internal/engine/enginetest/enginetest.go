@@ -95,6 +95,71 @@ func WebPCanvas(w, h int) []byte {
 	return b.Bytes()
 }
 
+// FlatJPEG is a flat (mid-grey) w×h JPEG of the kinds image/jpeg's
+// encoder does not write: progressive (one DC scan), RGB or CMYK, every
+// component sampled 4:4:4. ids names the components, one byte each: one
+// for gray, three for YCbCr ("\x01\x02\x03") or RGB ("RGB"), four for
+// CMYK or YCbCrK. An adobe transform of 0 or more adds an Adobe APP14
+// segment with it (0: RGB or CMYK, 1: YCbCr, 2: YCbCrK); -1 adds none.
+// Each 8×8 block is a bit or two, so 12 MP is tens of kilobytes.
+func FlatJPEG(w, h int, ids string, progressive bool, adobe int) []byte {
+	b := []byte{0xff, 0xd8}
+	segment := func(marker byte, body ...byte) {
+		b = append(b, 0xff, marker)
+		b = binary.BigEndian.AppendUint16(b, uint16(2+len(body)))
+		b = append(b, body...)
+	}
+	if adobe >= 0 {
+		segment(0xee, 'A', 'd', 'o', 'b', 'e', 0, 100, 0, 0, 0, 0, byte(adobe))
+	}
+	segment(0xdb, append([]byte{0}, bytes.Repeat([]byte{1}, 64)...)...) // quantisation table 0: all ones
+	sof := []byte{8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), byte(len(ids))}
+	sos := []byte{byte(len(ids))}
+	for _, id := range []byte(ids) {
+		sof = append(sof, id, 0x11, 0)
+		sos = append(sos, id, 0x00)
+	}
+	sofMarker, bitsPerBlock := byte(0xc0), 2 // DC difference 0, then end of block
+	if progressive {
+		sofMarker, bitsPerBlock = 0xc2, 1 // the DC scan alone
+	}
+	segment(sofMarker, sof...)
+	// One code of one bit, "0", for symbol 0: a DC difference of 0 and,
+	// for AC, the end of the block.
+	dht := make([]byte, 1+16+1) // class and table, 16 counts by length, the symbol
+	dht[1] = 1
+	segment(0xc4, dht...) // DC table 0
+	if !progressive {
+		dht[0] = 0x10
+		segment(0xc4, dht...) // AC table 0
+		sos = append(sos, 0, 63, 0)
+	} else {
+		sos = append(sos, 0, 0, 0)
+	}
+	segment(0xda, sos...)
+	blocks := ((w + 7) / 8) * ((h + 7) / 8) * len(ids)
+	bits := blocks * bitsPerBlock
+	b = append(b, make([]byte, bits/8)...)
+	if r := bits % 8; r != 0 {
+		b = append(b, byte(0xff>>r)) // padded with ones, never a whole 0xFF
+	}
+	return append(b, 0xff, 0xd9)
+}
+
+// JPEGPadded inserts pad after a JPEG's SOI marker and its first
+// segments marker segments: bytes that image/jpeg's decoder passes over
+// before the next marker (stray bytes, 0xFF fill bytes, a restart marker,
+// which has no length), and that a reader stopping at the first byte it
+// does not expect takes for the end of the headers. (Stray bytes right
+// after SOI make a file that Sniff does not take for a JPEG.)
+func JPEGPadded(b []byte, segments int, pad ...byte) []byte {
+	at := 2
+	for range segments {
+		at += 2 + int(binary.BigEndian.Uint16(b[at+2:]))
+	}
+	return append(append(append([]byte{}, b[:at]...), pad...), b[at:]...)
+}
+
 func grayJPEG(side int) []byte {
 	var buf bytes.Buffer
 	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, side, side)), nil); err != nil {
