@@ -1,9 +1,15 @@
 package account
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -104,4 +110,55 @@ func TestSignInFailuresAreCappedPerAccount(t *testing.T) {
 	require.NoError(t, err, "the wait over, the owner signs in")
 	_, err = f.svc.SignIn(ctx, "owner@example.com", "a wrong guess here", "198.51.100.2")
 	require.ErrorIs(t, err, ErrBadCredentials, "the success forgot the account's failures")
+}
+
+// unsettledStore fails every SettleAttempt: a database that takes the
+// account but then refuses the count.
+type unsettledStore struct{ *storesqlite.Store }
+
+func (unsettledStore) SettleAttempt(context.Context, int64, []store.ThrottleLimit, map[string]store.ThrottleOutcome, time.Time) error {
+	return errors.New("disk I/O error")
+}
+
+// TestRegistrationAnswersTheAccountItMade: an account made is answered
+// with its one-time key even when counting the registration fails; the
+// failure is logged.
+func TestRegistrationAnswersTheAccountItMade(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var logs bytes.Buffer
+	svc, err := New(Config{Store: unsettledStore{f.db}, Codec: f.svc.codec, Hasher: f.svc.hasher,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	reg, err := svc.Register(context.Background(), "kept@example.com", "correct horse battery", "192.0.2.8")
+	require.NoError(t, err)
+	require.NotEmpty(t, reg.Secret)
+	require.Contains(t, logs.String(), "registration not counted")
+}
+
+// lookupCounter counts AccountByEmail calls.
+type lookupCounter struct {
+	*storesqlite.Store
+	n *atomic.Int32
+}
+
+func (s lookupCounter) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
+	s.n.Add(1)
+	return s.Store.AccountByEmail(ctx, email)
+}
+
+// TestSignInRefusesHugeEmailsFirst: an email longer than any account's is
+// refused before it is normalised, looked up or hashed.
+func TestSignInRefusesHugeEmailsFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var n atomic.Int32
+	svc := *f.svc
+	svc.store = lookupCounter{Store: f.db, n: &n}
+	_, err := svc.SignIn(context.Background(), strings.Repeat("A", 4*maxEmailBytes+1)+"@example.com", "correct horse battery", "192.0.2.1")
+	require.ErrorIs(t, err, ErrBadCredentials)
+	require.Zero(t, n.Load(), "no database look-up")
+	_, err = svc.SignIn(context.Background(), "someone@example.com", "correct horse battery", "192.0.2.1")
+	require.ErrorIs(t, err, ErrBadCredentials)
+	require.NotZero(t, n.Load(), "an ordinary email is looked up")
 }

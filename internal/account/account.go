@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -80,6 +81,9 @@ type Config struct {
 	// Forget drops a key from the verification cache (auth.Verifier), so
 	// that an erased account's keys stop at once.
 	Forget func(keyID string)
+	// Log receives what fails without changing an answer (slog.Default()
+	// when nil).
+	Log *slog.Logger
 }
 
 // Service registers accounts and manages their sessions.
@@ -92,6 +96,7 @@ type Service struct {
 	now      func() time.Time
 	closed   bool
 	forget   func(keyID string)
+	log      *slog.Logger
 	// dummyHash is checked against when an email is unknown, so that a
 	// failed sign-in takes as long whether or not the account exists.
 	dummyHash string
@@ -104,6 +109,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Forget == nil {
 		cfg.Forget = func(string) {}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
 	}
 	now := cfg.Now
 	if now == nil {
@@ -126,7 +134,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	return &Service{
 		store: cfg.Store, codec: cfg.Codec, hasher: cfg.Hasher, throttle: t, policy: newPasswordPolicy(),
-		now: now, closed: cfg.RegistrationClosed, dummyHash: dummy, forget: cfg.Forget,
+		now: now, closed: cfg.RegistrationClosed, dummyHash: dummy, forget: cfg.Forget, log: cfg.Log,
 	}, nil
 }
 
@@ -208,7 +216,14 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 	err = s.store.CreateAccount(wctx, acct, info)
 	if err == nil || errors.Is(err, store.ErrConflict) || !storeAtFault(err) {
 		if kerr := res.Keep(ctx); kerr != nil {
-			return Registered{}, kerr
+			if err == nil {
+				// The account exists and its key is shown only now: a
+				// 500 would lose the key, and a retry would say "taken".
+				// One registration uncounted is the lesser harm.
+				s.log.ErrorContext(ctx, "registration not counted against its address", "err", kerr)
+			} else {
+				return Registered{}, kerr
+			}
 		}
 	}
 	if errors.Is(err, store.ErrConflict) {
@@ -246,6 +261,11 @@ type SignedIn struct {
 // hashed, and keeps the latter if the password is wrong; a blocked one is
 // refused on a read before any of that.
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (SignedIn, error) {
+	if len(email) > 4*maxEmailBytes {
+		// No account has one (registration refuses it): not worth
+		// normalising, a read or a hash.
+		return SignedIn{}, ErrBadCredentials
+	}
 	normal := normalizeEmail(email)
 	bucket := clientaddr.Bucket(client)
 	limits := []throttle.Key{signInPair.On(normal, bucket), signInAddress.On(bucket), signInAccount.On(normal)}
