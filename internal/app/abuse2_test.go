@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"sync"
@@ -15,6 +16,7 @@ import (
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // TestShortDeadlinesBuyNoHashes: registrations sent with a deadline too
@@ -117,4 +119,19 @@ func TestBlockedAddressMakesNobodyBusy(t *testing.T) {
 	close(stop)
 	wg.Wait()
 	require.Equal(t, slices.Repeat([]int{http.StatusOK}, 10), statuses)
+}
+
+// TestRequestTimeoutStaysUnderTheThrottlesHold: a request may not run so
+// long that its attempt in flight stops counting.
+func TestRequestTimeoutStaysUnderTheThrottlesHold(t *testing.T) {
+	t.Parallel()
+	load := func(timeout string) error {
+		_, err := config.Load([]string{"--data-dir", t.TempDir(), "--request-timeout", timeout}, func(string) string { return "" }, io.Discard)
+		return err
+	}
+	err := load(throttle.Hold.String())
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "--request-timeout must be under 10m0s")
+	require.Error(t, load("1h"))
+	require.NoError(t, load("9m"))
 }

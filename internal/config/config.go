@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smartimage/enhance/internal/throttle"
 )
 
 // Config is every setting of the server.
@@ -167,6 +169,11 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			errs = append(errs, fmt.Errorf("config: --%s must be positive", name))
 		}
+	}
+	if c.RequestTimeout >= throttle.Hold {
+		// A request still running past Hold has lost its place among the
+		// throttles' attempts in flight, which then stop counting it.
+		errs = append(errs, fmt.Errorf("config: --request-timeout must be under %s, how long a throttled attempt in flight is held", throttle.Hold))
 	}
 	if c.Workers <= 0 {
 		errs = append(errs, errors.New("config: --workers must be positive"))
