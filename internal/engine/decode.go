@@ -82,6 +82,13 @@ func (e *Engine) Decode(data []byte) (*Image, Format, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: the %s data is corrupt or truncated", ErrInvalidImage, format)
 	}
+	if s, ok := src.(*image.NYCbCrA); ok && !webpAlpha(data) {
+		// libwebp fills the alpha plane from the pixels whatever the
+		// header says; take the header's word (see webpAlpha).
+		for i := range s.A {
+			s.A[i] = 0xff
+		}
+	}
 	meta := ReadMetadata(data, format)
 	img := e.fromImage(src)
 	img.ICC = meta.ICC

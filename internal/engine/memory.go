@@ -13,9 +13,10 @@ import (
 // counted in bytes a pixel:
 //
 //   - the decoder's: its image at the bit depth and colour model the
-//     file declares (a 16-bit RGBA PNG: 8; a JPEG: 3, as if 4:4:4, since
-//     the header does not say), a progressive JPEG's coefficients (4 per
-//     component), an interlaced PNG's passes (one more image), libwebp's
+//     file declares (a 16-bit RGBA PNG: 8; a JPEG: 3, as if 4:4:4, at
+//     whole MCUs, and 4 more for the image an RGB or CMYK JPEG is
+//     converted to), a progressive JPEG's coefficients (4 per component;
+//     jpegDecoder), an interlaced PNG's passes (one more image), libwebp's
 //     WebAssembly instance (its copy of the file and its output, 8 a
 //     pixel, 22 with alpha; 4 for each frame of an animation);
 //   - the engine's float32 planes: one or three colour planes, plus alpha
@@ -237,9 +238,14 @@ func pngLayout(data []byte, cfg image.Config, px int64) (decoder, planes int64, 
 	return decoder, planes, deep
 }
 
-// webpAlpha reports whether a WebP may carry alpha: a lossless image
-// that says so, or an extended one whose alpha flag is set. A simple
-// lossy WebP never does.
+// webpAlpha reports whether a WebP carries alpha as libwebp's features
+// say (WebPGetFeatures' has_alpha): a simple lossy image never; a simple
+// lossless one when its alpha_is_used bit is set; an extended one when
+// its alpha flag is set or it has an ALPH chunk, which libwebp decodes
+// whatever the flag says. libwebp fills the alpha plane from the pixels
+// even when the header says none (a lossless image's bit is only a hint);
+// Decode then takes the header's word, as libwebp's dwebp does, so that
+// the engine holds what Plan weighed.
 func webpAlpha(data []byte) bool {
 	if len(data) < 25 {
 		return true // cannot tell: assume the heavier case
@@ -250,7 +256,20 @@ func webpAlpha(data []byte) bool {
 	case "VP8L": // signature 0x2f, then 14 bits each of width and height, then alpha_is_used
 		return binary.LittleEndian.Uint32(data[21:])>>28&1 == 1
 	case "VP8X":
-		return data[20]&0x10 != 0
+		if data[20]&0x10 != 0 {
+			return true
+		}
+		for i := 12; i+8 <= len(data); {
+			if string(data[i:i+4]) == "ALPH" {
+				return true
+			}
+			size := int(binary.LittleEndian.Uint32(data[i+4:]))
+			if size < 0 || size > len(data) {
+				break
+			}
+			i += 8 + size + size&1
+		}
+		return false
 	}
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/gen2brain/webp"
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/engine/enginetest"
@@ -378,6 +379,60 @@ func TestJPEGDecoderAllocations(t *testing.T) {
 			px := float64(l.pixels)
 			t.Logf("allocated %.2f bytes a pixel, model %.2f", float64(allocated)/px, float64(l.decoder)/px)
 			require.GreaterOrEqual(t, l.decoder+decoderAllowance, allocated)
+		})
+	}
+}
+
+// TestWebPAlphaIsTheHeaders: libwebp fills the alpha plane from the
+// pixels whatever the header says, so a file whose header denies its
+// alpha (a lossless image with alpha_is_used clear, an extended one with
+// its alpha flag clear but an ALPH chunk) would decode to more planes than
+// Plan weighed. The engine holds what the header declares, as libwebp's
+// features report it.
+func TestWebPAlphaIsTheHeaders(t *testing.T) {
+	t.Parallel()
+	e := newTestEngine(t)
+	const w, h = 64, 48
+	m := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 31)
+	}
+	var buf bytes.Buffer
+	require.NoError(t, webp.Encode(&buf, m, webp.Options{Lossless: true}))
+	lossless := buf.Bytes()
+	require.Equal(t, "VP8L", string(lossless[12:16]))
+	hidden := append([]byte{}, lossless...)
+	hidden[24] &^= 0x10 // alpha_is_used: bit 28 of the word after the signature
+	transparent := &Image{Width: w, Height: h, Planes: [][]float32{make([]float32, w*h), make([]float32, w*h), make([]float32, w*h)}, Alpha: make([]float32, w*h)}
+	for i := range transparent.Alpha {
+		transparent.Alpha[i] = float32(i%7) / 7
+	}
+	lossy, err := e.Encode(transparent, EncodeOptions{Format: WebP})
+	require.NoError(t, err)
+	require.Equal(t, "VP8X", string(lossy[12:16]))
+	unflagged := append([]byte{}, lossy...)
+	unflagged[20] &^= 0x10
+	tests := []struct {
+		name  string
+		data  []byte
+		alpha bool
+	}{
+		{"lossless with alpha", lossless, true},
+		{"lossless denying its alpha", hidden, false},
+		{"lossy with alpha", lossy, true},
+		{"an ALPH chunk behind a clear flag", unflagged, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.alpha, webpAlpha(tt.data))
+			cfg, format, err := e.DecodeConfig(tt.data)
+			require.NoError(t, err)
+			l := sourceLayout(tt.data, cfg, format)
+			img, _, err := e.Decode(tt.data)
+			require.NoError(t, err)
+			require.Equal(t, tt.alpha, img.Alpha != nil)
+			require.LessOrEqual(t, int64(len(img.Planes))+map[bool]int64{true: 1}[img.Alpha != nil], l.planes)
 		})
 	}
 }
