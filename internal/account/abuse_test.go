@@ -162,3 +162,19 @@ func TestSignInRefusesHugeEmailsFirst(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadCredentials)
 	require.NotZero(t, n.Load(), "an ordinary email is looked up")
 }
+
+// TestDifferentDomainsAreDifferentAccounts: straße.de is not strasse.de.
+func TestDifferentDomainsAreDifferentAccounts(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	a, err := f.svc.Register(ctx, "user@stra\u00dfe.de", "correct horse battery", "")
+	require.NoError(t, err)
+	require.Equal(t, "user@stra\u00dfe.de", a.Account.Email)
+	b, err := f.svc.Register(ctx, "user@strasse.de", "correct horse battery", "")
+	require.NoError(t, err, "the real strasse.de is not taken")
+	require.NotEqual(t, a.Account.ID, b.Account.ID)
+	in, err := f.svc.SignIn(ctx, "USER@STRASSE.DE", "correct horse battery", "192.0.2.1")
+	require.NoError(t, err)
+	require.Equal(t, b.Account.ID, in.Session.AccountID)
+}

@@ -71,6 +71,18 @@ func TestEmailRules(t *testing.T) {
 		{"Jose\u0301@example.com", "jos\u00e9@example.com"},
 		{"jos\u00e9@example.com", "jos\u00e9@example.com"},
 		{"dev@localhost", "dev@localhost"},
+		// The domain as DNS maps it (UTS 46 non-transitional): ß and ς
+		// stay, capitals and full-width letters do not.
+		{"User@Straße.DE", "user@straße.de"},
+		{"user@strasse.de", "user@strasse.de"},
+		{"user@σολος.gr", "user@σολος.gr"},
+		{"user@Ｅxample.com", "user@example.com"},
+		// The local part lower-cased, not folded: ß is not ss.
+		{"Straße@example.com", "straße@example.com"},
+		// Zero-width non-joiner and joiner, which Persian and Indic
+		// words need.
+		{"می‌خواهم@example.com", "می‌خواهم@example.com"},
+		{"क्‍ष@example.com", "क्‍ष@example.com"},
 	} {
 		got, err := validateEmail(tt.in)
 		require.NoError(t, err, tt.in)
