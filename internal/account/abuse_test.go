@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 	"github.com/smartimage/enhance/internal/throttle"
@@ -177,4 +179,56 @@ func TestDifferentDomainsAreDifferentAccounts(t *testing.T) {
 	in, err := f.svc.SignIn(ctx, "USER@STRASSE.DE", "correct horse battery", "192.0.2.1")
 	require.NoError(t, err)
 	require.Equal(t, b.Account.ID, in.Session.AccountID)
+}
+
+// TestLegacyAccountsKeepTheirSignIns: accounts stored before emails had a
+// normal form in the database get it at start, so that a new account
+// under another spelling (which COLLATE NOCASE, ASCII only, let through)
+// cannot be registered and take their sign-ins; legacy accounts whose
+// normal forms collide each keep their own spelling and the normal form
+// stays taken.
+func TestLegacyAccountsKeepTheirSignIns(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := storesqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	hash, err := auth.HashPassword("correct horse battery")
+	require.NoError(t, err)
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	for id, email := range map[string]string{
+		"elodie": "\u00c9LODIE@example.com",
+		"zoe1":   "Zo\u00cb@example.com", "zoe2": "zo\u00eb@example.com", // two accounts to COLLATE NOCASE
+	} {
+		require.NoError(t, db.CreateAccount(ctx, store.Account{ID: id, Email: email, PasswordHash: hash, CreateTime: now},
+			store.APIKey{ID: "k" + id, AccountID: id, SecretHash: []byte{1}, CreateTime: now}))
+	}
+	codec, err := auth.NewCodec(bytes.Repeat([]byte{1}, auth.MinCodecSecret))
+	require.NoError(t, err)
+	hasher, err := auth.NewHasherCost(4, auth.Cost{MemoryKiB: 8, Passes: 1})
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	svc, err := New(Config{Store: db, Codec: codec, Hasher: hasher, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.Contains(t, logs.String(), "zoe1,zoe2", "the collision is reported")
+
+	_, err = svc.Register(ctx, "\u00e9lodie@example.com", "another long password", "")
+	require.ErrorIs(t, err, ErrEmailTaken, "the legacy account's address is taken in every spelling")
+	in, err := svc.SignIn(ctx, "\u00c9LODIE@example.com", "correct horse battery", "192.0.2.1")
+	require.NoError(t, err)
+	require.Equal(t, "elodie", in.Session.AccountID)
+
+	_, err = svc.Register(ctx, "ZO\u00cb@example.com", "another long password", "")
+	require.ErrorIs(t, err, ErrEmailTaken, "a collided address stays taken")
+	for typed, id := range map[string]string{"Zo\u00cb@example.com": "zoe1", "zo\u00eb@example.com": "zoe2"} {
+		in, err := svc.SignIn(ctx, typed, "correct horse battery", "192.0.2.1")
+		require.NoError(t, err, typed)
+		require.Equal(t, id, in.Session.AccountID, "each signs in with its own spelling")
+	}
+
+	// A second start finds nothing left to fill in.
+	logs.Reset()
+	_, err = New(Config{Store: db, Codec: codec, Hasher: hasher, Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.Empty(t, logs.String())
 }

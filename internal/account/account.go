@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"time"
@@ -128,6 +129,9 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := fillEmailKeys(cfg.Store, cfg.Log); err != nil {
+		return nil, err
+	}
 	dummy, err := cfg.Hasher.Dummy()
 	if err != nil {
 		return nil, err
@@ -198,7 +202,7 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		return Registered{}, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	acct := store.Account{ID: newID(), Email: email, PasswordHash: hash, CreateTime: now}
+	acct := store.Account{ID: newID(), Email: email, EmailKey: email, PasswordHash: hash, CreateTime: now}
 	info := store.APIKey{
 		ID:          key.ID,
 		AccountID:   acct.ID,
@@ -332,8 +336,11 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 // for an account registered before emails were normalised, as it was
 // typed then (the database compares ASCII letters without case).
 func (s *Service) lookup(ctx context.Context, typed, normal string) (store.Account, bool, error) {
-	acct, err := s.store.AccountByEmail(ctx, normal)
-	if raw := strings.TrimSpace(typed); errors.Is(err, store.ErrNotFound) && raw != normal {
+	acct, err := s.store.AccountByEmailKey(ctx, normal)
+	if raw := strings.TrimSpace(typed); errors.Is(err, store.ErrNotFound) {
+		// Only a legacy account whose normal form collided with another's
+		// (fillEmailKeys) has none to find it by: it is found by its own
+		// spelling, as before.
 		acct, err = s.store.AccountByEmail(ctx, raw)
 	}
 	switch {
@@ -365,4 +372,55 @@ const (
 // newID returns a random account id: 130 bits in lowercase base32.
 func newID() string {
 	return strings.ToLower(rand.Text())
+}
+
+// fillEmailKeys gives every account stored before emails had a normal
+// form in the database its normal form (store.Account.EmailKey), once, at
+// start: the normalisation is Go code the database cannot run. Accounts
+// whose normal forms collide (ÉLODIE and élodie were two accounts to
+// COLLATE NOCASE) are logged and each given a key no email maps to (the
+// normal form, NUL, its id): neither is found under the other's
+// spelling, each still signs in with its own as typed (lookup), and the
+// normal form stays taken, so that nobody registers it anew and takes
+// their sign-ins. Which of them is the person's is an operator's call.
+func fillEmailKeys(db store.Accounts, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	legacy, err := db.AccountsWithoutEmailKey(ctx)
+	if err != nil {
+		return fmt.Errorf("account: fill email keys: %w", err)
+	}
+	byKey := map[string][]store.Account{}
+	var keys []string
+	for _, a := range legacy {
+		k := normalizeEmail(a.Email)
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], a)
+	}
+	for _, k := range keys {
+		accts := byKey[k]
+		if len(accts) == 1 {
+			err := db.SetEmailKey(ctx, accts[0].ID, k)
+			if !errors.Is(err, store.ErrConflict) {
+				if err != nil {
+					return fmt.Errorf("account: fill email keys: %w", err)
+				}
+				continue
+			}
+			// Taken by an account made since (by an older instance
+			// sharing the database): that one keeps it.
+		}
+		ids := make([]string, len(accts))
+		for i, a := range accts {
+			ids[i] = a.ID
+			if err := db.SetEmailKey(ctx, a.ID, k+"\x00"+a.ID); err != nil {
+				return fmt.Errorf("account: fill email keys: %w", err)
+			}
+		}
+		log.WarnContext(ctx, "accounts whose emails are one address once normalised: each signs in only with its email as stored",
+			"accounts", strings.Join(ids, ","))
+	}
+	return nil
 }

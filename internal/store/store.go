@@ -31,6 +31,9 @@ type Account struct {
 	CreateTime   time.Time
 	// Plan names the account's plan ("free" unless an operator changed it).
 	Plan string
+	// EmailKey is the email's normal form, unique among accounts; empty
+	// for an account stored before it existed and not yet filled in.
+	EmailKey string
 }
 
 // APIKey is one credential of an account. The secret itself is never kept:
@@ -170,6 +173,16 @@ type Accounts interface {
 	Account(ctx context.Context, id string) (Account, error)
 	// AccountByEmail finds an account by email, ignoring case.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
+	// AccountByEmailKey finds an account by its EmailKey; ErrNotFound if
+	// absent.
+	AccountByEmailKey(ctx context.Context, key string) (Account, error)
+	// AccountsWithoutEmailKey lists the accounts whose EmailKey is not
+	// filled in (stored before it existed).
+	AccountsWithoutEmailKey(ctx context.Context) ([]Account, error)
+	// SetEmailKey fills in an account's EmailKey; ErrConflict when another
+	// account holds it (CreateAccount likewise), or holds key + "\x00" +
+	// its id: a legacy collision, which keeps key taken.
+	SetEmailKey(ctx context.Context, id, key string) error
 	// DeleteAccount erases an account with everything stored of it: keys,
 	// sessions, audit events, ledger entries and idempotent calls.
 	DeleteAccount(ctx context.Context, id string) error

@@ -140,9 +140,13 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 // CreateAccount implements store.Store.
 func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
 	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if err := emailKeyFree(ctx, tx, a.EmailKey); err != nil {
+			return fmt.Errorf("storesqlite: account %q: %w", a.Email, err)
+		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO accounts (id, email, password_hash, create_time, plan) VALUES (?, ?, ?, ?, ?)`,
-			a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro(), cmp.Or(a.Plan, "free"))
+			`INSERT INTO accounts (id, email, password_hash, create_time, plan, email_key) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.ID, a.Email, a.PasswordHash, a.CreateTime.UnixMicro(), cmp.Or(a.Plan, "free"),
+			sql.NullString{String: a.EmailKey, Valid: a.EmailKey != ""})
 		if err != nil {
 			if isUniqueViolation(err) {
 				return fmt.Errorf("storesqlite: account %q: %w", a.Email, store.ErrConflict)
@@ -197,14 +201,78 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &e) && (e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY)
 }
 
-const accountColumns = `id, email, password_hash, create_time, plan`
+const accountColumns = `id, email, password_hash, create_time, plan, coalesce(email_key, '')`
+
+// emailKeyFree is ErrConflict when an account holds key, or holds it as
+// a legacy collision (key, NUL, its id): the normal form stays taken.
+func emailKeyFree(ctx context.Context, tx *sql.Tx, key string) error {
+	if key == "" {
+		return nil
+	}
+	var n int
+	err := tx.QueryRowContext(ctx,
+		`SELECT count(*) FROM accounts WHERE email_key = ? OR (email_key > ? AND email_key < ?)`,
+		key, key+"\x00", key+"\x01").Scan(&n)
+	if err != nil {
+		return fmt.Errorf("storesqlite: check email key: %w", err)
+	}
+	if n > 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+// AccountByEmailKey implements store.Store.
+func (s *Store) AccountByEmailKey(ctx context.Context, key string) (store.Account, error) {
+	return scanAccount(s.db.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key = ?`, key))
+}
+
+// AccountsWithoutEmailKey implements store.Store.
+func (s *Store) AccountsWithoutEmailKey(ctx context.Context) ([]store.Account, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key IS NULL ORDER BY create_time, id`)
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// SetEmailKey implements store.Store.
+func (s *Store) SetEmailKey(ctx context.Context, id, key string) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		if base, _, legacy := strings.Cut(key, "\x00"); !legacy {
+			if err := emailKeyFree(ctx, tx, base); err != nil {
+				return fmt.Errorf("storesqlite: email key of %s: %w", id, err)
+			}
+		}
+		res, err := tx.ExecContext(ctx, `UPDATE accounts SET email_key = ? WHERE id = ?`, key, id)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("storesqlite: email key of %s: %w", id, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("storesqlite: set email key: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
 
 func scanAccount(row scanner) (store.Account, error) {
 	var (
 		a       store.Account
 		created int64
 	)
-	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &a.Plan)
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &created, &a.Plan, &a.EmailKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Account{}, store.ErrNotFound
 	}
