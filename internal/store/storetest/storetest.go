@@ -122,6 +122,33 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, events[1], page[0])
 	})
+	t.Run("EmailKeys", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "old1", "\u00c9LODIE@example.com", "k1", now)
+		seedAccount(t, s, "old2", "zo\u00eb@example.com", "k2", now)
+		legacy, err := s.AccountsWithoutEmailKey(ctx)
+		require.NoError(t, err)
+		require.Len(t, legacy, 2)
+		require.NoError(t, s.SetEmailKey(ctx, "old1", "\u00e9lodie@example.com"))
+		require.NoError(t, s.SetEmailKey(ctx, "old2", "zo\u00eb@example.com\x00old2"))
+		a, err := s.AccountByEmailKey(ctx, "\u00e9lodie@example.com")
+		require.NoError(t, err)
+		require.Equal(t, "old1", a.ID)
+		_, err = s.AccountByEmailKey(ctx, "zo\u00eb@example.com")
+		require.ErrorIs(t, err, store.ErrNotFound, "a collision's key is found by no email")
+		for _, key := range []string{"\u00e9lodie@example.com", "zo\u00eb@example.com"} {
+			err := s.CreateAccount(ctx, store.Account{ID: "new", Email: key, EmailKey: key, PasswordHash: "x", CreateTime: now},
+				store.APIKey{ID: "knew", AccountID: "new", SecretHash: []byte{1}, CreateTime: now})
+			require.ErrorIs(t, err, store.ErrConflict, key)
+		}
+		legacy, err = s.AccountsWithoutEmailKey(ctx)
+		require.NoError(t, err)
+		require.Empty(t, legacy)
+	})
+
 	t.Run("SessionsAndDeletion", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
