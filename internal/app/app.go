@@ -166,7 +166,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, Hasher: hasher, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget})
+	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, Hasher: hasher, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget, Log: log})
 	if err != nil {
 		return nil, err
 	}
