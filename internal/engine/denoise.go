@@ -32,21 +32,28 @@ func (d Denoise) Apply(img *Image, workers int) (map[string]string, bool) {
 	if sigma < d.MinSigma {
 		return nil, false
 	}
-	luma := img.Luma(workers)
 	s := float32(sigma / 255)
 	w, h := img.Width, img.Height
 	// eps = 4σ²: a window whose variance is mostly noise is flattened.
-	smooth := guidedFilter(luma, luma, w, h, d.Radius, 4*s*s, workers)
+	eps := 4 * s * s
 	if img.Gray() {
-		img.Planes[0] = smooth
-	} else {
-		ycc := toYCbCr(img, workers)
-		ycc[0] = smooth
-		for c := 1; c < 3; c++ {
-			ycc[c] = guidedFilter(smooth, ycc[c], w, h, d.ChromaRadius, 4*s*s, workers)
-		}
-		img.Planes = fromYCbCr(ycc, w, h, workers)
+		// The plane is its own guide, smoothed in place.
+		newGuided(w, h, false).filter(img.Planes[0], img.Planes[0], w, h, d.Radius, eps, workers)
+		return map[string]string{"sigma": formatFloat(float32(sigma))}, true
 	}
+	// Four planes beside the image's, as the pipelines' work is counted
+	// (memory.go): the luma, smoothed in place, and the filters' three;
+	// the image's planes turn into Y, Cb and Cr in place, and Y, which
+	// the smoothed luma replaces, becomes the chroma filters' fourth.
+	luma := img.Luma(workers)
+	g := newGuided(w, h, false)
+	g.filter(luma, luma, w, h, d.Radius, eps, workers)
+	ycc := toYCbCrInPlace(img.Planes, w, h, workers)
+	g.corrIP, ycc[0] = ycc[0], luma
+	for c := 1; c < 3; c++ {
+		g.filter(luma, ycc[c], w, h, d.ChromaRadius, eps, workers)
+	}
+	img.Planes = fromYCbCr(ycc, w, h, workers)
 	return map[string]string{"sigma": formatFloat(float32(sigma))}, true
 }
 

@@ -146,6 +146,22 @@ func toYCbCr(img *Image, workers int) [][]float32 {
 	return [][]float32{y, cb, cr}
 }
 
+// toYCbCrInPlace is toYCbCr writing over the R, G, B planes, which come
+// back as Y, Cb, Cr: no plane allocated.
+func toYCbCrInPlace(planes [][]float32, w, h, workers int) [][]float32 {
+	r, g, b := planes[0][:w*h], planes[1][:w*h], planes[2][:w*h]
+	parallelRows(h, workers, func(y0, y1 int) {
+		for i := y0 * w; i < y1*w; i++ {
+			rr, gg, bb := r[i], g[i], b[i]
+			yy := 0.299*rr + 0.587*gg + 0.114*bb
+			r[i] = yy
+			g[i] = (bb - yy) * 0.5643
+			b[i] = (rr - yy) * 0.7133
+		}
+	})
+	return [][]float32{r, g, b}
+}
+
 // fromYCbCr inverts toYCbCr in place, clamping to [0, 1]: the planes come
 // back as R, G, B. Reusing them spares three image-sized allocations,
 // whose first-touch page faults cost more than the arithmetic.
