@@ -82,7 +82,10 @@ func estimateNoise(plane func(int) float32, w, h int) float64 {
 	}
 	// A sparse grid of about 100k samples keeps this cheap at any size.
 	step := max(1, int(math.Sqrt(float64(w*h)/100000)))
-	var grads, resps []float32
+	// Sized once: grown by append, the two slices allocated five times
+	// their size (13 MB for a 0.3 MP image).
+	samples := ((h - 2 + step - 1) / step) * ((w - 2 + step - 1) / step)
+	grads, resps := make([]float32, 0, samples), make([]float32, 0, samples)
 	maxGrad := float32(0)
 	for y := 1; y < h-1; y += step {
 		for x := 1; x < w-1; x += step {

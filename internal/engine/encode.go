@@ -43,6 +43,7 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 	}
 	quality := opts.quality()
 	var buf bytes.Buffer
+	var data []byte // the JPEG encoder's own output, not copied into buf
 	var err error
 	switch opts.Format {
 	case PNG:
@@ -55,7 +56,6 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 			err = enc.Encode(&buf, e.toImage(img, img.Alpha != nil))
 		}
 	case JPEG:
-		var data []byte
 		src := img
 		if img.Alpha != nil { // JPEG has no alpha: composite over white
 			src = flattenOverWhite(img, e.cfg.Workers)
@@ -67,7 +67,6 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 			m = e.toYCbCr420(src)
 		}
 		data, err = encodeJPEG(m, quality, e.cfg.Workers)
-		buf.Write(data)
 	case WebP:
 		err = webp.Encode(&buf, e.toImage(img, img.Alpha != nil), webp.Options{Quality: quality, Method: 4})
 	default:
@@ -76,7 +75,10 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode %s: %w", opts.Format, err)
 	}
-	return embedICC(buf.Bytes(), opts.Format, img.ICC, img.Alpha != nil, img.Width, img.Height)
+	if data == nil {
+		data = buf.Bytes()
+	}
+	return embedICC(data, opts.Format, img.ICC, img.Alpha != nil, img.Width, img.Height)
 }
 
 // toImage16 keeps 16 bits per sample for PNG output of a 16-bit source.

@@ -42,22 +42,36 @@ import (
 // weighs 1.58 GiB.
 
 // workCost is an operation's working copies, in float32 planes of the
-// work size: perPlane for each of the image's planes, plus fixed.
-type workCost struct{ perPlane, fixed int64 }
+// work size: perPlane for each of the image's planes, plus fixed, plus
+// dehaze planes of at most dehazeWorkPixels (Dehaze's reduced copy).
+type workCost struct{ perPlane, fixed, dehaze int64 }
 
 // The working copies, measured.
 var (
+	//
+	// A pipeline's are everything its steps allocate, added up as if
+	// every step ran (the worst content: noisy, hazy, with skin), since
+	// the collector (GOGC=100) may leave one step's planes unreclaimed
+	// while the next allocates its own: measured with TotalAlloc per step
+	// (TestPipelineWorkCoversItsAllocations). General: the noise estimate
+	// (up to 2 planes of samples on a small image) and Denoise's 4, local
+	// contrast's 2, sharpening's 3. Portrait adds skin masks (3 planes
+	// each, in white balance, skin smoothing and sharpening) and skin
+	// smoothing's luma and guided filter. Landscape: General's and
+	// Dehaze's, which estimates the transmission on a copy of at most
+	// dehazeWorkPixels (the copy, the dark channel, the haze lines and a
+	// guided filter: 18 planes of it) and brings it to full size (2).
 	pipelineCost = map[EnhancementType]workCost{
-		General:   {0, 4},
-		Portrait:  {4, 4}, // skin smoothing keeps several planes per channel
-		Landscape: {0, 5},
+		General:   {0, 11, 0},
+		Portrait:  {4, 13, 0},
+		Landscape: {0, 13, 18},
 	}
-	upscaleCost  = workCost{1, 3}  // at the output's size
-	colorizeCost = workCost{0, 24} // luma, chroma, hints, pyramid, guided filter
+	upscaleCost  = workCost{1, 3, 0}  // at the output's size
+	colorizeCost = workCost{0, 24, 0} // luma, chroma, hints, pyramid, guided filter
 	// referenceCost: a reference photo's working planes (its YCbCr, its
 	// remapped luma and local statistics), at its own size; the target
 	// gains referenceTarget planes of local statistics.
-	referenceCost   = workCost{1, 8}
+	referenceCost   = workCost{1, 8, 0}
 	referenceTarget = int64(4)
 )
 
@@ -81,7 +95,7 @@ func planeBytes(px, n int64) int64 { return 4 * px * n }
 
 // work is the bytes of c's working copies on px pixels of l's planes.
 func (c workCost) work(l layout, px int64) int64 {
-	return planeBytes(px, c.perPlane*l.planes+c.fixed)
+	return planeBytes(px, c.perPlane*l.planes+c.fixed) + planeBytes(min(px, dehazeWorkPixels), c.dehaze)
 }
 
 // held is what the decoded source holds: the decoder's image, the planes
@@ -95,11 +109,16 @@ func (l layout) held() int64 {
 }
 
 func enhanceMemory(l layout, pipeline EnhancementType, out Format) int64 {
+	return l.held() + pipelineWork(l, pipeline) + encodeMemory(l, out, l.pixels)
+}
+
+// pipelineWork is the working copies of pipeline on l's image.
+func pipelineWork(l layout, pipeline EnhancementType) int64 {
 	cost, ok := pipelineCost[pipeline]
 	if !ok {
 		cost = pipelineCost[General]
 	}
-	return l.held() + cost.work(l, l.pixels) + encodeMemory(l, out, l.pixels)
+	return cost.work(l, l.pixels)
 }
 
 func upscaleMemory(l layout, factor int, out Format) int64 {
@@ -116,8 +135,12 @@ func colorizeMemory(l layout, ref *layout, out Format) int64 {
 }
 
 // encodeMemory is what encoding px pixels of an image like l to f holds,
-// measured with each encoder alone: JPEG, 2 bytes a pixel (our encoder's
-// YCbCr image and its output), and 12 more to composite alpha over white;
+// measured with each encoder alone: JPEG, 10 bytes a pixel (our encoder's
+// YCbCr image, 1.5, and its output for the worst content, uniform noise
+// at quality 100, 2 bytes a pixel, held as rows grown by append, up to
+// twice that, then joined, and copied once more to embed a profile;
+// Plan does not know the quality), and 12 more to composite alpha over
+// white;
 // PNG, 3.5 times the 8- or 16-bit image it encodes (that image, output up
 // to its size for a noisy photo, and the buffer's growth); WebP, 36 bytes
 // a pixel, 110 with alpha (libwebp's instance holds the RGBA input, its
@@ -127,9 +150,9 @@ func encodeMemory(l layout, f Format, px int64) int64 {
 	switch f {
 	case JPEG:
 		if alpha {
-			return px * 14
+			return px * 22
 		}
-		return px * 2
+		return px * 10
 	case WebP:
 		if alpha {
 			return px * 110
