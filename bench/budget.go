@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,6 +114,28 @@ func (h *harness) budget(b *strings.Builder) {
 	writeRaw("rgb-ids-12mp.jpg", enginetest.FlatJPEG(4000, 3000, "RGB", false, -1))
 	writeRaw("cmyk-12mp.jpg", enginetest.FlatJPEG(4000, 3000, "CMYK", false, 0))
 
+	// Noisy content, at every size: uniform noise on every channel, which
+	// Denoise runs on (a noisy 1600x1200 JPEG once peaked at three times
+	// its weight) and the JPEG encoder compresses least; and flat files of
+	// the small sizes, where Dehaze's reduced copy (up to 1 MP) is most of
+	// the work.
+	noiseSizes := []struct {
+		name string
+		w, h int
+	}{{"05mp", 816, 612}, {"2mp", 1600, 1200}, {"6mp", 3000, 2000}, {"12mp", 4000, 3000}}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, size := range noiseSizes {
+		noisy := engine.NewImage(size.w, size.h, 3, false)
+		for _, p := range noisy.Planes {
+			for i := range p {
+				p[i] = rnd.Float32()
+			}
+		}
+		write("noisy-"+size.name+".jpg", noisy, engine.JPEG)
+	}
+	writeRaw("flat-05mp.jpg", enginetest.FlatJPEG(816, 612, "\x01\x02\x03", false, -1))
+	writeRaw("flat-2mp.jpg", enginetest.FlatJPEG(1600, 1200, "\x01\x02\x03", false, -1))
+
 	// The phases alone: decoding (to float planes) and encoding, then
 	// every operation with JPEG output (the cheapest encoder), then the
 	// other outputs.
@@ -158,6 +181,12 @@ func (h *harness) budget(b *strings.Builder) {
 	for _, f := range []string{"progressive-hidden-12mp.jpg", "rgb-ids-12mp.jpg", "cmyk-12mp.jpg"} {
 		cases = append(cases, budgetCase{file: f, op: "decode"}, budgetCase{file: f, op: "enhance:general", out: engine.JPEG})
 	}
+	for _, f := range []string{"noisy-05mp.jpg", "noisy-2mp.jpg", "noisy-6mp.jpg", "noisy-12mp.jpg", "flat-05mp.jpg", "flat-2mp.jpg"} {
+		for _, op := range []string{"enhance:general", "enhance:portrait", "enhance:landscape"} {
+			cases = append(cases, budgetCase{file: f, op: op, out: engine.JPEG})
+		}
+	}
+	cases = append(cases, budgetCase{file: "noisy-2mp.jpg", op: "encode", out: engine.JPEG})
 	raw, err := os.Create(filepath.Join(os.TempDir(), "budget-raw.jsonl"))
 	if err != nil {
 		fail(err)
