@@ -364,7 +364,7 @@ func (h *harness) burst(b *strings.Builder) {
 // reports the answers' statuses, the time and the server's VmHWM.
 func burstRun(bin, dataDir string, src []byte, budget int64) (statuses []int, took time.Duration, peak int64) {
 	cmd := exec.Command(bin, "--dev-account", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0",
-		"--metrics-addr", "", "--workers", "6", "--queue", "6", "--request-timeout", "10m", "--memory-budget", fmt.Sprint(budget))
+		"--metrics-addr", "", "--workers", "6", "--queue", "6", "--request-timeout", "9m", "--memory-budget", fmt.Sprint(budget))
 	cmd.Env = append(os.Environ(), fmt.Sprintf("GOMEMLIMIT=%d", budget))
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

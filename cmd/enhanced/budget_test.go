@@ -46,7 +46,7 @@ func TestMemoryBudgetHoldsABurstOfLargeImages(t *testing.T) {
 	t.Logf("source %d bytes; weight %d MiB; budget %d MiB", len(src), weight>>20, budget>>20)
 
 	p := startWithEnv(t, []string{fmt.Sprintf("GOMEMLIMIT=%d", budget)}, t.TempDir(),
-		"--workers", "6", "--queue", "6", "--memory-budget", fmt.Sprint(budget), "--request-timeout", "10m")
+		"--workers", "6", "--queue", "6", "--memory-budget", fmt.Sprint(budget), "--request-timeout", "9m")
 	client := p.client(t)
 	client.Timeout = 15 * time.Minute
 	key := p.key(t)

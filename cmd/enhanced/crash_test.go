@@ -48,7 +48,7 @@ func TestKilledServerReleasesItsWorkAtOnce(t *testing.T) {
 	dir := t.TempDir()
 	// One worker and a long request timeout: only the liveness of the
 	// process, not the age of a charge, may release what it held.
-	flags := []string{"--fetch-allow-private", "--request-timeout", "10m", "--shutdown-timeout", "1s", "--workers", "1"}
+	flags := []string{"--fetch-allow-private", "--request-timeout", "9m", "--shutdown-timeout", "1s", "--workers", "1"}
 	first := start(t, dir, flags...)
 	key := first.key(t)
 	client := first.client(t)

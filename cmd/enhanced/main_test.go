@@ -111,6 +111,8 @@ func startWithEnv(t *testing.T, env []string, dataDir string, extra ...string) *
 	select {
 	case addr := <-found:
 		p.base = "https://" + addr
+	case err := <-p.exited:
+		t.Fatalf("server exited before serving (%v):\n%s", err, out.String())
 	case <-time.After(2 * time.Minute): // generous: a loaded machine
 		cmd.Process.Kill()
 		t.Fatalf("server did not start:\n%s", out.String())

@@ -85,9 +85,10 @@ var exported = map[string]struct {
 	query   string
 	export  func(ex exportJSON) []string
 }{
-	// The password hash is ours, not the owner's data.
+	// The password hash is ours, not the owner's data; email_key is the
+	// email's normal form, derived from the email the export holds.
 	"accounts": {
-		"id email password_hash create_time plan",
+		"id email password_hash create_time plan email_key",
 		`SELECT id || '|' || email || '|' || plan || '|' || create_time FROM accounts WHERE id = ?`,
 		func(ex exportJSON) []string {
 			a := ex.Account
