@@ -199,6 +199,7 @@ func TestLegacyAccountsKeepTheirSignIns(t *testing.T) {
 	for id, email := range map[string]string{
 		"elodie": "\u00c9LODIE@example.com",
 		"zoe1":   "Zo\u00cb@example.com", "zoe2": "zo\u00eb@example.com", // two accounts to COLLATE NOCASE
+		"strasse": "Stra\u00dfe@example.com",
 	} {
 		require.NoError(t, db.CreateAccount(ctx, store.Account{ID: id, Email: email, PasswordHash: hash, CreateTime: now},
 			store.APIKey{ID: "k" + id, AccountID: id, SecretHash: []byte{1}, CreateTime: now}))
@@ -225,6 +226,13 @@ func TestLegacyAccountsKeepTheirSignIns(t *testing.T) {
 		require.NoError(t, err, typed)
 		require.Equal(t, id, in.Session.AccountID, "each signs in with its own spelling")
 	}
+
+	// The key is folded: ß is ss.
+	_, err = svc.Register(ctx, "STRASSE@example.com", "another long password", "")
+	require.ErrorIs(t, err, ErrEmailTaken, "the legacy account's address is taken in every spelling")
+	in, err = svc.SignIn(ctx, "strasse@example.com", "correct horse battery", "192.0.2.1")
+	require.NoError(t, err)
+	require.Equal(t, "strasse", in.Session.AccountID)
 
 	// A second start finds nothing left to fill in.
 	logs.Reset()

@@ -153,7 +153,8 @@ type Registered struct {
 // Register validates email and password and creates the account with a
 // first key named "default" holding auth.DefaultScopes. client is the
 // caller's address, for throttling; "" for the operator's own accounts.
-// The email is stored in its normal form (normalizeEmail).
+// The email is stored as typed (emailAddress) and unique by its key
+// (emailKey): another spelling of a registered address is taken.
 func (s *Service) Register(ctx context.Context, email, password, client string) (Registered, error) {
 	if s.closed && client != "" {
 		return Registered{}, ErrRegistrationClosed
@@ -202,7 +203,7 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		return Registered{}, err
 	}
 	now := s.now().UTC().Truncate(time.Microsecond)
-	acct := store.Account{ID: newID(), Email: email, EmailKey: email, PasswordHash: hash, CreateTime: now}
+	acct := store.Account{ID: newID(), Email: email, EmailKey: emailKey(email), PasswordHash: hash, CreateTime: now}
 	info := store.APIKey{
 		ID:          key.ID,
 		AccountID:   acct.ID,
@@ -267,12 +268,14 @@ type SignedIn struct {
 func (s *Service) SignIn(ctx context.Context, email, password, client string) (SignedIn, error) {
 	if len(email) > 4*maxEmailBytes {
 		// No account has one (registration refuses it): not worth
-		// normalising, a read or a hash.
+		// folding, a read or a hash.
 		return SignedIn{}, ErrBadCredentials
 	}
-	normal := normalizeEmail(email)
+	// The throttles count the key, so that another spelling of the
+	// address counts against the same account.
+	key := emailKey(email)
 	bucket := clientaddr.Bucket(client)
-	limits := []throttle.Key{signInPair.On(normal, bucket), signInAddress.On(bucket), signInAccount.On(normal)}
+	limits := []throttle.Key{signInPair.On(key, bucket), signInAddress.On(bucket), signInAccount.On(key)}
 	// A blocked address or account is refused on a read, before it takes
 	// a place in the hashing queue or waits for a turn to write, so that
 	// a flood from it makes nobody else's sign-in busy.
@@ -289,7 +292,7 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 		return SignedIn{}, err
 	}
 	defer res.Release(ctx) // when neither kept nor forgotten below (busy, a database error)
-	acct, found, err := s.lookup(ctx, email, normal)
+	acct, found, err := s.lookup(ctx, email, key)
 	if err != nil {
 		return SignedIn{}, err
 	}
@@ -332,13 +335,13 @@ func (s *Service) SignIn(ctx context.Context, email, password, client string) (S
 	return SignedIn{Session: ses, Token: s.codec.Format(tok)}, nil
 }
 
-// lookup finds the account of an email as typed: by its normal form, or,
-// for an account registered before emails were normalised, as it was
-// typed then (the database compares ASCII letters without case).
-func (s *Service) lookup(ctx context.Context, typed, normal string) (store.Account, bool, error) {
-	acct, err := s.store.AccountByEmailKey(ctx, normal)
+// lookup finds the account of an email as typed: by its key (emailKey),
+// or, for an account registered before emails had keys, as it was typed
+// then (the database compares ASCII letters without case).
+func (s *Service) lookup(ctx context.Context, typed, key string) (store.Account, bool, error) {
+	acct, err := s.store.AccountByEmailKey(ctx, key)
 	if raw := strings.TrimSpace(typed); errors.Is(err, store.ErrNotFound) {
-		// Only a legacy account whose normal form collided with another's
+		// Only a legacy account whose key collided with another's
 		// (fillEmailKeys) has none to find it by: it is found by its own
 		// spelling, as before.
 		acct, err = s.store.AccountByEmail(ctx, raw)
@@ -374,15 +377,15 @@ func newID() string {
 	return strings.ToLower(rand.Text())
 }
 
-// fillEmailKeys gives every account stored before emails had a normal
-// form in the database its normal form (store.Account.EmailKey), once, at
-// start: the normalisation is Go code the database cannot run. Accounts
-// whose normal forms collide (ÉLODIE and élodie were two accounts to
-// COLLATE NOCASE) are logged and each given a key no email maps to (the
-// normal form, NUL, its id): neither is found under the other's
-// spelling, each still signs in with its own as typed (lookup), and the
-// normal form stays taken, so that nobody registers it anew and takes
-// their sign-ins. Which of them is the person's is an operator's call.
+// fillEmailKeys gives every account stored without a key in the database
+// its key (emailKey of its email, as store.Account.EmailKey), once, at
+// start: folding is Go code the database cannot run. Accounts whose keys
+// collide (ÉLODIE and élodie were two accounts to COLLATE NOCASE) are
+// logged and each given a key no email maps to (the key, NUL, its id):
+// neither is found under the other's spelling, each still signs in with
+// its own as typed (lookup), and the key stays taken, so that nobody
+// registers it anew and takes their sign-ins. Which of them is the
+// person's is an operator's call.
 func fillEmailKeys(db store.Accounts, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -393,7 +396,7 @@ func fillEmailKeys(db store.Accounts, log *slog.Logger) error {
 	byKey := map[string][]store.Account{}
 	var keys []string
 	for _, a := range legacy {
-		k := normalizeEmail(a.Email)
+		k := emailKey(a.Email)
 		if byKey[k] == nil {
 			keys = append(keys, k)
 		}
@@ -419,7 +422,7 @@ func fillEmailKeys(db store.Accounts, log *slog.Logger) error {
 				return fmt.Errorf("account: fill email keys: %w", err)
 			}
 		}
-		log.WarnContext(ctx, "accounts whose emails are one address once normalised: each signs in only with its email as stored",
+		log.WarnContext(ctx, "accounts whose emails are one address once folded: each signs in only with its email as stored",
 			"accounts", strings.Join(ids, ","))
 	}
 	return nil

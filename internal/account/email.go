@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/smartimage/enhance/internal/apierror"
@@ -21,30 +22,29 @@ const (
 	zwj  = '\u200d'
 )
 
-// normalizeEmail is the form in which emails are stored and compared:
-// without surrounding spaces and NFC, so that the NFC and NFD spellings of
-// one address are one account; the local part lower-cased rune by rune
-// (the simple mapping: a full case fold would make ß "ss", another
-// mailbox); the domain mapped as DNS looks it up (UTS 46, non-transitional,
-// so that straße.de stays straße.de, which is not strasse.de) and kept in
-// Unicode. A domain that does not map is lower-cased as the local part.
-func normalizeEmail(email string) string {
-	normal, _ := mapEmail(email)
-	return normal
-}
+// An email has two forms. emailAddress is the one stored and shown: the
+// address as its owner typed it, so that the account, its export and
+// every message name it as they spell it. emailKey is the one compared:
+// unique among accounts, the one registration finds taken and sign-in
+// looks up, so that capitals and Unicode spellings of one address are one
+// account.
 
-// domains maps domains as a lookup does (UTS 46 non-transitional), in
-// Unicode form.
-var domains = idna.New(idna.MapForLookup(), idna.Transitional(false))
-
-// mapEmail is normalizeEmail, with the domain's mapping error, if any.
-func mapEmail(email string) (string, error) {
+// emailAddress is email as stored: without surrounding spaces and NFC
+// (the NFC and NFD spellings are one string); the local part's capitals
+// kept as typed, since they are the owner's spelling and emailKey
+// ignores them; the domain mapped as DNS looks it up (UTS 46,
+// non-transitional, so that straße.de stays straße.de, which is not
+// strasse.de), which lower-cases it, and kept in Unicode. The error is
+// the domain's mapping error: registration refuses such an email; for a
+// sign-in or an older row the domain is then lower-cased instead, so
+// that its capitals still do not matter to the key.
+func emailAddress(email string) (string, error) {
 	email = norm.NFC.String(strings.TrimSpace(email))
 	at := strings.LastIndex(email, "@")
 	if at < 0 {
-		return strings.ToLower(email), nil
+		return email, nil
 	}
-	local, domain := strings.ToLower(email[:at]), email[at+1:]
+	local, domain := email[:at], email[at+1:]
 	mapped, err := domains.ToUnicode(domain)
 	if err != nil {
 		mapped = strings.ToLower(domain)
@@ -52,8 +52,33 @@ func mapEmail(email string) (string, error) {
 	return local + "@" + norm.NFC.String(mapped), err
 }
 
-// validateEmail checks an email given at registration and returns its
-// normal form; a refusal says what to fix, with param "email".
+// emailKey is the form under which an email is unique: emailAddress with
+// its local part case-folded (then NFC again, as folding may leave a
+// string that is not), so that Straße@ and STRASSE@ are one account,
+// whichever registered first keeping its spelling. Folding makes ß "ss":
+// in the key only, which is never shown nor used to send mail. The domain
+// is not folded beyond UTS 46: straße.de and strasse.de are two domains,
+// whose mailboxes belong to different people.
+func emailKey(email string) string {
+	address, _ := emailAddress(email)
+	at := strings.LastIndex(address, "@")
+	if at < 0 {
+		return foldLocal(address)
+	}
+	return foldLocal(address[:at]) + address[at:]
+}
+
+// foldLocal is a local part as emailKey compares it.
+func foldLocal(local string) string {
+	return norm.NFC.String(cases.Fold().String(local))
+}
+
+// domains maps domains as a lookup does (UTS 46 non-transitional), in
+// Unicode form.
+var domains = idna.New(idna.MapForLookup(), idna.Transitional(false))
+
+// validateEmail checks an email given at registration and returns it as
+// stored (emailAddress); a refusal says what to fix, with param "email".
 func validateEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	if email == "" {
@@ -74,19 +99,19 @@ func validateEmail(email string) (string, error) {
 			return "", invalid("email", "the email contains an invisible or control character (U+%04X); type it again without it", r)
 		}
 	}
-	normal, derr := mapEmail(email)
+	address, derr := emailAddress(email)
 	if derr != nil {
 		return "", invalid("email", "the domain of %q is not a valid domain name", email)
 	}
-	if len(normal) > maxEmailBytes {
+	if len(address) > maxEmailBytes {
 		return "", invalid("email", "the email is longer than %d characters", maxEmailBytes)
 	}
-	addr, err := mail.ParseAddress(normal)
-	at := strings.LastIndex(normal, "@")
-	if err != nil || addr.Address != normal || at < 0 || !strings.Contains(normal[at+1:], ".") && normal[at+1:] != "localhost" {
+	addr, err := mail.ParseAddress(address)
+	at := strings.LastIndex(address, "@")
+	if err != nil || addr.Address != address || at < 0 || !strings.Contains(address[at+1:], ".") && address[at+1:] != "localhost" {
 		return "", invalid("email", "%q is not an email address", email)
 	}
-	return normal, nil
+	return address, nil
 }
 
 // invalid is a refusal of a registration field, in words that say what

@@ -46,8 +46,10 @@ func (p passwordPolicy) isCommon(folded string) bool {
 	return found
 }
 
-// check refuses password for the account of email (its normal form),
-// saying what to fix.
+// check refuses password for the account of email, saying what to fix.
+// The email and its local part are folded as the password is, so that
+// they are refused in any capitals, or with ss for ß, as their key
+// (emailKey) compares them.
 func (p passwordPolicy) check(password, email string) error {
 	if len(password) > auth.MaxPasswordBytes {
 		return invalid("password", "the password must be at most %d characters and %d bytes long", auth.MaxPasswordLen, auth.MaxPasswordBytes)
@@ -71,7 +73,11 @@ func (p passwordPolicy) check(password, email string) error {
 		return invalid("password", "the password is only spaces; choose another")
 	}
 	folded := fold(normal)
-	local, _, _ := strings.Cut(email, "@")
+	local := email
+	if at := strings.LastIndex(email, "@"); at >= 0 {
+		local = email[:at]
+	}
+	email, local = fold(email), fold(local)
 	switch {
 	case p.isCommon(folded):
 		return invalid("password", "the password is on a list of common passwords; choose another")

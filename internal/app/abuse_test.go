@@ -218,13 +218,20 @@ func TestRegistrationSaysWhatToFix(t *testing.T) {
 		require.Equal(t, tt.param, a.problem.Param, tt.detail)
 		require.Contains(t, a.problem.Detail, tt.detail)
 	}
-	a := register("Jose\u0301@example.com", testPassword)
+	a := register("Jose\u0301@Example.COM", testPassword)
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusOK, a.status, "%s", a.body)
+	var created struct{ Account struct{ Email string } }
+	require.NoError(t, json.Unmarshal(a.body, &created))
+	require.Equal(t, "Jos\u00e9@example.com", created.Account.Email, "as typed, NFC, the domain as DNS looks it up")
 	a = register("JOS\u00c9@example.com", testPassword)
 	require.NoError(t, a.err)
 	require.Equal(t, http.StatusConflict, a.status, "NFC and NFD, capitals or not: one account")
-	require.NotEmpty(t, s.signIn(t, "jos\u00e9@example.com"))
+	token := s.signIn(t, "jos\u00e9@example.com")
+	var got struct{ Account struct{ Email string } }
+	resp := s.call(t, http.MethodGet, "/v1/account", nil, bearer(token), &got)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "Jos\u00e9@example.com", got.Account.Email, "the account keeps its spelling")
 }
 
 // TestAccountsFromBeforeNormalisationSignIn: an account whose email was

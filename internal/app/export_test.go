@@ -86,7 +86,7 @@ var exported = map[string]struct {
 	export  func(ex exportJSON) []string
 }{
 	// The password hash is ours, not the owner's data; email_key is the
-	// email's normal form, derived from the email the export holds.
+	// email case-folded, derived from the email the export holds.
 	"accounts": {
 		"id email password_hash create_time plan email_key",
 		`SELECT id || '|' || email || '|' || plan || '|' || create_time FROM accounts WHERE id = ?`,

@@ -31,8 +31,10 @@ type Account struct {
 	CreateTime   time.Time
 	// Plan names the account's plan ("free" unless an operator changed it).
 	Plan string
-	// EmailKey is the email's normal form, unique among accounts; empty
-	// for an account stored before it existed and not yet filled in.
+	// EmailKey is what the email is unique by: Email with its local part
+	// case-folded (account.emailKey), so that Email keeps the owner's
+	// spelling while its other spellings are one account. Empty for an
+	// account stored before it existed and not yet filled in.
 	EmailKey string
 }
 

@@ -204,7 +204,7 @@ func isUniqueViolation(err error) bool {
 const accountColumns = `id, email, password_hash, create_time, plan, coalesce(email_key, '')`
 
 // emailKeyFree is ErrConflict when an account holds key, or holds it as
-// a legacy collision (key, NUL, its id): the normal form stays taken.
+// a legacy collision (key, NUL, its id): the key stays taken.
 func emailKeyFree(ctx context.Context, tx *sql.Tx, key string) error {
 	if key == "" {
 		return nil
