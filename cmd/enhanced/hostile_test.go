@@ -71,7 +71,9 @@ func TestHostileInput(t *testing.T) {
 		"--workers", "2", "--queue", "8",
 		"--fetch-ports", fmt.Sprintf("80,443,%d,%d", canaryPort, originPort),
 		"--fetch-allow-cidrs", "127.0.0.2/32",
-		"--fetch-timeout", "1s",
+		// Long enough for /endless to send its 20 MiB on a loaded
+		// machine; the slow origins outlast it by far.
+		"--fetch-timeout", "5s",
 	}
 	// A first start makes the development account; the operator then
 	// moves it to the enterprise plan so that rate limits do not hide
@@ -344,12 +346,12 @@ func hostileOrigin(t *testing.T, canaryURL string) *httptest.Server {
 	mux.HandleFunc("/slow-headers", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
+		case <-time.After(time.Minute):
 		}
 	})
 	mux.HandleFunc("/slow-body", func(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("\x89PNG\r\n\x1a\n"))
-		for range 100 {
+		for range 600 { // a minute
 			if _, err := w.Write([]byte{0}); err != nil {
 				return
 			}
