@@ -190,7 +190,7 @@ func magick(img *engine.Image, eng *engine.Engine, op string) *engine.Image {
 
 func (h *harness) enhancement(b *strings.Builder) {
 	names := h.glob("kodak")
-	b.WriteString("## Enhancement\n\nEvery Kodak image (24) is damaged as the table says, then repaired; the score is the mean CIEDE2000 colour difference (ΔE00, lower is better) and PSNR against the undamaged original. ImageMagick's automatic options (`convert -auto-level`, `-normalize`, `-enhance`) repair the same damaged files in the same run. \"recovered\" is the share of the damage's ΔE00 that our pipeline removed (the target is at least half).\n\n")
+	b.WriteString("## Enhancement\n\nEvery Kodak image (24) is damaged as the table says, then repaired; the score is the mean CIEDE2000 colour difference (ΔE00, lower is better) and PSNR against the undamaged original. ImageMagick's automatic options (`convert -auto-level`, `-normalize`, `-enhance`) repair the same damaged files in the same run. \"recovered\" is the share of the damage's ΔE00 that our pipeline removed (the target is at least half).\n\nHow the general pipeline does on modern camera photos at 1 MP as well as on Kodak, with issue 16's damages, each set split into a tuning half and a held-out half: [generalisation.md](generalisation.md) (`go run -tags nodynamic ./bench -only generalise`).\n\n")
 	b.WriteString("| damage | how | damaged ΔE00 / PSNR | ours ΔE00 / PSNR | -auto-level | -normalize | -enhance | recovered |\n|---|---|---|---|---|---|---|---|\n")
 	ops := []string{"-auto-level", "-normalize", "-enhance"}
 	type score struct{ de, psnr float64 }
