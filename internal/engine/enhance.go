@@ -25,9 +25,9 @@ const (
 // exposure that levels will apply is previewed when judging the cast.
 // Denoising still precedes the contrast steps, which would amplify noise.
 func GeneralPipeline() Pipeline {
-	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95}
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true}
 	return Pipeline{
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels, MaxSpread: 1.1},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},

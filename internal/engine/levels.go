@@ -30,6 +30,13 @@ type Levels struct {
 	// moved one clean photo (an aircraft against the sky) by 7 ΔE00 and
 	// helped none; darkening cannot restore clipped highlights anyway.
 	BrightScene float64
+	// KeepSceneRange trusts a lifted black point only as far as the
+	// photo's white falls short of white, and a lowered white only as far
+	// as it falls clearly short (see curveFrom). The general pipeline
+	// sets it; the landscape one leaves it off, since there a lifted
+	// black is the haze it exists to remove, and the portrait one, not
+	// yet measured on camera photos, keeps its behaviour.
+	KeepSceneRange bool
 }
 
 // Name implements Step.
@@ -146,6 +153,24 @@ func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 			hi = rest
 		}
 	}
+	// A contrast loss squeezes both ends of the range. A photo that
+	// reaches white but not black is more often a bright scene than a
+	// fault (a pale wall, snow, fog, a matte grade), so its black point is
+	// trusted in proportion to how far its white falls short (on the
+	// tuning photos: a near-white wood grain, white at 0.976, had its
+	// black of 0.25 pulled to 0 and moved 3.8 ΔE00; the flat damage leaves
+	// white at 0.75 at most and is stretched fully).
+	if l.KeepSceneRange {
+		// Likewise a white a little short of white is as often the
+		// scene (fog, overcast, a soft grade) as a fault, while a global
+		// darkening or contrast loss takes white down by a quarter or
+		// more (the dark damage to 0.69, the flat one to 0.75). The white
+		// point moves in full from a shortfall of 0.25, not at all below
+		// 0.1 (on the tuning photos a grey rippled water surface, white at
+		// 0.83, was stretched by 5.4 ΔE00).
+		hi += (1 - hi) * (1 - trust(0.9-hi, 0.15))
+		lo *= trust(0.98-hi, 0.08)
+	}
 	if hi-lo < 2.0/histBins { // flat image: nothing to stretch
 		return toneCurve{}, false
 	}
@@ -180,6 +205,16 @@ func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 		}
 		gamma = math.Log(target) / math.Log(median)
 		gamma = math.Max(0.5, math.Min(1.6, gamma))
+		if gamma < 1 {
+			// Brightening is trusted as far as the photo looks
+			// underexposed rather than dark on purpose: its white falls
+			// short of white (the whole exposure sits low; a dark damage
+			// or a gamma leaves white at 0.8 or below), or its shadows
+			// are crushed (see crushed). A dark photo with real
+			// highlights and open shadows is a low-key scene.
+			gamma = math.Pow(gamma, max(trust(0.98-hi, 0.1), crushed(h, lo, hi)))
+			target = math.Pow(median, gamma)
+		}
 		// Where levels moved the white point, the stretch was a gain in
 		// light, and a gamma undoes what remains (on the Kodak set made
 		// dark with a gamma, a gain instead recovered 49% of the damage
@@ -197,6 +232,27 @@ func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 		return toneCurve{}, false
 	}
 	return toneCurve{black: lo, white: hi, gamma: gamma}, true
+}
+
+// crushed is the confidence, 0 to 1, that a dark photo is underexposed
+// rather than dark by intent. Underexposure pushes the shadows' detail
+// down into the first levels of the range; a low-key scene exposed on
+// purpose (a night scene lit by lamps, a subject on a dark ground)
+// keeps its shadows above them. The measure is the share of pixels whose
+// brightest channel lies in the bottom 5% of the range: from 1% nothing
+// is trusted to 5% everything (kodim05 taken 2.6 stops down has 13%).
+func crushed(h hists, lo, hi float64) float64 {
+	edge := binOf(float32(lo + 0.05*(hi-lo)))
+	n := 0
+	for _, c := range h.max[:edge+1] {
+		n += c
+	}
+	return trust(float64(n)/float64(h.total)-0.01, 0.04)
+}
+
+// trust maps x to 0 below 0, to 1 above full, linearly between.
+func trust(x, full float64) float64 {
+	return math.Max(0, math.Min(1, x/full))
 }
 
 // exposureGain is the gain that exposed needs to bring median to target
