@@ -221,3 +221,48 @@ func TestLevelsLooksPastASmallLightSource(t *testing.T) {
 		require.Equal(t, "1.000", params["white"], "%v", params)
 	}
 }
+
+// The general pipeline's levels trust the range as far as it looks
+// damaged: a pale scene that reaches white keeps its lifted black and a
+// misty one its soft white, while the same scenes with a contrast loss
+// (both ends squeezed) are stretched; a dark scene with real highlights
+// and open shadows is a low-key scene and is not brightened.
+func TestLevelsKeepsARangeThatLooksMeant(t *testing.T) {
+	t.Parallel()
+	l := GeneralPipeline()[2].(Levels)
+	require.True(t, l.KeepSceneRange)
+	ramp := func(lo, hi float64) *Image {
+		img := NewImage(256, 64, 1, false)
+		for i := range img.Planes[0] {
+			img.Planes[0][i] = float32(lo + (hi-lo)*float64(i%256)/255)
+		}
+		return img
+	}
+	_, ok := l.Apply(ramp(0.3, 1), 2)
+	require.False(t, ok, "a pale scene that reaches white keeps its black")
+	_, ok = l.Apply(ramp(0.05, 0.93), 2)
+	require.False(t, ok, "a white 0.07 short of white is as likely the scene")
+	flat := func(v float64) float64 { return (60 + v*130) / 255 }
+	params, ok := l.Apply(ramp(flat(0.3), flat(1)), 2)
+	require.True(t, ok, "a contrast loss is stretched")
+	black, err := strconv.ParseFloat(params["black"], 64)
+	require.NoError(t, err)
+	require.InDelta(t, flat(0.3), black, 0.01, "its black point moves in full")
+
+	// Low key: most of the frame in open shadow (0.08 to 0.3), a tenth
+	// lit up to white, a few true blacks.
+	lowKey := NewImage(1000, 10, 1, false)
+	for i := range lowKey.Planes[0] {
+		x := float64(i%1000) / 999
+		switch {
+		case x < 0.005:
+			lowKey.Planes[0][i] = 0
+		case x < 0.9:
+			lowKey.Planes[0][i] = float32(0.08 + 0.22*(x-0.005)/0.895)
+		default:
+			lowKey.Planes[0][i] = float32(0.3 + 0.7*(x-0.9)/0.1)
+		}
+	}
+	params, ok = l.Apply(lowKey, 2)
+	require.False(t, ok, "a low-key scene is not brightened: %v", params)
+}

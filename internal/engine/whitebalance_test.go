@@ -139,3 +139,21 @@ func TestWhiteBalanceTrustsTintLess(t *testing.T) {
 	require.Less(t, math.Hypot(full[0], full[1]), 0.1, "Tint 1 removes most of it")
 	require.InDelta(t, 0.15, math.Hypot(half[0], half[1]), 0.07, "Tint 0.5 about half of 0.3")
 }
+
+// A cast is a gain per channel: it moves every chromaticity alike and
+// leaves their spread, which MaxSpread reads, as it was (but for the
+// pixels the gain takes into or out of the clipped and near-black ones
+// that are left out).
+func TestChromaSpreadIgnoresACast(t *testing.T) {
+	t.Parallel()
+	img := loadTestImage(t, "kodim23.jpg")
+	before := chromaSpread(img)
+	cast := clone(img)
+	for c, g := range []float32{0.9, 1, 1.1} {
+		for i, v := range cast.Planes[c] {
+			cast.Planes[c][i] = v * g
+		}
+	}
+	require.InDelta(t, before, chromaSpread(cast), 0.06*before)
+	require.Greater(t, before, 0.3, "kodim23's parrots are colourful")
+}
