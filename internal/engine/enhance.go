@@ -24,13 +24,18 @@ const (
 // (measured on noisy Kodak photos: 3.69 ΔE00 after, 2.51 before). The
 // exposure that levels will apply is previewed when judging the cast.
 // Denoising still precedes the contrast steps, which would amplify noise.
+// CLAHE acts only as far as levels had to stretch the range (see
+// LocalContrast.Found): on photos levels left alone it added structure
+// nobody asked for (undamaged, on the tuning photos: Kodak 0.47 ΔE00 to
+// 0.04, camera 2.08 to 1.77, a near-white wood grain 1.73 to 0.03), and
+// the four damages came out as before (Kodak 3.61, camera 6.86 to 6.82).
 func GeneralPipeline() Pipeline {
-	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true}
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true, Found: new(float64)}
 	return Pipeline{
 		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels, MaxSpread: 1.1},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
-		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17},
+		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17, Found: levels.Found, FullStretch: 0.5},
 		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
 	}
 }

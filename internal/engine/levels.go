@@ -37,6 +37,11 @@ type Levels struct {
 	// black is the haze it exists to remove, and the portrait one, not
 	// yet measured on camera photos, keeps its behaviour.
 	KeepSceneRange bool
+	// Found, when set, receives what Apply found: how far the photo's
+	// range fell short of full, as the stretch less one (0 when the photo
+	// needed no stretch), for a later step that should add contrast only
+	// where contrast was lacking (see LocalContrast.Found).
+	Found *float64
 }
 
 // Name implements Step.
@@ -47,6 +52,12 @@ const histBins = 1024
 // Apply implements Step.
 func (l Levels) Apply(img *Image, workers int) (map[string]string, bool) {
 	c, ok := l.curve(img, workers)
+	if l.Found != nil {
+		*l.Found = 0
+		if ok {
+			*l.Found = 1/(c.white-c.black) - 1
+		}
+	}
 	if !ok {
 		return nil, false
 	}

@@ -16,6 +16,15 @@ type LocalContrast struct {
 	ClipLimit float64
 	Amount    float32
 	TargetStd float64
+	// Found, when set, is what the Levels before this step found (see
+	// Levels.Found). A photo whose range levels left alone was exposed as
+	// its author meant, and a low global contrast there is the scene (a
+	// pale wall, a dark room, fog, fine texture), not a loss; CLAHE would
+	// add structure nobody asked for. So the share is also trusted only
+	// as far as levels had to stretch the range, in full from a stretch
+	// of FullStretch.
+	Found       *float64
+	FullStretch float64
 }
 
 // Name implements Step.
@@ -97,6 +106,9 @@ func (lc LocalContrast) share(img *Image) float64 {
 	}
 	std := math.Sqrt(max(0, sq/n-(sum/n)*(sum/n)))
 	deficit := math.Min(1, math.Max(0, (lc.TargetStd-std)/(lc.TargetStd/2)))
+	if lc.Found != nil {
+		deficit *= trust(*lc.Found, lc.FullStretch)
+	}
 	return deficit
 }
 
