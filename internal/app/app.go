@@ -162,7 +162,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
 		return nil, err
 	}
-	hasher, err := auth.NewHasherCost(cfg.PasswordHashes, o.hashCost)
+	hashes := cfg.PasswordHashes
+	if hashes == 0 {
+		limit, _, _ := admission.MemoryLimit(os.ReadFile)
+		hashes = auth.DefaultHashSlots(limit)
+	}
+	hasher, err := auth.NewHasherCost(hashes, o.hashCost)
 	if err != nil {
 		return nil, err
 	}

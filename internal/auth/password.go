@@ -7,11 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"math"
-	"os"
 	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -96,7 +92,7 @@ type Cost struct {
 var DefaultCost = Cost{MemoryKiB: argonMemoryKiB, Passes: argonTime}
 
 // NewHasher returns a Hasher running at most slots hashes at once
-// (DefaultHashSlots when slots is 0), at DefaultCost.
+// (DefaultHashSlots(0), by CPUs alone, when slots is 0), at DefaultCost.
 func NewHasher(slots int) (*Hasher, error) {
 	return NewHasherCost(slots, DefaultCost)
 }
@@ -111,7 +107,7 @@ func NewHasherCost(slots int, cost Cost) (*Hasher, error) {
 		return nil, errors.New("auth: argon2 cost outside what this server runs")
 	}
 	if slots == 0 {
-		slots = DefaultHashSlots()
+		slots = DefaultHashSlots(0)
 	}
 	return &Hasher{cost: cost, slots: make(chan struct{}, slots), queue: make(chan struct{}, slots*(1+QueuePerSlot)), held: map[string]int{}}, nil
 }
@@ -128,30 +124,14 @@ func (h *Hasher) Slots() int { return cap(h.slots) }
 
 // DefaultHashSlots is half the CPUs (a hash holds a core; image work and
 // everything else keep the rest), at least one, and no more than keeps
-// hashes under an eighth of the process's memory limit: GOMEMLIMIT, or
-// the cgroup's memory.max when GOMEMLIMIT is not set.
-func DefaultHashSlots() int {
+// hashes under an eighth of memoryLimit, the bytes this process may use
+// (admission.MemoryLimit reads it; 0 when unknown).
+func DefaultHashSlots(memoryLimit int64) int {
 	n := max(1, runtime.NumCPU()/2)
-	if limit := memoryLimit(); limit > 0 {
-		n = min(n, max(1, int(limit/8/HashMemory)))
+	if memoryLimit > 0 {
+		n = min(n, max(1, int(memoryLimit/8/HashMemory)))
 	}
 	return n
-}
-
-// memoryLimit is GOMEMLIMIT, else the cgroup v2 memory limit, else 0.
-func memoryLimit() int64 {
-	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
-		return l
-	}
-	b, err := os.ReadFile("/sys/fs/cgroup/memory.max")
-	if err != nil {
-		return 0
-	}
-	l, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil { // "max": no limit
-		return 0
-	}
-	return l
 }
 
 // answerMargin is the time a request keeps, of its deadline, for the hash

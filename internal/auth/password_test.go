@@ -118,8 +118,9 @@ func TestHasherRefusesWhatCannotGetASlotInTime(t *testing.T) {
 
 func TestDefaultHashSlots(t *testing.T) {
 	t.Parallel()
-	n := DefaultHashSlots()
+	n := DefaultHashSlots(0)
 	require.GreaterOrEqual(t, n, 1)
+	require.Equal(t, 1, DefaultHashSlots(HashMemory*8), "a small memory limit leaves one slot")
 	h, err := NewHasher(0)
 	require.NoError(t, err)
 	require.Equal(t, n, h.Slots())

@@ -53,7 +53,8 @@ type Config struct {
 	Queue     int
 	LogFormat string
 	// PasswordHashes is how many password hashes run at once (0: half
-	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots).
+	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots of
+	// admission.MemoryLimit).
 	PasswordHashes int
 	// MemoryBudget is the memory, in bytes, the images being worked on
 	// may hold together (each weighed from its header before decoding);
