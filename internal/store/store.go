@@ -21,6 +21,10 @@ var (
 	ErrLimit = errors.New("store: limit reached")
 	// ErrInsufficientCredits means a charge exceeds the period's balance.
 	ErrInsufficientCredits = errors.New("store: insufficient credits")
+	// ErrUnavailable means the database cannot be reached (a network
+	// database that is down or unreachable): the request may be retried,
+	// and nothing was written.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // Account is a customer of the service.
