@@ -97,7 +97,8 @@ const (
 	Cancelled Reason = "CANCELLED"
 	// NotReady: /readyz while the database or the gRPC server is down.
 	NotReady Reason = "NOT_READY"
-	// Unavailable: the gateway could not reach the gRPC server.
+	// Unavailable: the gateway could not reach the gRPC server, or the
+	// server its database.
 	Unavailable Reason = "UNAVAILABLE"
 	// Internal: anything else; the detail has only the request id.
 	Internal Reason = "INTERNAL"

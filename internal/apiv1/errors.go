@@ -15,6 +15,7 @@ import (
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/ratelimit"
+	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/throttle"
 )
 
@@ -53,6 +54,9 @@ var Errors = apierror.Table{
 	{Match: ratelimit.ErrLimited, Code: codes.ResourceExhausted, Reason: apierror.RateLimited},
 	{Match: admission.ErrBusy, Code: codes.ResourceExhausted, Reason: apierror.RateLimited},
 	{Match: credits.ErrExhausted, Code: codes.ResourceExhausted, Reason: apierror.CreditsExhausted},
+	// A database that cannot be reached: nothing was charged or written,
+	// and the caller may retry (503).
+	{Match: store.ErrUnavailable, Code: codes.Unavailable, Reason: apierror.Unavailable, Message: "the service cannot reach its database; nothing was charged; retry in a few seconds"},
 	{Match: context.DeadlineExceeded, Code: codes.DeadlineExceeded, Reason: apierror.DeadlineExceeded, Message: "the request did not finish before its deadline"},
 	{Match: context.Canceled, Code: codes.Canceled, Reason: apierror.Cancelled, Message: "the request was cancelled"},
 }

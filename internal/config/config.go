@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,6 +27,13 @@ type Config struct {
 	DataDir     string
 	TLSCert     string
 	TLSKey      string
+	// DatabaseURL, when set (postgres://...), puts accounts, keys, credits
+	// and the ledger in PostgreSQL, shared by every instance; empty keeps
+	// them in SQLite under DataDir.
+	DatabaseURL string
+	// RedisURL, when set (redis://... or rediss://...), shares rate limits
+	// and key revocations between instances.
+	RedisURL string
 
 	// FetchAllowPrivate lets imageUrl reach loopback and private addresses.
 	FetchAllowPrivate bool
@@ -73,6 +82,8 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	fs.StringVar(&c.GRPCAddr, "grpc-addr", ":9443", "TLS address of the gRPC server")
 	fs.StringVar(&c.MetricsAddr, "metrics-addr", "127.0.0.1:9090", "address of the Prometheus metrics endpoint (empty: off)")
 	fs.StringVar(&c.DataDir, "data-dir", "./data", "folder for the SQLite database and the development certificate")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL (postgres://user:password@host:5432/db) for state shared by several instances; empty: SQLite in --data-dir")
+	fs.StringVar(&c.RedisURL, "redis-url", "", "Redis URL (redis://host:6379/0) to share rate limits and key revocations between instances; empty: in this process only")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate; without it a development certificate is made")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	fs.BoolVar(&c.RegistrationClosed, "registration-closed", false, "refuse new accounts (POST /v1/accounts answers 403)")
@@ -154,6 +165,12 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("config: --data-dir must be set"))
 	}
+	if err := checkURL("database-url", c.DatabaseURL, "postgres", "postgresql"); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkURL("redis-url", c.RedisURL, "redis", "rediss"); err != nil {
+		errs = append(errs, err)
+	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("config: --tls-cert and --tls-key go together"))
 	}
@@ -198,6 +215,19 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("config: --log-format must be text or json"))
 	}
 	return errors.Join(errs...)
+}
+
+// checkURL refuses a set URL whose scheme is not one of schemes or that
+// names no host. The message never repeats the URL: it may hold a password.
+func checkURL(flagName, v string, schemes ...string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
+		return fmt.Errorf("config: --%s must be a URL like %s://host/..., with a host", flagName, schemes[0])
+	}
+	return nil
 }
 
 func parsePorts(v string) ([]uint16, error) {

@@ -39,6 +39,18 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	require.ErrorContains(t, err, "--workers")
 	require.ErrorContains(t, err, "--log-format")
 
+	_, err = Load([]string{"--database-url", "mysql://u:secret@db/x", "--redis-url", "localhost:6379"}, func(string) string { return "" }, io.Discard)
+	require.ErrorContains(t, err, "--database-url must be a URL like postgres://")
+	require.ErrorContains(t, err, "--redis-url must be a URL like redis://")
+	require.NotContains(t, err.Error(), "secret", "a URL's password is never repeated")
+
+	c, err := Load(nil, func(k string) string {
+		return map[string]string{"ENHANCE_DATABASE_URL": "postgres://u@db:5432/enhance", "ENHANCE_REDIS_URL": "rediss://cache:6380/0"}[k]
+	}, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "postgres://u@db:5432/enhance", c.DatabaseURL)
+	require.Equal(t, "rediss://cache:6380/0", c.RedisURL)
+
 	_, err = Load([]string{"stray"}, func(string) string { return "" }, io.Discard)
 	require.Error(t, err)
 }
