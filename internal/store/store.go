@@ -142,6 +142,30 @@ type Balance struct {
 // Remaining is what may still be charged.
 func (b Balance) Remaining() int { return b.Granted - b.Used }
 
+// Totals are the sums of an account's period by kind, kept twice: as a
+// counter maintained with every ledger write (what Reserve and Balance
+// read, in constant time) and as the ledger's own sums, which Reconcile
+// compares it with.
+type Totals struct {
+	// Charged is every charge, pending ones included.
+	Charged int
+	// Refunded is every refund.
+	Refunded int
+	// Granted is the operator grants; the plan's grant is not stored.
+	Granted int
+}
+
+// Mismatch is an account's period whose counter does not add up to its
+// ledger: a store bug, or a hand edit of the database. A period with
+// ledger entries and no counter, or the reverse, compares with zero
+// totals.
+type Mismatch struct {
+	AccountID   string
+	PeriodStart time.Time
+	Counter     Totals
+	Ledger      Totals
+}
+
 // IdempotentCall is a request made with an Idempotency-Key.
 type IdempotentCall struct {
 	AccountID string
@@ -230,7 +254,10 @@ type Sessions interface {
 	Sessions(ctx context.Context, accountID string) ([]Session, error)
 }
 
-// Ledger is the credit ledger: charges, refunds and grants per period.
+// Ledger is the credit ledger: charges, refunds and grants per period,
+// append-only but for a charge's state, beside one counter per account and
+// period (Totals) that every ledger write updates in its transaction, so
+// that a balance costs the same at the millionth entry as at the first.
 type Ledger interface {
 	// Reserve records charge (pending) if the period's balance covers it,
 	// in one transaction, so concurrent reservations never overspend;
@@ -259,6 +286,11 @@ type Ledger interface {
 	// order, those with ids above after, at most limit: the whole ledger,
 	// page by page, for an export.
 	AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]LedgerEntry, error)
+	// Reconcile checks every account's period counter against the sums of
+	// its ledger entries, read at one instant, and returns those that
+	// differ ordered by account and period (none: everything adds up). It
+	// reads the whole ledger: an operator's check, not a request's.
+	Reconcile(ctx context.Context) ([]Mismatch, error)
 }
 
 // Idempotency keeps the first results of calls made with an

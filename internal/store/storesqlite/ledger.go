@@ -3,6 +3,7 @@ package storesqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -25,33 +26,47 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
+// balanceQuery reads an account's plan and its period's counter (absent:
+// nothing moved yet), one row each, whatever the size of the ledger.
+const balanceQuery = `SELECT a.plan, coalesce(b.charged, 0), coalesce(b.refunded, 0), coalesce(b.granted, 0)
+	FROM accounts a LEFT JOIN balances b ON b.account_id = a.id AND b.period_start = ?
+	WHERE a.id = ?`
+
 // balance reads an account's period inside db (a transaction or not).
 func balance(ctx context.Context, db querier, accountID string, periodStart time.Time, planGrants map[string]int) (store.Balance, error) {
 	var (
-		plan                     string
-		charges, refunds, grants int
+		plan string
+		t    store.Totals
 	)
-	if err := db.QueryRowContext(ctx, `SELECT plan FROM accounts WHERE id = ?`, accountID).Scan(&plan); err != nil {
-		if err == sql.ErrNoRows {
-			return store.Balance{}, store.ErrNotFound
-		}
-		return store.Balance{}, fmt.Errorf("storesqlite: read plan: %w", err)
+	err := db.QueryRowContext(ctx, balanceQuery, periodStart.UnixMicro(), accountID).Scan(&plan, &t.Charged, &t.Refunded, &t.Granted)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Balance{}, store.ErrNotFound
 	}
-	err := db.QueryRowContext(ctx,
-		`SELECT coalesce(sum(CASE kind WHEN 'charge' THEN amount END), 0),
-		        coalesce(sum(CASE kind WHEN 'refund' THEN amount END), 0),
-		        coalesce(sum(CASE kind WHEN 'grant' THEN amount END), 0)
-		 FROM ledger WHERE account_id = ? AND period_start = ?`, accountID, periodStart.UnixMicro()).
-		Scan(&charges, &refunds, &grants)
 	if err != nil {
 		return store.Balance{}, fmt.Errorf("storesqlite: read balance: %w", err)
 	}
-	return store.Balance{Granted: planGrants[plan] + grants, Used: charges - refunds}, nil
+	return store.Balance{Granted: planGrants[plan] + t.Granted, Used: t.Charged - t.Refunded}, nil
 }
 
 // Balance implements store.Store.
 func (s *Store) Balance(ctx context.Context, accountID string, periodStart time.Time, planGrants map[string]int) (store.Balance, error) {
 	return balance(ctx, s.db, accountID, periodStart, planGrants)
+}
+
+// count adds to the period's counter in the transaction of the ledger
+// write it mirrors, creating the row on the period's first movement.
+func count(ctx context.Context, tx *sql.Tx, accountID string, periodStart int64, by store.Totals) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO balances (account_id, period_start, charged, refunded, granted) VALUES (?, ?, ?, ?, ?)
+		 ON CONFLICT (account_id, period_start) DO UPDATE SET
+		   charged = charged + excluded.charged,
+		   refunded = refunded + excluded.refunded,
+		   granted = granted + excluded.granted`,
+		accountID, periodStart, by.Charged, by.Refunded, by.Granted)
+	if err != nil {
+		return fmt.Errorf("storesqlite: count balance: %w", err)
+	}
+	return nil
 }
 
 func insertEntry(ctx context.Context, tx *sql.Tx, e store.LedgerEntry) (int64, error) {
@@ -83,6 +98,9 @@ func (s *Store) Reserve(ctx context.Context, charge store.LedgerEntry, planGrant
 		if charge.ID, err = insertEntry(ctx, tx, charge); err != nil {
 			return err
 		}
+		if err := count(ctx, tx, charge.AccountID, charge.PeriodStart.UnixMicro(), store.Totals{Charged: charge.Amount}); err != nil {
+			return err
+		}
 		bal.Used += charge.Amount
 		return nil
 	})
@@ -101,13 +119,19 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, reason
 	if !commit {
 		state = store.ChargeRefunded
 	}
-	res, err := tx.ExecContext(ctx,
-		`UPDATE ledger SET state = ? WHERE id = ? AND kind = 'charge' AND state = 'pending'`, state, chargeID)
+	var (
+		accountID   string
+		periodStart int64
+		amount      int
+	)
+	err := tx.QueryRowContext(ctx,
+		`UPDATE ledger SET state = ? WHERE id = ? AND kind = 'charge' AND state = 'pending'
+		 RETURNING account_id, period_start, amount`, state, chargeID).Scan(&accountID, &periodStart, &amount)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
 	if err != nil {
 		return fmt.Errorf("storesqlite: settle charge: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return store.ErrNotFound
 	}
 	if commit {
 		return nil
@@ -121,7 +145,7 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, reason
 	if err != nil {
 		return fmt.Errorf("storesqlite: insert refund: %w", err)
 	}
-	return nil
+	return count(ctx, tx, accountID, periodStart, store.Totals{Refunded: amount})
 }
 
 // RefundStale implements store.Store.
@@ -180,22 +204,76 @@ func (s *Store) Grant(ctx context.Context, g store.LedgerEntry) error {
 			return store.ErrNotFound
 		}
 		g.Kind, g.State = store.EntryGrant, ""
-		_, err := insertEntry(ctx, tx, g)
-		return err
+		if _, err := insertEntry(ctx, tx, g); err != nil {
+			return err
+		}
+		return count(ctx, tx, g.AccountID, g.PeriodStart.UnixMicro(), store.Totals{Granted: g.Amount})
 	})
 }
 
+// Queries that page through the ledger, each through an index
+// (ledger_account_period, ledger_account_id): a page costs the same
+// whatever the ledger holds.
+const (
+	ledgerEntriesQuery    = `SELECT ` + entryColumns + ` FROM ledger WHERE account_id = ? AND period_start = ? AND id > ? ORDER BY id LIMIT ?`
+	allLedgerEntriesQuery = `SELECT ` + entryColumns + ` FROM ledger WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`
+)
+
 // LedgerEntries implements store.Store.
 func (s *Store) LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]store.LedgerEntry, error) {
-	return s.listEntries(ctx,
-		`SELECT `+entryColumns+` FROM ledger WHERE account_id = ? AND period_start = ? AND id > ? ORDER BY id LIMIT ?`,
-		accountID, periodStart.UnixMicro(), after, limit)
+	return s.listEntries(ctx, ledgerEntriesQuery, accountID, periodStart.UnixMicro(), after, limit)
 }
 
 // AllLedgerEntries implements store.Store.
 func (s *Store) AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]store.LedgerEntry, error) {
-	return s.listEntries(ctx,
-		`SELECT `+entryColumns+` FROM ledger WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`, accountID, after, limit)
+	return s.listEntries(ctx, allLedgerEntriesQuery, accountID, after, limit)
+}
+
+// reconcileQuery sets each period's counter beside its ledger's sums; a
+// period missing on one side has zeros there. One statement reads one
+// snapshot, so writes running beside it cannot make a false mismatch.
+const reconcileQuery = `SELECT account_id, period_start,
+	       sum(c_charged), sum(c_refunded), sum(c_granted), sum(l_charged), sum(l_refunded), sum(l_granted)
+	FROM (
+	  SELECT account_id, period_start,
+	         charged AS c_charged, refunded AS c_refunded, granted AS c_granted,
+	         0 AS l_charged, 0 AS l_refunded, 0 AS l_granted
+	  FROM balances
+	  UNION ALL
+	  SELECT account_id, period_start, 0, 0, 0,
+	         coalesce(sum(CASE kind WHEN 'charge' THEN amount END), 0),
+	         coalesce(sum(CASE kind WHEN 'refund' THEN amount END), 0),
+	         coalesce(sum(CASE kind WHEN 'grant' THEN amount END), 0)
+	  FROM ledger GROUP BY account_id, period_start
+	)
+	GROUP BY account_id, period_start
+	HAVING sum(c_charged) <> sum(l_charged) OR sum(c_refunded) <> sum(l_refunded) OR sum(c_granted) <> sum(l_granted)
+	ORDER BY account_id, period_start`
+
+// Reconcile implements store.Store.
+func (s *Store) Reconcile(ctx context.Context) ([]store.Mismatch, error) {
+	rows, err := s.db.QueryContext(ctx, reconcileQuery)
+	if err != nil {
+		return nil, fmt.Errorf("storesqlite: reconcile: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Mismatch
+	for rows.Next() {
+		var (
+			m      store.Mismatch
+			period int64
+		)
+		if err := rows.Scan(&m.AccountID, &period, &m.Counter.Charged, &m.Counter.Refunded, &m.Counter.Granted,
+			&m.Ledger.Charged, &m.Ledger.Refunded, &m.Ledger.Granted); err != nil {
+			return nil, fmt.Errorf("storesqlite: reconcile: %w", err)
+		}
+		m.PeriodStart = time.UnixMicro(period).UTC()
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("storesqlite: reconcile: %w", err)
+	}
+	return out, nil
 }
 
 const entryColumns = `id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time, instance_id, reason`

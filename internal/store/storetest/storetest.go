@@ -285,6 +285,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		acct, err := s.Account(ctx, "a1")
 		require.NoError(t, err)
 		require.Equal(t, "pro", acct.Plan)
+		requireReconciled(t, s)
+	})
+	t.Run("CountersAddUpToTheLedger", func(t *testing.T) {
+		t.Parallel()
+		countersAddUpToTheLedger(t, open(t))
 	})
 	t.Run("IdempotentCalls", func(t *testing.T) {
 		t.Parallel()
@@ -460,6 +465,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		sessions, err = s.Sessions(ctx, "a2")
 		require.NoError(t, err)
 		require.Equal(t, []store.Session{other}, sessions, "another account keeps its own")
+		requireReconciled(t, s)
 	})
 	t.Run("WhatADeadProcessHeldIsReleased", func(t *testing.T) {
 		t.Parallel()
@@ -527,6 +533,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			now.Add(-time.Hour), now.Add(-time.Hour))
 		require.NoError(t, err)
 		require.True(t, found, "the live process's call still runs")
+		requireReconciled(t, s)
 
 		require.NoError(t, release())
 		alive, err = s.Alive(ctx, "live")
