@@ -1,0 +1,382 @@
+// Package storepostgres implements store.Store on PostgreSQL, for several
+// instances sharing one database.
+package storepostgres
+
+import (
+	"cmp"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/smartimage/enhance/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// migrationLock is the advisory lock key that serialises migrations of
+// every instance starting at once ("enhance" in ASCII).
+const migrationLock int64 = 0x656e68616e6365
+
+// connectTimeout bounds a connection attempt when the URL names none, so
+// that a request fails fast (503) while the database is down.
+const connectTimeout = 3 * time.Second
+
+// Store is a store.Store backed by a PostgreSQL database.
+type Store struct {
+	pool *pgxpool.Pool
+	// lockSpace prefixes advisory lock names (the schema), so that stores
+	// in different schemas of one database do not share locks.
+	lockSpace string
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (postgres://...), checks that it
+// answers and brings its schema up to date. Unknown URL parameters are
+// session settings (search_path=... picks a schema).
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		// The error masks the password; never print url itself.
+		return nil, fmt.Errorf("storepostgres: parse database URL: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = connectTimeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fail(ctx, "open", err)
+	}
+	s := &Store{pool: pool}
+	if err := s.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&s.lockSpace); err != nil {
+		pool.Close()
+		return nil, fail(ctx, "read schema", err)
+	}
+	return s, nil
+}
+
+// migrate applies every embedded migration newer than the database's, in
+// one transaction that first takes the migration lock: of instances
+// starting together one applies them, the others wait and find them
+// applied.
+func (s *Store) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	return s.inTx(ctx, "migrate", func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			name       text NOT NULL,
+			apply_time timestamptz NOT NULL DEFAULT now())`)
+		if err != nil {
+			return err
+		}
+		var version int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+			return err
+		}
+		for i := version; i < len(names); i++ {
+			body, err := migrations.ReadFile(names[i])
+			if err != nil {
+				return err
+			}
+			// No arguments: the simple protocol, which runs many statements.
+			if _, err := tx.Exec(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", names[i], err)
+			}
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name) VALUES ($1, $2)`,
+				i+1, strings.TrimPrefix(names[i], "migrations/")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inTx runs fn in a transaction, committed when fn succeeds and rolled
+// back otherwise. Errors of fn that are not the store's own are wrapped
+// as fail does, naming op.
+func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fail(ctx, op, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return fail(ctx, op, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fail(ctx, op, err)
+	}
+	return nil
+}
+
+// fail wraps err from op: the store's sentinels and *store.ThrottledError
+// pass as they are, a database that cannot be reached also matches
+// store.ErrUnavailable (so that callers answer 503), and a missing row is
+// store.ErrNotFound.
+func fail(ctx context.Context, op string, err error) error {
+	var te *store.ThrottledError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrLimit),
+		errors.Is(err, store.ErrInsufficientCredits), errors.Is(err, store.ErrUnavailable), errors.As(err, &te):
+		return err
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrNotFound
+	case unreachable(ctx, err):
+		return fmt.Errorf("storepostgres: %s: %w", op, errors.Join(store.ErrUnavailable, err))
+	}
+	return fmt.Errorf("storepostgres: %s: %w", op, err)
+}
+
+// unreachable reports whether err says the server cannot be reached now,
+// rather than that it refused the request.
+func unreachable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false // the caller gave up; the server may be fine
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		// A server shutting down, starting up, or out of connections. A
+		// refused password or a missing database is a configuration
+		// error, not an outage.
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03" ||
+			pe.Code == "53300"
+	}
+	var (
+		ce *pgconn.ConnectError
+		ne net.Error
+	)
+	return errors.As(err, &ce) || errors.As(err, &ne) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// Error codes of PostgreSQL this store tells apart.
+const (
+	uniqueViolation     = "23505"
+	foreignKeyViolation = "23503"
+)
+
+func isCode(err error, code string) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == code
+}
+
+// ts is t as stored: microseconds, cut (not rounded, as the server
+// would) like SQLite's UnixMicro.
+func ts(t time.Time) time.Time { return t.Truncate(time.Microsecond) }
+
+// nullTime stores the zero time as NULL.
+func nullTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: ts(t), Valid: !t.IsZero()}
+}
+
+// fromNull reads a nullable time, NULL as the zero time.
+func fromNull(t pgtype.Timestamptz) time.Time {
+	if !t.Valid {
+		return time.Time{}
+	}
+	return utc(t.Time)
+}
+
+// utc is t read back as the store hands times out: UTC, no location of
+// the server's.
+func utc(t time.Time) time.Time { return time.UnixMicro(t.UnixMicro()).UTC() }
+
+type scanner interface{ Scan(dest ...any) error }
+
+// CreateAccount implements store.Store.
+func (s *Store) CreateAccount(ctx context.Context, a store.Account, k store.APIKey) error {
+	return s.inTx(ctx, "create account", func(tx pgx.Tx) error {
+		if err := emailKeyFree(ctx, tx, a.EmailKey); err != nil {
+			return fmt.Errorf("storepostgres: account %q: %w", a.Email, err)
+		}
+		_, err := tx.Exec(ctx,
+			`INSERT INTO accounts (id, email, password_hash, create_time, plan, email_key) VALUES ($1, $2, $3, $4, $5, $6)`,
+			a.ID, a.Email, a.PasswordHash, ts(a.CreateTime), cmp.Or(a.Plan, "free"), nullKey(a.EmailKey))
+		if isCode(err, uniqueViolation) {
+			return fmt.Errorf("storepostgres: account %q: %w", a.Email, store.ErrConflict)
+		}
+		if err != nil {
+			return fmt.Errorf("insert account: %w", err)
+		}
+		return insertKey(ctx, tx, k)
+	})
+}
+
+// nullKey is an email key as stored: bytes, NULL when empty.
+func nullKey(key string) []byte {
+	if key == "" {
+		return nil
+	}
+	return []byte(key)
+}
+
+func insertKey(ctx context.Context, tx pgx.Tx, k store.APIKey) error {
+	_, err := tx.Exec(ctx,
+		`INSERT INTO api_keys (id, account_id, display_name, secret_hash, scopes, create_time, expire_time, revoke_time)
+		 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.AccountID, k.DisplayName, k.SecretHash, strings.Join(k.Scopes, " "),
+		ts(k.CreateTime), nullTime(k.ExpireTime), nullTime(k.RevokeTime))
+	if err != nil {
+		return fmt.Errorf("insert key: %w", err)
+	}
+	return nil
+}
+
+// AccountCount implements store.Store.
+func (s *Store) AccountCount(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n)
+	return n, fail(ctx, "count accounts", err)
+}
+
+// Ping implements store.Store.
+func (s *Store) Ping(ctx context.Context) error { return fail(ctx, "ping", s.pool.Ping(ctx)) }
+
+// Close implements store.Store. Liveness marks (Hold) stay held until
+// released: they are on connections of their own.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+const accountColumns = `id, email, password_hash, create_time, plan, coalesce(email_key, '')`
+
+// emailKeyFree is ErrConflict when an account holds key, or holds it as
+// a legacy collision (key, NUL, its id): the key stays taken.
+func emailKeyFree(ctx context.Context, tx pgx.Tx, key string) error {
+	if key == "" {
+		return nil
+	}
+	var n int
+	err := tx.QueryRow(ctx,
+		`SELECT count(*) FROM accounts WHERE email_key = $1 OR (email_key > $2 AND email_key < $3)`,
+		[]byte(key), []byte(key+"\x00"), []byte(key+"\x01")).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("check email key: %w", err)
+	}
+	if n > 0 {
+		return store.ErrConflict
+	}
+	return nil
+}
+
+func scanAccount(ctx context.Context, row scanner) (store.Account, error) {
+	var (
+		a   store.Account
+		key []byte
+	)
+	err := row.Scan(&a.ID, &a.Email, &a.PasswordHash, &a.CreateTime, &a.Plan, &key)
+	if err != nil {
+		return store.Account{}, fail(ctx, "read account", err)
+	}
+	a.CreateTime, a.EmailKey = utc(a.CreateTime), string(key)
+	return a, nil
+}
+
+// Account implements store.Store.
+func (s *Store) Account(ctx context.Context, id string) (store.Account, error) {
+	return scanAccount(ctx, s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
+}
+
+// AccountByEmail implements store.Store. lower() of a "C" text folds
+// ASCII only, as SQLite's NOCASE does, and matches the unique index.
+func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
+	return scanAccount(ctx, s.pool.QueryRow(ctx,
+		`SELECT `+accountColumns+` FROM accounts WHERE lower(email) = lower($1::text COLLATE "C")`, email))
+}
+
+// AccountByEmailKey implements store.Store.
+func (s *Store) AccountByEmailKey(ctx context.Context, key string) (store.Account, error) {
+	return scanAccount(ctx, s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key = $1`, []byte(key)))
+}
+
+// AccountsWithoutEmailKey implements store.Store.
+func (s *Store) AccountsWithoutEmailKey(ctx context.Context) ([]store.Account, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+accountColumns+` FROM accounts WHERE email_key IS NULL ORDER BY create_time, id`)
+	if err != nil {
+		return nil, fail(ctx, "list accounts", err)
+	}
+	defer rows.Close()
+	var out []store.Account
+	for rows.Next() {
+		a, err := scanAccount(ctx, rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, fail(ctx, "list accounts", rows.Err())
+}
+
+// SetEmailKey implements store.Store.
+func (s *Store) SetEmailKey(ctx context.Context, id, key string) error {
+	return s.inTx(ctx, "set email key", func(tx pgx.Tx) error {
+		if base, _, legacy := strings.Cut(key, "\x00"); !legacy {
+			if err := emailKeyFree(ctx, tx, base); err != nil {
+				return fmt.Errorf("storepostgres: email key of %s: %w", id, err)
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE accounts SET email_key = $1 WHERE id = $2`, []byte(key), id)
+		if isCode(err, uniqueViolation) {
+			return fmt.Errorf("storepostgres: email key of %s: %w", id, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// DeleteAccount implements store.Store. Everything of the account goes
+// with it (ON DELETE CASCADE).
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+	if err != nil {
+		return fail(ctx, "delete account", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+// lockKey is the name of an advisory lock of this store's schema, hashed
+// by the server into the lock's 64-bit key.
+func (s *Store) lockKey(kind, name string) string {
+	return s.lockSpace + ":" + kind + ":" + name
+}

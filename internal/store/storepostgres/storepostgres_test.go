@@ -1,0 +1,335 @@
+package storepostgres
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storetest"
+)
+
+// urlVariable names the server the tests run on; CI sets it, and without
+// it the tests that need a server skip.
+const urlVariable = "ENHANCE_TEST_POSTGRES_URL"
+
+func serverURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(urlVariable)
+	if u == "" {
+		t.Skip(urlVariable + " is not set (postgres://user@host:port/db): skipping the tests that need PostgreSQL")
+	}
+	return u
+}
+
+// freshSchema creates an empty schema, dropped when t ends, and returns
+// the server's URL with it as search_path: each test gets a database of
+// its own on one server.
+func freshSchema(t testing.TB) string {
+	t.Helper()
+	base := serverURL(t)
+	ctx := context.Background()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "enhance_test_" + hex.EncodeToString(b[:])
+	conn, err := pgx.Connect(ctx, base)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE SCHEMA `+name)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		conn, err := pgx.Connect(ctx, base)
+		require.NoError(t, err)
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`)
+		require.NoError(t, err)
+	})
+	// Few connections per store: the suite opens many stores at once.
+	return withParams(t, base, map[string]string{"search_path": name, "pool_max_conns": "4"})
+}
+
+func withParams(t testing.TB, base string, params map[string]string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
+		t.Skipf("%s must be a postgres:// URL", urlVariable)
+	}
+	q := u.Query()
+	for k, v := range params {
+		q.Set(k, v)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+func openTest(t testing.TB) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), freshSchema(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	serverURL(t)
+	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
+}
+
+func TestReconcileFindsTampering(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	storetest.ReconcileFindsTampering(t, s, func(t *testing.T, accountID string, periodStart time.Time, totals *store.Totals) {
+		ctx := context.Background()
+		var err error
+		if totals == nil {
+			_, err = s.pool.Exec(ctx, `DELETE FROM balances WHERE account_id = $1 AND period_start = $2`, accountID, periodStart)
+		} else {
+			_, err = s.pool.Exec(ctx, `INSERT INTO balances (account_id, period_start, charged, refunded, granted) VALUES ($1, $2, $3, $4, $5)
+				ON CONFLICT (account_id, period_start) DO UPDATE SET charged = excluded.charged, refunded = excluded.refunded, granted = excluded.granted`,
+				accountID, periodStart, totals.Charged, totals.Refunded, totals.Granted)
+		}
+		require.NoError(t, err)
+	})
+}
+
+// Instances starting together on an empty database all open it; one
+// applies the migrations, under the lock, and the others find them done.
+func TestConcurrentOpensMigrateOnce(t *testing.T) {
+	t.Parallel()
+	url := freshSchema(t)
+	ctx := context.Background()
+	const n = 4
+	stores := make([]*Store, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { stores[i], errs[i] = Open(ctx, url) })
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i])
+		t.Cleanup(func() { stores[i].Close() })
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	require.NoError(t, err)
+	var count, version int
+	require.NoError(t, stores[0].pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&count, &version))
+	require.Equal(t, len(names), count, "each migration applied once")
+	require.Equal(t, len(names), version)
+}
+
+// Two instances on one database never overspend between them, and see
+// each other's liveness marks.
+func TestTwoInstancesOneTruth(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := freshSchema(t)
+	var stores [2]*Store
+	for i := range stores {
+		s, err := Open(ctx, url)
+		require.NoError(t, err)
+		t.Cleanup(func() { s.Close() })
+		stores[i] = s
+	}
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, stores[0].CreateAccount(ctx, store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+	grants := map[string]int{"free": 50}
+	nov := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		won  int
+		errs []error
+	)
+	for i := range 200 {
+		wg.Go(func() {
+			_, _, err := stores[i%2].Reserve(ctx, store.LedgerEntry{AccountID: "a1", KeyID: "k1", PeriodStart: nov, Amount: 1, Time: now}, grants)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				won++
+			case !errors.Is(err, store.ErrInsufficientCredits):
+				errs = append(errs, err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Equal(t, 50, won)
+
+	release, err := stores[0].Hold(ctx, "one")
+	require.NoError(t, err)
+	alive, err := stores[1].Alive(ctx, "one")
+	require.NoError(t, err)
+	require.True(t, alive)
+	_, err = stores[1].Hold(ctx, "one")
+	require.Error(t, err, "one holder across instances")
+	require.NoError(t, release())
+	alive, err = stores[1].Alive(ctx, "one")
+	require.NoError(t, err)
+	require.False(t, alive)
+
+	// A process that dies without releasing: its session ends.
+	_, err = stores[0].Hold(ctx, "killed")
+	require.NoError(t, err)
+	_, err = stores[1].pool.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = (hashtextextended($1, 0) & 4294967295)::oid`, stores[1].lockKey("instance", "killed"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		alive, err := stores[1].Alive(ctx, "killed")
+		return err == nil && !alive
+	}, 10*time.Second, 10*time.Millisecond)
+}
+
+// lower() folds only ASCII, as SQLite's NOCASE does, whatever the
+// database's locale.
+func TestEmailsFoldASCIIOnly(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	for i, email := range []string{"\u00c9lodie@example.com", "\u00e9lodie@example.com"} {
+		id := string(rune('a' + i))
+		require.NoError(t, s.CreateAccount(ctx, store.Account{ID: id, Email: email, PasswordHash: "h", CreateTime: now},
+			store.APIKey{ID: "k" + id, AccountID: id, SecretHash: []byte{1}, CreateTime: now}))
+	}
+	a, err := s.AccountByEmail(ctx, "\u00c9LODIE@EXAMPLE.COM")
+	require.NoError(t, err)
+	require.Equal(t, "a", a.ID)
+}
+
+func TestOpenUnreachableFailsFast(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name, url string
+	}{
+		{"refused", "postgres://enhance@127.0.0.1:1/enhance?sslmode=disable"},
+		// TEST-NET-1 answers nothing: the URL's own timeout applies.
+		{"silent", "postgres://enhance@192.0.2.1:5432/enhance?sslmode=disable&connect_timeout=1"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			start := time.Now()
+			_, err := Open(context.Background(), tt.url)
+			require.ErrorIs(t, err, store.ErrUnavailable)
+			require.Less(t, time.Since(start), 2500*time.Millisecond)
+		})
+	}
+}
+
+// Once the server cannot be reached, calls fail at once with
+// store.ErrUnavailable: the connection goes through a proxy that the
+// test shuts.
+func TestServerGoneIsUnavailable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	direct := freshSchema(t)
+	u, err := url.Parse(direct)
+	require.NoError(t, err)
+	p := newProxy(t, u.Host)
+	u.Host = p.addr()
+	s, err := Open(ctx, u.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, s.CreateAccount(ctx, store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+
+	p.shut()
+	start := time.Now()
+	_, err = s.AccountCount(ctx)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	_, _, err = s.Reserve(ctx, store.LedgerEntry{AccountID: "a1", KeyID: "k1", PeriodStart: now, Amount: 1, Time: now}, map[string]int{"free": 5})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorIs(t, s.Ping(ctx), store.ErrUnavailable)
+	require.Less(t, time.Since(start), 2*time.Second)
+
+	_, err = s.Account(ctx, "nobody")
+	require.NotErrorIs(t, err, store.ErrNotFound, "an outage is not an absence")
+}
+
+// proxy forwards TCP connections to a server until shut, which closes
+// them all and stops listening.
+type proxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &proxy{ln: ln}
+	t.Cleanup(p.shut)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(up, c); up.Close() }()
+			go func() { _, _ = io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *proxy) addr() string { return p.ln.Addr().String() }
+
+func (p *proxy) shut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+func TestUnreachableErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want bool
+	}{
+		{"net error", ctx, refused, true},
+		{"eof", ctx, io.ErrUnexpectedEOF, true},
+		{"caller gave up", cancelled, refused, false},
+		{"sql error", ctx, errors.New("syntax error"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, errors.Is(fail(tt.ctx, "x", tt.err), store.ErrUnavailable))
+			require.True(t, strings.HasPrefix(fail(tt.ctx, "x", tt.err).Error(), "storepostgres: x: "))
+		})
+	}
+}
