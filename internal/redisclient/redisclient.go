@@ -41,6 +41,16 @@ const (
 // rediss:// for TLS) with the request path's timeouts. It does not
 // connect: an instance starts, and serves, while Redis is away.
 func New(url string) (*redis.Client, error) {
+	opt, err := Options(url)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opt), nil
+}
+
+// Options are New's options, for a caller that sets more of them (a
+// client name, a dialer) before making its client.
+func Options(url string) (*redis.Options, error) {
 	if url == "" {
 		return nil, errors.New("redisclient: no URL")
 	}
@@ -62,7 +72,7 @@ func New(url string) (*redis.Client, error) {
 	// A request's own deadline, where it is shorter, bounds its
 	// commands too.
 	opt.ContextTimeoutEnabled = true
-	return redis.NewClient(opt), nil
+	return opt, nil
 }
 
 func setDefault[T comparable](field *T, value T) {
