@@ -49,8 +49,9 @@ func (e *LimitedError) Unwrap() error { return ErrLimited }
 // RetryDelay is when the caller may try again.
 func (e *LimitedError) RetryDelay() time.Duration { return e.RetryAfter }
 
-// Limiter decides. The in-process one is Local; one shared through Redis
-// can implement the same interface.
+// Limiter decides. Local keeps the counts in this process; Redis shares
+// them between instances; Failover uses Redis while it answers and Local
+// while it does not.
 type Limiter interface {
 	// Allow takes one request's share of key's quota, or refuses without
 	// taking anything.
