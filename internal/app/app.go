@@ -42,6 +42,7 @@ import (
 	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/server"
 	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storepostgres"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 	"github.com/smartimage/enhance/internal/tlsconfig"
 )
@@ -121,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)
 	}
-	if a.store, err = storesqlite.Open(ctx, filepath.Join(cfg.DataDir, "enhance.db")); err != nil {
+	if a.store, err = openStore(ctx, cfg); err != nil {
 		return nil, err
 	}
 	if a.tls, err = tlsconfig.Load(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), time.Now()); err != nil {
@@ -323,6 +324,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// openStore opens PostgreSQL when --database-url names one, shared by
+// every instance, else SQLite in the data folder.
+func openStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.DatabaseURL != "" {
+		return storepostgres.Open(ctx, cfg.DatabaseURL)
+	}
+	return storesqlite.Open(ctx, filepath.Join(cfg.DataDir, "enhance.db"))
 }
 
 // registerGateMetrics exports the image workers' load and the memory

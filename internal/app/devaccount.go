@@ -3,9 +3,12 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/smartimage/enhance/internal/account"
 )
 
 // devEmail is the development account's sign-in name.
@@ -24,6 +27,10 @@ func (a *App) ensureDevAccount(ctx context.Context) error {
 		return nil
 	}
 	r, err := a.accounts.Register(ctx, devEmail, rand.Text(), "")
+	if errors.Is(err, account.ErrEmailTaken) {
+		// Another instance on the same database made it first.
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("app: development account: %w", err)
 	}
