@@ -4,8 +4,12 @@
 //	enhancectl admin set-plan --email ann@example.com --plan pro
 //	enhancectl admin grant --email ann@example.com --credits 100 --reason "support #12"
 //	enhancectl admin usage --email ann@example.com
+//	enhancectl admin reconcile
 //
-// Each takes --data-dir (ENHANCE_DATA_DIR, default ./data), as enhanced does.
+// reconcile checks that every account's credit counters add up to its
+// ledger (exit status 1 when any does not); it reads the whole ledger, and
+// may run while the server serves. Each command takes --data-dir
+// (ENHANCE_DATA_DIR, default ./data), as enhanced does.
 package main
 
 import (
@@ -33,14 +37,34 @@ const usage = `usage:
   enhancectl admin grant --email EMAIL --credits N --reason TEXT
                                                         add credits to this month
   enhancectl admin usage --email EMAIL                  show this month's credits
+  enhancectl admin reconcile                            check every credit counter
+                                                        against the ledger (exit 1
+                                                        when any does not add up)
 every command takes --data-dir DIR (ENHANCE_DATA_DIR; default ./data)
 `
+
+// command tells the admin commands apart from unknown ones, and those
+// about one account (which need --email) from those about all.
+func command(name string) (perAccount, known bool) {
+	switch name {
+	case "set-plan", "grant", "usage":
+		return true, true
+	case "reconcile":
+		return false, true
+	}
+	return false, false
+}
 
 // run executes one command and returns the exit status: 0 done, 1 failed,
 // 2 misused.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	if len(args) < 2 || args[0] != "admin" {
 		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	perAccount, known := command(args[1])
+	if !known {
+		fmt.Fprintf(stderr, "enhancectl: unknown command %q\n%s", args[1], usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("enhancectl admin "+args[1], flag.ContinueOnError)
@@ -53,13 +77,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := fs.Parse(args[2:]); err != nil {
 		return 2
 	}
-	if *email == "" {
-		fmt.Fprintln(stderr, "enhancectl: --email is required")
+	if perAccount && *email == "" {
+		fmt.Fprintf(stderr, "enhancectl: %s needs --email\n", args[1])
 		return 2
 	}
 	err := admin(ctx, args[1], filepath.Join(*dataDir, "enhance.db"), *email, *plan, *amount, *reason, stdout)
 	var misuse usageError
 	switch {
+	case errors.Is(err, errMismatch):
+		return 1
 	case errors.As(err, &misuse):
 		fmt.Fprintln(stderr, "enhancectl:", err)
 		return 2
@@ -83,6 +109,9 @@ func admin(ctx context.Context, command, dbPath, email, plan string, amount int,
 		return err
 	}
 	defer db.Close()
+	if command == "reconcile" {
+		return reconcile(ctx, db, out)
+	}
 	ledger, err := credits.NewLedger(db, "", nil)
 	if err != nil {
 		return err
@@ -117,6 +146,39 @@ func admin(ctx context.Context, command, dbPath, email, plan string, amount int,
 		return printUsage(ctx, ledger, acct.ID, out)
 	}
 	return usageError(fmt.Sprintf("unknown command %q\n%s", command, usage))
+}
+
+// errMismatch is reconcile's finding that some counter does not add up,
+// already printed.
+var errMismatch = errors.New("counters do not add up to the ledger")
+
+// reconcile prints every account period whose counter differs from its
+// ledger, and a summary line; errMismatch when there is any.
+func reconcile(ctx context.Context, db store.Store, out io.Writer) error {
+	mismatches, err := db.Reconcile(ctx)
+	if err != nil {
+		return err
+	}
+	accounts := map[string]bool{}
+	for _, m := range mismatches {
+		who := m.AccountID
+		if a, err := db.Account(ctx, m.AccountID); err == nil {
+			who = a.Email + " (" + m.AccountID + ")"
+		}
+		accounts[m.AccountID] = true
+		fmt.Fprintf(out, "%s, period %s: counter %s; ledger %s\n", who, m.PeriodStart.Format("2006-01"), totals(m.Counter), totals(m.Ledger))
+	}
+	if len(mismatches) == 0 {
+		fmt.Fprintln(out, "every credit counter adds up to its ledger")
+		return nil
+	}
+	fmt.Fprintf(out, "%d period(s) of %d account(s) do not add up: the ledger is the record, the counter is what balances are read from\n",
+		len(mismatches), len(accounts))
+	return errMismatch
+}
+
+func totals(t store.Totals) string {
+	return fmt.Sprintf("charged %d, refunded %d, granted %d", t.Charged, t.Refunded, t.Granted)
 }
 
 func printUsage(ctx context.Context, l *credits.Ledger, accountID string, out io.Writer) error {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -56,12 +57,35 @@ func TestAdminCommands(t *testing.T) {
 		{"admin", "grant", "--email", "ann@example.com", "--credits", "3"},
 		{"admin", "usage"},
 		{"admin", "explode", "--email", "ann@example.com"},
+		{"admin", "explode"},
+		{"admin", "grant", "--credits", "3", "--reason", "x"},
+		{"admin", "reconcile", "--bogus"},
 	} {
 		code, _, errOut := ctl(bad...)
 		require.Equal(t, 2, code, "%v", bad)
 		require.NotEmpty(t, errOut)
 	}
-	code, _, errOut := ctl("admin", "usage", "--email", "nobody@example.com")
+	code, out, _ = ctl("admin", "reconcile")
+	require.Equal(t, 0, code, "no --email needed")
+	require.Equal(t, "every credit counter adds up to its ledger\n", out)
+
+	// A counter changed behind the ledger's back is found, with its
+	// account, and the status says so.
+	raw, err := sql.Open("sqlite", filepath.Join(dir, "enhance.db"))
+	require.NoError(t, err)
+	_, err = raw.Exec(`UPDATE balances SET charged = charged + 3 WHERE account_id = 'a1'`)
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+	code, out, _ = ctl("admin", "reconcile")
+	require.Equal(t, 1, code)
+	period := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC).Format("2006-01")
+	require.Equal(t, "ann@example.com (a1), period "+period+": counter charged 3, refunded 0, granted 25; ledger charged 0, refunded 0, granted 25\n"+
+		"1 period(s) of 1 account(s) do not add up: the ledger is the record, the counter is what balances are read from\n", out)
+	code, _, errOut := ctl("admin", "reconcile", "--data-dir", filepath.Join(dir, "missing"))
+	require.Equal(t, 1, code)
+	require.Contains(t, errOut, "no database")
+
+	code, _, errOut = ctl("admin", "usage", "--email", "nobody@example.com")
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "no account")
 	code, _, errOut = ctl("admin", "usage", "--email", "ann@example.com", "--data-dir", filepath.Join(dir, "missing"))
