@@ -38,6 +38,10 @@ const connectTimeout = 3 * time.Second
 // Store is a store.Store backed by a PostgreSQL database.
 type Store struct {
 	pool *pgxpool.Pool
+	// asyncLedger: reservations and settlements commit without waiting
+	// for the WAL flush (ledger.go), unless the URL sets
+	// synchronous_commit itself.
+	asyncLedger bool
 	// lockSpace prefixes advisory lock names (the schema), so that stores
 	// in different schemas of one database do not share locks.
 	lockSpace string
@@ -61,7 +65,8 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fail(ctx, "open", err)
 	}
-	s := &Store{pool: pool}
+	_, synchronous := cfg.ConnConfig.RuntimeParams["synchronous_commit"]
+	s := &Store{pool: pool, asyncLedger: !synchronous}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
