@@ -26,8 +26,18 @@ var migrations embed.FS
 
 // Store is a store.Store backed by one SQLite file.
 type Store struct {
+	// db serves reads, on as many connections as readers.
 	db *sql.DB
-	// write is held by this process's one writer at a time (write).
+	// wdb is one connection that makes every write, in the writer's turn
+	// (write). SQLite drops a connection's page cache whenever another
+	// connection has written, so writes taking turns over db's
+	// connections read the B-tree pages they change afresh in every
+	// transaction: with a million ledger entries, 8 workers charged about
+	// 15% fewer requests a second than on an empty ledger (BenchmarkLedger,
+	// interleaved runs). The one writer keeps its cache, and the gap
+	// closes.
+	wdb *sql.DB
+	// write is held by this process's one writer at a time (writer).
 	write chan struct{}
 	// instances is the folder of the liveness locks (instances.go).
 	instances string
@@ -51,13 +61,20 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// Erased accounts must not linger in free pages of the file.
 	q.Add("_pragma", "secure_delete(1)")
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("storesqlite: open %s: %w", path, err)
 	}
-	s := &Store{db: db, write: make(chan struct{}, 1), instances: path + ".instances"}
-	if err := s.migrate(ctx); err != nil {
+	wdb, err := sql.Open("sqlite", dsn)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("storesqlite: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	s := &Store{db: db, wdb: wdb, write: make(chan struct{}, 1), instances: path + ".instances"}
+	if err := s.migrate(ctx); err != nil {
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -102,7 +119,7 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	defer done()
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.wdb.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -134,7 +151,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (sql.Result
 		return nil, err
 	}
 	defer done()
-	return s.db.ExecContext(ctx, query, args...)
+	return s.wdb.ExecContext(ctx, query, args...)
 }
 
 // CreateAccount implements store.Store.
@@ -180,7 +197,7 @@ func (s *Store) AccountCount(ctx context.Context) (int, error) {
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
 // Close implements store.Store.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error { return errors.Join(s.wdb.Close(), s.db.Close()) }
 
 func nullTime(t time.Time) sql.NullInt64 {
 	if t.IsZero() {
