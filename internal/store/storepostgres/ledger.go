@@ -46,6 +46,12 @@ func balanceOf(plan string, charged, refunded, granted int, planGrants map[strin
 	return store.Balance{Granted: planGrants[plan] + granted, Used: charged - refunded}
 }
 
+// balanceSQL reads an account's plan and its period's counter (absent:
+// nothing moved yet), one row each, whatever the size of the ledger.
+const balanceSQL = `SELECT a.plan, coalesce(b.charged, 0), coalesce(b.refunded, 0), coalesce(b.granted, 0)
+	FROM accounts a LEFT JOIN balances b ON b.account_id = a.id AND b.period_start = $2
+	WHERE a.id = $1`
+
 // Balance implements store.Store. One row is read in one statement, so it
 // needs no lock to be consistent.
 func (s *Store) Balance(ctx context.Context, accountID string, periodStart time.Time, planGrants map[string]int) (store.Balance, error) {
@@ -53,10 +59,7 @@ func (s *Store) Balance(ctx context.Context, accountID string, periodStart time.
 		plan                       string
 		charged, refunded, granted int
 	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT a.plan, coalesce(b.charged, 0), coalesce(b.refunded, 0), coalesce(b.granted, 0)
-		 FROM accounts a LEFT JOIN balances b ON b.account_id = a.id AND b.period_start = $2
-		 WHERE a.id = $1`, accountID, ts(periodStart)).Scan(&plan, &charged, &refunded, &granted)
+	err := s.pool.QueryRow(ctx, balanceSQL, accountID, ts(periodStart)).Scan(&plan, &charged, &refunded, &granted)
 	if err != nil {
 		return store.Balance{}, fail(ctx, "read balance", err)
 	}
@@ -301,15 +304,20 @@ func (s *Store) Grant(ctx context.Context, g store.LedgerEntry) error {
 
 // LedgerEntries implements store.Store.
 func (s *Store) LedgerEntries(ctx context.Context, accountID string, periodStart time.Time, after int64, limit int) ([]store.LedgerEntry, error) {
-	return s.listEntries(ctx,
-		`SELECT `+entryColumns+` FROM ledger WHERE account_id = $1 AND period_start = $2 AND id > $3 ORDER BY id LIMIT $4`,
-		accountID, ts(periodStart), after, limit)
+	return s.listEntries(ctx, ledgerEntriesSQL, accountID, ts(periodStart), after, limit)
 }
+
+// The ledger's pages, each read from an index in its order: (account_id,
+// period_start, id) and the primary key (account_id, id).
+const (
+	ledgerEntriesSQL = `SELECT ` + entryColumns + ` FROM ledger
+		WHERE account_id = $1 AND period_start = $2 AND id > $3 ORDER BY id LIMIT $4`
+	allLedgerEntriesSQL = `SELECT ` + entryColumns + ` FROM ledger WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`
+)
 
 // AllLedgerEntries implements store.Store.
 func (s *Store) AllLedgerEntries(ctx context.Context, accountID string, after int64, limit int) ([]store.LedgerEntry, error) {
-	return s.listEntries(ctx,
-		`SELECT `+entryColumns+` FROM ledger WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`, accountID, after, limit)
+	return s.listEntries(ctx, allLedgerEntriesSQL, accountID, after, limit)
 }
 
 const entryColumns = `id, account_id, key_id, period_start, kind, amount, operation, request_id, state, coalesce(refund_of, 0), time, instance_id, reason`

@@ -315,11 +315,13 @@ func (s *Store) Account(ctx context.Context, id string) (store.Account, error) {
 	return scanAccount(ctx, s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id))
 }
 
-// AccountByEmail implements store.Store. lower() of a "C" text folds
-// ASCII only, as SQLite's NOCASE does, and matches the unique index.
+// accountByEmailSQL finds an email through its unique index. lower() of
+// a "C" text folds ASCII only, as SQLite's NOCASE does.
+const accountByEmailSQL = `SELECT ` + accountColumns + ` FROM accounts WHERE lower(email) = lower($1::text COLLATE "C")`
+
+// AccountByEmail implements store.Store.
 func (s *Store) AccountByEmail(ctx context.Context, email string) (store.Account, error) {
-	return scanAccount(ctx, s.pool.QueryRow(ctx,
-		`SELECT `+accountColumns+` FROM accounts WHERE lower(email) = lower($1::text COLLATE "C")`, email))
+	return scanAccount(ctx, s.pool.QueryRow(ctx, accountByEmailSQL, email))
 }
 
 // AccountByEmailKey implements store.Store.

@@ -333,3 +333,59 @@ func TestUnreachableErrors(t *testing.T) {
 		})
 	}
 }
+
+// The reads a request makes, and the ledger's pages, are served by an
+// index in their order: among plain index scans, each plan seeks its
+// account and needs no sort, and a balance never reads the ledger.
+func TestReadsUseAnIndex(t *testing.T) {
+	t.Parallel()
+	s := openTest(t)
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, s.CreateAccount(ctx, store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+	// A year of entries, a hundred a month, among 49 other accounts' as
+	// many; and the statistics of them.
+	for _, stmt := range []string{
+		`INSERT INTO accounts (id, email, password_hash, create_time) SELECT 'o' || i, 'o' || i || '@example.com', 'h', now()
+		 FROM generate_series(1, 49) AS i`,
+		`INSERT INTO ledger (account_id, key_id, period_start, kind, amount, operation, request_id, state, time)
+		 SELECT CASE WHEN i % 50 = 0 THEN 'a1' ELSE 'o' || i % 50 END, 'k', timestamptz '2026-01-01 00:00:00+00' + (i / 5000) * interval '1 month',
+		        'charge', 1, 'enhance', '', 'final', now()
+		 FROM generate_series(0, 59999) AS i`,
+		`ANALYZE`,
+	} {
+		_, err := s.pool.Exec(ctx, stmt)
+		require.NoError(t, err)
+	}
+	period := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name, query, cond string
+		args              []any
+	}{
+		{"balance", balanceSQL, "(account_id = 'a1'", []any{"a1", period}},
+		{"ledger entries", ledgerEntriesSQL, "(account_id = 'a1'", []any{"a1", period, 0, 100}},
+		{"all ledger entries", allLedgerEntriesSQL, "(account_id = 'a1'", []any{"a1", 0, 100}},
+		{"account by email", accountByEmailSQL, "lower(email) = ", []any{"a@example.com"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := s.pool.Begin(ctx)
+			require.NoError(t, err)
+			defer tx.Rollback(ctx)
+			_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`)
+			require.NoError(t, err)
+			rows, err := tx.Query(ctx, `EXPLAIN `+tt.query, tt.args...)
+			require.NoError(t, err)
+			plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+			require.NoError(t, err)
+			text := strings.Join(plan, "\n")
+			t.Log(text)
+			require.Contains(t, text, "Index Cond: ("+tt.cond)
+			require.NotContains(t, text, "Seq Scan")
+			require.NotContains(t, text, "Sort")
+			if tt.name == "balance" {
+				require.NotContains(t, text, "ledger", "a balance never reads the ledger")
+			}
+		})
+	}
+}

@@ -70,7 +70,7 @@ CREATE TABLE secrets (
 -- 'final', or 'refunded' with a refund entry pointing at it; reason says
 -- why a refund was made. Grants are extra credits from an operator.
 CREATE TABLE ledger (
-    id           bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    id           bigint GENERATED ALWAYS AS IDENTITY,
     account_id   text COLLATE "C" NOT NULL REFERENCES accounts (id) ON DELETE CASCADE,
     key_id       text NOT NULL,
     period_start timestamptz NOT NULL,
@@ -82,11 +82,17 @@ CREATE TABLE ledger (
     refund_of    bigint,
     time         timestamptz NOT NULL,
     instance_id  text COLLATE "C" NOT NULL DEFAULT '',
-    reason       text NOT NULL DEFAULT ''
+    reason       text NOT NULL DEFAULT '',
+    -- Keyed by account: the ledger's pages are read by account in id
+    -- order, and no index in id order alone lets the planner walk the
+    -- whole ledger filtering one account's entries out of it (a small
+    -- account's last page would read everything after it).
+    PRIMARY KEY (account_id, id)
 );
 
+-- A charge is found by its id alone (identity: unique), for equality only.
+CREATE INDEX ledger_id ON ledger USING hash (id);
 CREATE INDEX ledger_account_period ON ledger (account_id, period_start, id);
-CREATE INDEX ledger_account ON ledger (account_id, id);
 CREATE INDEX ledger_pending ON ledger (time) WHERE state = 'pending';
 CREATE INDEX ledger_pending_instance ON ledger (instance_id) WHERE state = 'pending';
 
