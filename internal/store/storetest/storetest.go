@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every store.Store
-// implementation must pass, run against each real database.
+// implementation must pass, run against each real database, and the
+// benchmark they all run (BenchmarkLedger).
 package storetest
 
 import (
