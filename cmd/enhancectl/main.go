@@ -9,7 +9,8 @@
 // reconcile checks that every account's credit counters add up to its
 // ledger (exit status 1 when any does not); it reads the whole ledger, and
 // may run while the server serves. Each command takes --data-dir
-// (ENHANCE_DATA_DIR, default ./data), as enhanced does.
+// (ENHANCE_DATA_DIR, default ./data) or --database-url
+// (ENHANCE_DATABASE_URL, PostgreSQL), as enhanced does.
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storepostgres"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 )
 
@@ -40,7 +42,8 @@ const usage = `usage:
   enhancectl admin reconcile                            check every credit counter
                                                         against the ledger (exit 1
                                                         when any does not add up)
-every command takes --data-dir DIR (ENHANCE_DATA_DIR; default ./data)
+every command takes --data-dir DIR (ENHANCE_DATA_DIR; default ./data), or
+--database-url postgres://... (ENHANCE_DATABASE_URL) where the server uses PostgreSQL
 `
 
 // command tells the admin commands apart from unknown ones, and those
@@ -70,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("enhancectl admin "+args[1], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dataDir := fs.String("data-dir", cmpOr(getenv("ENHANCE_DATA_DIR"), "./data"), "the server's data folder")
+	databaseURL := fs.String("database-url", getenv("ENHANCE_DATABASE_URL"), "the server's PostgreSQL (postgres://...); instead of --data-dir")
 	email := fs.String("email", "", "the account's email")
 	plan := fs.String("plan", "", "plan name: "+planNames())
 	amount := fs.Int("credits", 0, "credits to grant (positive)")
@@ -81,7 +85,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stderr, "enhancectl: %s needs --email\n", args[1])
 		return 2
 	}
-	err := admin(ctx, args[1], filepath.Join(*dataDir, "enhance.db"), *email, *plan, *amount, *reason, stdout)
+	db, err := open(ctx, *databaseURL, *dataDir)
+	if err == nil {
+		defer db.Close()
+		err = admin(ctx, db, args[1], *email, *plan, *amount, *reason, stdout)
+	}
 	var misuse usageError
 	switch {
 	case errors.Is(err, errMismatch):
@@ -100,15 +108,21 @@ type usageError string
 
 func (e usageError) Error() string { return string(e) }
 
-func admin(ctx context.Context, command, dbPath, email, plan string, amount int, reason string, out io.Writer) error {
-	if _, err := os.Stat(dbPath); err != nil {
-		return fmt.Errorf("no database at %s (is --data-dir right?)", dbPath)
+// open opens the server's database: PostgreSQL when url is set, else
+// the SQLite file in dataDir, which must exist (a typo in --data-dir must
+// not create an empty database).
+func open(ctx context.Context, url, dataDir string) (store.Store, error) {
+	if url != "" {
+		return storepostgres.Open(ctx, url)
 	}
-	db, err := storesqlite.Open(ctx, dbPath)
-	if err != nil {
-		return err
+	path := filepath.Join(dataDir, "enhance.db")
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no database at %s (is --data-dir right?)", path)
 	}
-	defer db.Close()
+	return storesqlite.Open(ctx, path)
+}
+
+func admin(ctx context.Context, db store.Store, command, email, plan string, amount int, reason string, out io.Writer) error {
 	if command == "reconcile" {
 		return reconcile(ctx, db, out)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storepostgres"
+	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
 )
 
@@ -91,4 +93,31 @@ func TestAdminCommands(t *testing.T) {
 	code, _, errOut = ctl("admin", "usage", "--email", "ann@example.com", "--data-dir", filepath.Join(dir, "missing"))
 	require.Equal(t, 1, code)
 	require.Contains(t, errOut, "no database")
+}
+
+// TestAdminCommandsOnPostgreSQL: --database-url (or its twin) points the
+// same commands at the PostgreSQL that several servers share.
+func TestAdminCommandsOnPostgreSQL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := postgrestest.Schema(t, nil)
+	db, err := storepostgres.Open(ctx, url)
+	require.NoError(t, err)
+	now := time.Now().UTC()
+	require.NoError(t, db.CreateAccount(ctx,
+		store.Account{ID: "a1", Email: "ann@example.com", PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+	require.NoError(t, db.Close())
+
+	ctl := func(env map[string]string, args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		code := run(ctx, args, func(k string) string { return env[k] }, &out, &errOut)
+		return code, out.String(), errOut.String()
+	}
+	code, out, errOut := ctl(nil, "admin", "grant", "--database-url", url, "--email", "ann@example.com", "--credits", "7", "--reason", "support #13")
+	require.Equal(t, 0, code, errOut)
+	require.Contains(t, out, "granted 57, used 0, remaining 57")
+	code, out, errOut = ctl(map[string]string{"ENHANCE_DATABASE_URL": url}, "admin", "reconcile")
+	require.Equal(t, 0, code, errOut)
+	require.Equal(t, "every credit counter adds up to its ledger\n", out)
 }

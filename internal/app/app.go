@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
@@ -40,6 +42,8 @@ import (
 	"github.com/smartimage/enhance/internal/gateway"
 	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/ratelimit"
+	"github.com/smartimage/enhance/internal/redisclient"
+	"github.com/smartimage/enhance/internal/revocation"
 	"github.com/smartimage/enhance/internal/server"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storepostgres"
@@ -76,6 +80,11 @@ type App struct {
 	// up its liveness mark at close.
 	instance        string
 	releaseInstance func() error
+
+	// redis, with --redis-url, shares rate limits and carries key
+	// revocations (revocations) between instances.
+	redis       *redis.Client
+	revocations *revocation.Bus
 }
 
 // lastUseFlush is how often key last-use times are written.
@@ -163,6 +172,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if a.verifier, err = auth.NewVerifier(a.store, codec, nil); err != nil {
 		return nil, err
 	}
+	limiter, err := a.openRedis(o.now)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("shared state", "database", databaseKind(cfg), "rate_limits_and_revocations", sharingKind(cfg))
 	hashes := cfg.PasswordHashes
 	if hashes == 0 {
 		limit, _, _ := admission.MemoryLimit(os.ReadFile)
@@ -172,7 +186,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, err
 	}
-	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, Hasher: hasher, RegistrationClosed: cfg.RegistrationClosed, Forget: a.verifier.Forget, Log: log})
+	a.accounts, err = account.New(account.Config{Store: a.store, Codec: codec, Hasher: hasher, RegistrationClosed: cfg.RegistrationClosed, Forget: a.forgetKey, Log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +217,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	} else if n > 0 {
 		log.Warn("refunded charges left pending by an earlier run", "charges", n)
 	}
-	keyManager, err := apikeys.New(a.store, codec, a.verifier, nil)
+	keyManager, err := apikeys.New(a.store, codec, forgetter(a.forgetKey), nil)
 	if err != nil {
 		return nil, err
 	}
@@ -240,6 +254,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerGateMetrics(registry, gate)
+	registerLimiterMetrics(registry, limiter)
 
 	// The gateway proves to the gRPC server that it is the gateway, so
 	// that its word on who its client is is believed.
@@ -251,7 +266,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		MaxSendBytes:   maxResponseBytes,
 		RequestTimeout: cfg.RequestTimeout,
 		Access:         apiv1.Access,
-		RateLimiter:    ratelimit.NewLocal(o.now),
+		RateLimiter:    limiter,
 		Errors:         apiv1.Errors,
 		AbandonAfter:   a.staleChargeAge(),
 		Instance:       a.instance,
@@ -324,6 +339,97 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return a, nil
+}
+
+// openRedis connects to Redis when --redis-url names one and returns the
+// rate limiter: shared through Redis, falling back to this process's own
+// while Redis cannot be reached, so that an outage of Redis never stops
+// the service; without Redis, this process's own.
+func (a *App) openRedis(now func() time.Time) (ratelimit.Limiter, error) {
+	local := ratelimit.NewLocal(now)
+	if a.cfg.RedisURL == "" {
+		return local, nil
+	}
+	var err error
+	if a.redis, err = redisclient.New(a.cfg.RedisURL); err != nil {
+		return nil, err
+	}
+	// go-redis reports each failed dial itself; the fallback's own log
+	// lines say what matters once.
+	quietRedis.Do(func() { redis.SetLogger(quietRedisLog{}) })
+	// Redis's clock, not this process's: every instance then counts on
+	// one clock. A test's frozen clock applies to the fallback only.
+	shared, err := ratelimit.NewRedis(a.redis, ratelimit.KeyPrefix, nil)
+	if err != nil {
+		return nil, err
+	}
+	if a.revocations, err = revocation.New(a.redis, revocation.Channel, a.log); err != nil {
+		return nil, err
+	}
+	return ratelimit.NewFailover(ratelimit.FailoverConfig{}, shared, local, a.log)
+}
+
+// forgetKey drops a revoked or rotated key from this instance's cache of
+// verified keys and, through Redis, from every other instance's; one that
+// misses the message still drops it within auth.CacheTTL.
+func (a *App) forgetKey(id string) {
+	a.verifier.Forget(id)
+	if a.revocations == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := a.revocations.Publish(ctx, id); err != nil {
+		a.log.Warn("telling other instances of a revoked key failed; they drop it within the cache's life",
+			"key_id", id, "cache_ttl", auth.CacheTTL, "err", err)
+	}
+}
+
+// forgetter makes a function an apikeys.Forgetter.
+type forgetter func(id string)
+
+func (f forgetter) Forget(id string) { f(id) }
+
+// quietRedis silences go-redis's logger, a global, once per process.
+var quietRedis sync.Once
+
+// quietRedisLog drops go-redis's own log lines.
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
+
+// registerLimiterMetrics says whether rate limits are shared through
+// Redis now, and how many decisions were made alone while it was down.
+func registerLimiterMetrics(r prometheus.Registerer, l ratelimit.Limiter) {
+	f, ok := l.(*ratelimit.Failover)
+	if !ok {
+		return
+	}
+	r.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "enhance_ratelimit_shared", Help: "1 while rate limits are shared through Redis; 0 while this instance limits alone because Redis cannot be reached."},
+			func() float64 {
+				if f.Shared() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "enhance_ratelimit_fallback_decisions_total", Help: "Rate-limit decisions made by this instance alone because Redis could not be reached."},
+			func() float64 { return float64(f.Fallbacks()) }),
+	)
+}
+
+func databaseKind(cfg config.Config) string {
+	if cfg.DatabaseURL != "" {
+		return "postgresql"
+	}
+	return "sqlite in " + cfg.DataDir
+}
+
+func sharingKind(cfg config.Config) string {
+	if cfg.RedisURL != "" {
+		return "redis"
+	}
+	return "this process only"
 }
 
 // openStore opens PostgreSQL when --database-url names one, shared by
@@ -434,10 +540,17 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer close(flushDone)
 		// Both end before close releases the store they use.
-		swept := make(chan struct{})
+		swept, listened := make(chan struct{}), make(chan struct{})
 		go func() { defer close(swept); a.sweepStaleCharges(flushCtx) }()
+		go func() {
+			defer close(listened)
+			if a.revocations != nil {
+				a.revocations.Listen(flushCtx, a.verifier.Forget)
+			}
+		}()
 		a.flushLastUse(flushCtx)
 		<-swept
+		<-listened
 	}()
 
 	var runErr error
@@ -496,6 +609,25 @@ func (a *App) staleChargeAge() time.Duration {
 	return a.cfg.RequestTimeout + time.Minute
 }
 
+// keepAlive takes this process's liveness mark again if it was lost (a
+// PostgreSQL connection that dropped): without it, other instances would
+// take the process for dead and refund its requests while they run.
+func (a *App) keepAlive(ctx context.Context) {
+	alive, err := a.store.Alive(ctx, a.instance)
+	if err != nil || alive {
+		return
+	}
+	a.log.Warn("this process's liveness mark was lost; taking it again", "instance", a.instance)
+	a.releaseInstance()
+	release, err := a.store.Hold(ctx, a.instance)
+	if err != nil {
+		a.log.Error("taking the liveness mark again failed; retrying in a minute", "err", err)
+		a.releaseInstance = func() error { return nil }
+		return
+	}
+	a.releaseInstance = release
+}
+
 // sweepStaleCharges refunds dead requests' charges every minute until ctx
 // ends, for instances that outlive the one that died, and forgets
 // idempotency keys older than a day.
@@ -507,6 +639,7 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			a.keepAlive(ctx)
 			if err := a.releaseOrphans(ctx); err != nil {
 				a.log.Error("releasing what dead server processes held failed", "err", err)
 			}
@@ -537,5 +670,8 @@ func (a *App) close() {
 	}
 	if a.store != nil {
 		a.store.Close()
+	}
+	if a.redis != nil {
+		a.redis.Close()
 	}
 }

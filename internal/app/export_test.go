@@ -133,6 +133,27 @@ var exported = map[string]struct {
 			return rows
 		},
 	},
+	// The counters are the ledger's sums per period, which balances are
+	// read from: the exported ledger holds them, compared as its sums.
+	"balances": {
+		"account_id period_start charged refunded granted",
+		`SELECT period_start || '|' || charged || '|' || refunded || '|' || granted FROM balances WHERE account_id = ?`,
+		func(ex exportJSON) []string {
+			sums := map[string]*[3]int{}
+			for _, e := range ex.LedgerEntries {
+				p := micros(&e.PeriodStart)
+				if sums[p] == nil {
+					sums[p] = new([3]int)
+				}
+				sums[p][slices.Index([]string{"charge", "refund", "grant"}, e.Kind)] += e.Credits
+			}
+			var rows []string
+			for p, s := range sums {
+				rows = append(rows, strings.Join([]string{p, strconv.Itoa(s[0]), strconv.Itoa(s[1]), strconv.Itoa(s[2])}, "|"))
+			}
+			return rows
+		},
+	},
 	// Ids are the store's; refund_of is not exported, as a refund names
 	// its charge's request; instance_id names one of our processes.
 	"ledger": {

@@ -6,6 +6,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/redisclient/redistest"
 	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
 )
 
@@ -125,4 +128,78 @@ func (p *cuttableProxy) restore() {
 	lis, err := net.Listen("tcp", p.addr)
 	require.NoError(p.t, err)
 	p.serve(lis)
+}
+
+// TestRedisOutageKeepsServingAlone cuts the server off from Redis: it
+// keeps serving, limiting in this process alone, and says so in its log
+// and metrics; when Redis is back, limits are shared again.
+func TestRedisOutageKeepsServingAlone(t *testing.T) {
+	t.Parallel()
+	proxy := redistest.NewProxy(t)
+	s := startServer(t, func(c *config.Config) { c.RedisURL = proxy.URL() })
+	enhance := func() answer {
+		return s.send(http.MethodPost, "/v1/enhance", "image/png", tinyPNG(t, 16, 16), map[string]string{"x-api-key": s.key})
+	}
+	metric := func(name string) string {
+		resp, err := http.Get("http://" + s.app.MetricsAddr() + "/metrics")
+		require.NoError(t, err)
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		for line := range strings.SplitSeq(string(body), "\n") {
+			if v, ok := strings.CutPrefix(line, name+" "); ok {
+				return v
+			}
+		}
+		return ""
+	}
+
+	require.Equal(t, http.StatusOK, enhance().status)
+	require.Equal(t, "1", metric("enhance_ratelimit_shared"))
+
+	proxy.Cut()
+	for range 3 {
+		a := enhance()
+		require.Equal(t, http.StatusOK, a.status, string(a.body))
+		require.NotEmpty(t, a.header.Get("X-Ratelimit-Remaining"), "still limited, by this process")
+	}
+	require.Equal(t, "0", metric("enhance_ratelimit_shared"))
+	require.NotEqual(t, "0", metric("enhance_ratelimit_fallback_decisions_total"))
+	require.Contains(t, s.logs.String(), "limiting in this process alone")
+
+	proxy.Restore()
+	deadline := time.Now().Add(2 * time.Minute) // Redis is tried again once a second
+	for metric("enhance_ratelimit_shared") != "1" {
+		require.True(t, time.Now().Before(deadline), "rate limits were not shared again")
+		require.Equal(t, http.StatusOK, enhance().status)
+		time.Sleep(200 * time.Millisecond)
+	}
+	require.Contains(t, s.logs.String(), "rate limits are shared across instances")
+}
+
+// TestLostLivenessMarkIsTakenAgain: a process whose liveness mark is lost
+// (its PostgreSQL connection dropped) takes it again, so that other
+// instances do not refund its requests as a dead process's.
+func TestLostLivenessMarkIsTakenAgain(t *testing.T) {
+	t.Parallel()
+	databases := map[string]func(*config.Config){"sqlite": nil}
+	if os.Getenv(postgrestest.EnvURL) != "" {
+		databases["postgresql"] = func(c *config.Config) { c.DatabaseURL = postgrestest.Schema(t, nil) }
+	}
+	for name, mutate := range databases {
+		t.Run(name, func(t *testing.T) {
+			s := startServer(t, mutate)
+			ctx := context.Background()
+			require.NoError(t, s.app.releaseInstance())
+			alive, err := s.app.store.Alive(ctx, s.app.instance)
+			require.NoError(t, err)
+			require.False(t, alive)
+
+			s.app.keepAlive(ctx)
+			alive, err = s.app.store.Alive(ctx, s.app.instance)
+			require.NoError(t, err)
+			require.True(t, alive)
+			require.Contains(t, s.logs.String(), "liveness mark was lost")
+		})
+	}
 }

@@ -2,14 +2,11 @@ package storepostgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"io/fs"
 	"net"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,61 +16,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/store"
+	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
 	"github.com/smartimage/enhance/internal/store/storetest"
 )
 
-// urlVariable names the server the tests run on; CI sets it, and without
-// it the tests that need a server skip.
-const urlVariable = "ENHANCE_TEST_POSTGRES_URL"
-
-func serverURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(urlVariable)
-	if u == "" {
-		t.Skip(urlVariable + " is not set (postgres://user@host:port/db): skipping the tests that need PostgreSQL")
-	}
-	return u
-}
-
-// freshSchema creates an empty schema, dropped when t ends, and returns
-// the server's URL with it as search_path: each test gets a database of
-// its own on one server.
+// freshSchema is an empty schema of the test's own; few connections per
+// store, since the suite opens many stores at once.
 func freshSchema(t testing.TB) string {
 	t.Helper()
-	base := serverURL(t)
-	ctx := context.Background()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := "enhance_test_" + hex.EncodeToString(b[:])
-	conn, err := pgx.Connect(ctx, base)
-	require.NoError(t, err)
-	defer conn.Close(ctx)
-	_, err = conn.Exec(ctx, `CREATE SCHEMA `+name)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		conn, err := pgx.Connect(ctx, base)
-		require.NoError(t, err)
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, `DROP SCHEMA `+name+` CASCADE`)
-		require.NoError(t, err)
-	})
-	// Few connections per store: the suite opens many stores at once.
-	return withParams(t, base, map[string]string{"search_path": name, "pool_max_conns": "4"})
-}
-
-func withParams(t testing.TB, base string, params map[string]string) string {
-	t.Helper()
-	u, err := url.Parse(base)
-	require.NoError(t, err)
-	if u.Scheme != "postgres" && u.Scheme != "postgresql" {
-		t.Skipf("%s must be a postgres:// URL", urlVariable)
-	}
-	q := u.Query()
-	for k, v := range params {
-		q.Set(k, v)
-	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	return postgrestest.Schema(t, map[string]string{"pool_max_conns": "4"})
 }
 
 func openTest(t testing.TB) *Store {
@@ -85,7 +36,7 @@ func openTest(t testing.TB) *Store {
 }
 
 func TestConformance(t *testing.T) {
-	serverURL(t)
+	postgrestest.URL(t)
 	storetest.Run(t, func(t *testing.T) store.Store { return openTest(t) })
 }
 
