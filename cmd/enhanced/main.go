@@ -58,11 +58,15 @@ func run(ctx context.Context) error {
 	if ca := a.CAPath(); ca != "" {
 		fmt.Fprintf(os.Stderr, "  development CA (trust it): %s\n", ca)
 	}
+	keyFile, passwordFile := filepath.Join(cfg.DataDir, app.DevKeyFile), filepath.Join(cfg.DataDir, app.DevPasswordFile)
 	if k := a.DevKey(); k != "" {
-		fmt.Fprintf(os.Stderr, "  development API key (shown once; also in %s):\n    %s\n",
-			filepath.Join(cfg.DataDir, app.DevKeyFile), k)
+		fmt.Fprintf(os.Stderr, "  development API key, allowed every scope (shown once; also in %s):\n    %s\n", keyFile, k)
+		fmt.Fprintf(os.Stderr, "  development account: %s, password %s (also in %s)\n", app.DevEmail, a.DevPassword(), passwordFile)
 	} else if cfg.DevAccount {
-		fmt.Fprintf(os.Stderr, "  development API key: in %s\n", filepath.Join(cfg.DataDir, app.DevKeyFile))
+		fmt.Fprintf(os.Stderr, "  development API key: in %s\n", keyFile)
+		if _, err := os.Stat(passwordFile); err == nil {
+			fmt.Fprintf(os.Stderr, "  development account: %s, password in %s\n", app.DevEmail, passwordFile)
+		}
 	}
 	fmt.Fprintln(os.Stderr)
 	return a.Run(ctx)

@@ -148,6 +148,13 @@ func TestRunPrintsAddressesAndDevelopmentKeyOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
 
+	password, err := os.ReadFile(filepath.Join(dir, "dev-password"))
+	require.NoError(t, err)
+	require.Contains(t, p.output.String(), "development account: dev@localhost, password "+strings.TrimSpace(string(password)))
+	info, err = os.Stat(filepath.Join(dir, "dev-password"))
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+
 	p.stop(t) // SIGTERM stops it cleanly
 	require.Contains(t, p.output.String(), "stopped")
 
@@ -165,6 +172,19 @@ func TestRunPrintsAddressesAndDevelopmentKeyOnce(t *testing.T) {
 	req.Header.Set("Content-Type", "image/png")
 	req.Header.Set("x-api-key", key)
 	resp, err := client.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// The shown email and password sign in, and the key manages keys.
+	body := fmt.Sprintf(`{"email": "dev@localhost", "password": %q}`, strings.TrimSpace(string(password)))
+	resp, err = client.Post(again.base+"/v1/sessions", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	req, _ = http.NewRequest(http.MethodGet, again.base+"/v1/keys", nil)
+	req.Header.Set("x-api-key", key)
+	resp, err = client.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)

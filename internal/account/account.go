@@ -156,6 +156,12 @@ type Registered struct {
 // The email is stored as typed (emailAddress) and unique by its key
 // (emailKey): another spelling of a registered address is taken.
 func (s *Service) Register(ctx context.Context, email, password, client string) (Registered, error) {
+	return s.RegisterWithScopes(ctx, email, password, client, auth.DefaultScopes)
+}
+
+// RegisterWithScopes is Register with the first key holding scopes: the
+// operator's development account's key also manages keys.
+func (s *Service) RegisterWithScopes(ctx context.Context, email, password, client string, scopes []string) (Registered, error) {
 	if s.closed && client != "" {
 		return Registered{}, ErrRegistrationClosed
 	}
@@ -209,7 +215,7 @@ func (s *Service) Register(ctx context.Context, email, password, client string) 
 		AccountID:   acct.ID,
 		DisplayName: "default",
 		SecretHash:  key.SecretHash(),
-		Scopes:      auth.DefaultScopes,
+		Scopes:      scopes,
 		CreateTime:  now,
 	}
 	// The hash is paid for: from here the attempt counts whatever becomes

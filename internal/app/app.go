@@ -51,8 +51,12 @@ import (
 	"github.com/smartimage/enhance/internal/tlsconfig"
 )
 
-// DevKeyFile is where --dev-account writes the development key.
-const DevKeyFile = "dev-api-key"
+// DevKeyFile and DevPasswordFile are where --dev-account writes the
+// development account's key and password, in the data folder.
+const (
+	DevKeyFile      = "dev-api-key"
+	DevPasswordFile = "dev-password"
+)
 
 // App is a running server: gRPC and REST listeners, metrics, and the
 // state behind them.
@@ -75,6 +79,8 @@ type App struct {
 	accounts *account.Service
 	ledger   *credits.Ledger
 	devKey   string
+	// devPassword is the development account's, made by this start.
+	devPassword string
 
 	// instance names this process in the database; releaseInstance gives
 	// up its liveness mark at close.
@@ -497,6 +503,10 @@ func (a *App) CAPath() string { return a.tls.CAPath }
 
 // DevKey is the development key made by this start, "" if none was.
 func (a *App) DevKey() string { return a.devKey }
+
+// DevPassword is the development account's password made by this start,
+// "" if none was.
+func (a *App) DevPassword() string { return a.devPassword }
 
 // Store is the state behind the server; tests use it to inspect results.
 func (a *App) Store() store.Store { return a.store }

@@ -31,7 +31,7 @@ func (s *testServer) wrongSecret(t *testing.T) string {
 // failed authentications.
 func (s *testServer) auditedAddresses(t *testing.T) map[string]int {
 	t.Helper()
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	events, err := s.app.Store().AuditEvents(context.Background(), acct.ID, 0, 1000)
 	require.NoError(t, err)

@@ -27,7 +27,7 @@ import (
 
 func (s *testServer) devBalance(t *testing.T) store.Balance {
 	t.Helper()
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	u, err := s.app.ledger.Usage(context.Background(), acct.ID)
 	require.NoError(t, err)
@@ -85,7 +85,7 @@ func TestOutOfCreditsUnderConcurrency(t *testing.T) {
 	// The case: 50 credits left, 200 simultaneous requests (on a
 	// plan whose rate limit lets 200 through).
 	s.setDevPlan(t, "pro")
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	c, err := s.app.ledger.Reserve(context.Background(), acct.ID, "k", credits.OpEnhance, "setup", credits.Plans["pro"].MonthlyCredits-50)
 	require.NoError(t, err)
@@ -120,7 +120,7 @@ func TestOutOfCreditsUnderConcurrency(t *testing.T) {
 func TestStaleChargesAreRefundedAfterARestart(t *testing.T) {
 	t.Parallel()
 	first := startServer(t, nil)
-	acct, err := first.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := first.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	// A request that was running when its server was killed: its charge is
 	// pending and older than any request can run.
@@ -307,7 +307,7 @@ func TestBusyAnswersCostNoQuota(t *testing.T) {
 // for the development account, as a request in flight would.
 func (s *testServer) holdIdempotencyKey(t *testing.T, key string, req *enhancev1.EnhanceRequest) {
 	t.Helper()
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	hash, err := idempotency.RequestHash(enhancev1.ImageService_Enhance_FullMethodName, req)
 	require.NoError(t, err)

@@ -9,15 +9,17 @@ import (
 	"path/filepath"
 
 	"github.com/smartimage/enhance/internal/account"
+	"github.com/smartimage/enhance/internal/auth"
 )
 
-// devEmail is the development account's sign-in name.
-const devEmail = "dev@localhost"
+// DevEmail is the development account's sign-in name.
+const DevEmail = "dev@localhost"
 
 // ensureDevAccount creates, on an empty database only, a development
-// account and writes its key to <data-dir>/dev-api-key (mode 0600), so
-// examples can read it. The password is random and never shown: the
-// account is for trying the API, not for signing in.
+// account whose key may do everything, key management included, and
+// writes the key to <data-dir>/dev-api-key and its random password to
+// <data-dir>/dev-password (both mode 0600), so that a new user can sign
+// in and try every route, and examples can read them.
 func (a *App) ensureDevAccount(ctx context.Context) error {
 	n, err := a.store.AccountCount(ctx)
 	if err != nil {
@@ -26,7 +28,13 @@ func (a *App) ensureDevAccount(ctx context.Context) error {
 	if n > 0 {
 		return nil
 	}
-	r, err := a.accounts.Register(ctx, devEmail, rand.Text(), "")
+	password := rand.Text()
+	// The password is written before the account exists: an account
+	// whose password was lost could never be signed in to.
+	if err := writeSecret(filepath.Join(a.cfg.DataDir, DevPasswordFile), password); err != nil {
+		return err
+	}
+	r, err := a.accounts.RegisterWithScopes(ctx, DevEmail, password, "", auth.AllScopes)
 	if errors.Is(err, account.ErrEmailTaken) {
 		// Another instance on the same database made it first.
 		return nil
@@ -34,9 +42,13 @@ func (a *App) ensureDevAccount(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: development account: %w", err)
 	}
-	a.devKey = r.Secret
-	path := filepath.Join(a.cfg.DataDir, DevKeyFile)
-	if err := os.WriteFile(path, []byte(a.devKey+"\n"), 0o600); err != nil {
+	a.devKey, a.devPassword = r.Secret, password
+	return writeSecret(filepath.Join(a.cfg.DataDir, DevKeyFile), a.devKey)
+}
+
+// writeSecret writes one line that only this user may read.
+func writeSecret(path, secret string) error {
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
 		return fmt.Errorf("app: write %s: %w", path, err)
 	}
 	return nil

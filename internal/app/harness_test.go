@@ -387,7 +387,7 @@ func (s *testServer) createKey(t testing.TB, token, name string, scopes ...strin
 // grantDev gives the development account n extra credits this month.
 func (s *testServer) grantDev(t testing.TB, n int) {
 	t.Helper()
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	require.NoError(t, s.app.ledger.Grant(context.Background(), acct.ID, n, "tests"))
 }
@@ -395,7 +395,7 @@ func (s *testServer) grantDev(t testing.TB, n int) {
 // setDevPlan moves the development account to plan, effective at once.
 func (s *testServer) setDevPlan(t testing.TB, plan string) {
 	t.Helper()
-	acct, err := s.app.Store().AccountByEmail(context.Background(), devEmail)
+	acct, err := s.app.Store().AccountByEmail(context.Background(), DevEmail)
 	require.NoError(t, err)
 	require.NoError(t, s.app.ledger.SetPlan(context.Background(), acct.ID, plan))
 	keys, err := s.app.Store().APIKeys(context.Background(), acct.ID)

@@ -136,7 +136,7 @@ func TestRESTKeyLifecycle(t *testing.T) {
 	require.Equal(t, http.StatusOK, s.keyWorks(t, third), "untouched")
 
 	// A key without keys:manage is refused key management, naming the scope.
-	resp = s.call(t, http.MethodGet, "/v1/keys", nil, key(s.key), nil)
+	resp = s.call(t, http.MethodGet, "/v1/keys", nil, key(s.createKey(t, token, "reader", "usage:read")), nil)
 	require.Equal(t, http.StatusForbidden, resp.StatusCode)
 	require.Contains(t, readProblem(t, resp).Detail, "keys:manage")
 
