@@ -27,7 +27,6 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
 
-	"github.com/smartimage/enhance/gen/openapiv2"
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
 	"github.com/smartimage/enhance/internal/admission"
@@ -41,6 +40,7 @@ import (
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/gateway"
 	"github.com/smartimage/enhance/internal/idempotency"
+	"github.com/smartimage/enhance/internal/openapi"
 	"github.com/smartimage/enhance/internal/ratelimit"
 	"github.com/smartimage/enhance/internal/redisclient"
 	"github.com/smartimage/enhance/internal/revocation"
@@ -322,7 +322,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Conn:          a.conn,
 		MaxImageBytes: cfg.MaxBodyBytes,
 		Ready:         a.ready,
-		OpenAPI:       openapiv2.Document,
+		OpenAPI:       openapi.JSON(),
 		Proof:         proof,
 	}, log)
 	if err != nil {
