@@ -60,10 +60,32 @@ fuzz: ## Fuzz the key parser, the decoder, the JPEG encoder and REST requests, F
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzEncodeJPEG$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/engine
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -fuzz '^FuzzRESTRequest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 10s ./internal/app
 
+# Go code comes from plugins that `go run` fetches (buf.gen.yaml). The
+# Python stubs need Debian's protoc and grpc's Python plugin, and the
+# TypeScript ones protoc-gen-es from npm, pinned in tools/node. The Python
+# stubs are protoc's own output, so they are byte for byte those of the
+# protoc that made them: PROTOC_VERSION, Debian 12's and 13's.
+PROTOC_VERSION := 3.21.12
+ES_PLUGIN      := tools/node/node_modules/.bin/protoc-gen-es
+
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/ (Go, gRPC, gateway, OpenAPI).
-	rm -rf gen/smartimage gen/openapiv2/api.swagger.json
+generate: generate-tools ## Regenerate gen/ from proto/ (Go, gRPC, gateway, OpenAPI, Python, TypeScript).
+	rm -rf gen/smartimage gen/openapiv2/api.swagger.json gen/python gen/ts
 	$(BUF) generate
+
+.PHONY: generate-tools
+generate-tools:
+	@command -v protoc >/dev/null 2>&1 || { echo "make generate: protoc not found: install Debian's protobuf-compiler (apt-get install protobuf-compiler protobuf-compiler-grpc)" >&2; exit 1; }
+	@v=$$(protoc --version | awk '{print $$2}'); [ "$$v" = "$(PROTOC_VERSION)" ] || { \
+		echo "make generate: protoc is $$v; gen/python is made with protoc $(PROTOC_VERSION) (Debian's protobuf-compiler), and another version writes other Python stubs" >&2; exit 1; }
+	@command -v grpc_python_plugin >/dev/null 2>&1 || { echo "make generate: grpc_python_plugin not found: install Debian's protobuf-compiler-grpc (apt-get install protobuf-compiler-grpc)" >&2; exit 1; }
+	@command -v npm >/dev/null 2>&1 || { echo "make generate: npm not found: install Node.js with npm (apt-get install nodejs npm); it installs protoc-gen-es for the TypeScript stubs" >&2; exit 1; }
+	@$(MAKE) --no-print-directory $(ES_PLUGIN)
+
+# npm ci again whenever the lock file changes.
+$(ES_PLUGIN): tools/node/package-lock.json
+	npm ci --prefix tools/node --no-audit --no-fund --loglevel=error
+	@touch $@
 
 .PHONY: checkgenerate
 checkgenerate: generate ## Fail if gen/ differs from what proto/ generates.

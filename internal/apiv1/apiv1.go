@@ -18,6 +18,10 @@ var Access = access.Table{
 	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true, Bucket: access.ImagesBucket},
 	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true, Bucket: access.ImagesBucket},
 	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true, Bucket: access.ImagesBucket},
+	// The streamed answers ask what the unary ones do (server.guardStream).
+	enhancev1.ImageService_EnhanceStream_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true, Bucket: access.ImagesBucket},
+	enhancev1.ImageService_UpscaleStream_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true, Bucket: access.ImagesBucket},
+	enhancev1.ImageService_ColorizeStream_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true, Bucket: access.ImagesBucket},
 
 	enhancev1.AccountService_CreateAccount_FullMethodName:   {Public: true},
 	enhancev1.AccountService_CreateSession_FullMethodName:   {Public: true},

@@ -6,15 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/reflect/protoregistry"
 
 	"github.com/smartimage/enhance/internal/access"
 	"github.com/smartimage/enhance/internal/apierror"
@@ -88,11 +85,10 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	if err != nil {
 		return nil, err
 	}
-	out, ok := resp.(proto.Message)
-	if !ok || out == nil {
+	data, ok, merr := marshalAnswer(resp)
+	if !ok {
 		return resp, nil
 	}
-	data, merr := proto.Marshal(out)
 	header, herr := json.Marshal(capture.header())
 	if merr == nil && herr == nil {
 		merr = i.store.FinishIdempotent(bg, p.AccountID, key, data, header)
@@ -113,11 +109,8 @@ func (i *idempotent) replay(ctx context.Context, method string, first store.Idem
 	if !first.Done {
 		return nil, idempotency.ErrInProgress
 	}
-	resp, err := newResponse(method)
+	resp, err := unmarshalAnswer(method, first.Response)
 	if err != nil {
-		return nil, err
-	}
-	if err := proto.Unmarshal(first.Response, resp); err != nil {
 		return nil, fmt.Errorf("server: stored idempotent result: %w", err)
 	}
 	var header metadata.MD
@@ -131,30 +124,43 @@ func (i *idempotent) replay(ctx context.Context, method string, first store.Idem
 	return resp, nil
 }
 
-// newResponse makes an empty response message of method
-// ("/package.Service/Method") from the protobuf registry.
-func newResponse(method string) (proto.Message, error) {
-	service, name, ok := strings.Cut(strings.TrimPrefix(method, "/"), "/")
-	if !ok {
-		return nil, fmt.Errorf("server: malformed method %q", method)
+// marshalAnswer is the stored form of a call's answer: its message, or a
+// streaming method's messages (guardStream's streamAnswer). ok is false
+// for an answer that is neither, which is not stored.
+func marshalAnswer(resp any) (data []byte, ok bool, err error) {
+	switch a := resp.(type) {
+	case *streamAnswer:
+		data, err = a.marshal()
+		return data, true, err
+	case proto.Message:
+		if a == nil {
+			return nil, false, nil
+		}
+		data, err = proto.Marshal(a)
+		return data, true, err
 	}
-	d, err := protoregistry.GlobalFiles.FindDescriptorByName(protoreflect.FullName(service))
+	return nil, false, nil
+}
+
+// unmarshalAnswer reads what marshalAnswer wrote for method
+// ("/package.Service/Method"), as the method's response type.
+func unmarshalAnswer(name string, data []byte) (any, error) {
+	md, err := method(name)
 	if err != nil {
 		return nil, err
 	}
-	sd, ok := d.(protoreflect.ServiceDescriptor)
-	if !ok {
-		return nil, fmt.Errorf("server: %s is not a service", service)
-	}
-	m := sd.Methods().ByName(protoreflect.Name(name))
-	if m == nil {
-		return nil, fmt.Errorf("server: no method %s", method)
-	}
-	mt, err := protoregistry.GlobalTypes.FindMessageByName(m.Output().FullName())
+	out, err := messageType(md.Output())
 	if err != nil {
 		return nil, err
 	}
-	return mt.New().Interface(), nil
+	if md.IsStreamingServer() {
+		return unmarshalStreamAnswer(data, out)
+	}
+	resp := out.New().Interface()
+	if err := proto.Unmarshal(data, resp); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 func cmpErr(errs ...error) error {

@@ -116,6 +116,25 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 	innerRecovery := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		return recovered(ctx, log, p)
 	})
+	// 7-11: what a call must pass to reach its method, the same for a
+	// unary call and a streaming one (guardStream).
+	guards := chainUnary(
+		// 7. API key or session, then what the method needs of it.
+		selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
+		// 8. Rate limits per key and per account, before any work.
+		rateLimitUnary(cfg.RateLimiter, cfg.Access),
+		// 9. A retry with an Idempotency-Key gets the first result,
+		//    before credits, so it is not charged again.
+		idem.unary,
+		// 10. Credits: after auth, so that it knows the account; the
+		//     handler prices the work after validating it, so a
+		//     rejected request costs nothing.
+		quotaUnary(ledger, log),
+		// 11. A handler's panic becomes an error here, so the charge is
+		//     refunded, the Idempotency-Key released and the call
+		//     counted on its way out.
+		recovery.UnaryServerInterceptor(innerRecovery),
+	)
 	return grpc.NewServer(
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
@@ -154,24 +173,15 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			errorsUnary(log, cfg.Errors),
 			// 6. No call runs longer than the server allows.
 			deadlineUnary(cfg.RequestTimeout),
-			// 7. API key or session, then what the method needs of it.
-			selector.UnaryServerInterceptor(grpcauth.UnaryServerInterceptor(authn.authenticate), needsKey),
-			// 8. Rate limits per key and per account, before any work.
-			rateLimitUnary(cfg.RateLimiter, cfg.Access),
-			// 9. A retry with an Idempotency-Key gets the first result,
-			//    before credits, so it is not charged again.
-			idem.unary,
-			// 10. Credits: after auth, so that it knows the account; the
-			//     handler prices the work after validating it, so a
-			//     rejected request costs nothing.
-			quotaUnary(ledger, log),
-			// 11. A handler's panic becomes an error here, so the charge is
-			//     refunded, the Idempotency-Key released and the call
-			//     counted on its way out.
-			recovery.UnaryServerInterceptor(innerRecovery),
+			// 7-11. Authentication, rate limits, Idempotency-Key,
+			//       credits, the handler's panics (guards, above).
+			guards,
 		),
-		// Streams (only health watches and reflection today) get the
-		// same order, ready for the first streaming API method.
+		// Streams get the same order: steps 1-6 in their stream form
+		// (the deadline covers the sending too), then the API's
+		// server-streaming methods (EnhanceStream ...) pass the very
+		// same guards, their answer held back until the guards are done
+		// (stream.go). Health watches and reflection pass through.
 		grpc.ChainStreamInterceptor(
 			callerStream(cfg.GatewayProof),
 			streamLogger,
@@ -179,8 +189,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			recovery.StreamServerInterceptor(outerRecovery),
 			errorsStream(log, cfg.Errors),
 			selector.StreamServerInterceptor(deadlineStream(cfg.RequestTimeout), isAPI),
-			selector.StreamServerInterceptor(grpcauth.StreamServerInterceptor(authn.authenticate), needsKey),
-			recovery.StreamServerInterceptor(innerRecovery),
+			guardStream(guards),
 		),
 	), nil
 }

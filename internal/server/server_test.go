@@ -199,6 +199,10 @@ var imagesAccess = access.Table{
 	enhancev1.ImageService_Enhance_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true},
 	enhancev1.ImageService_Upscale_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true},
 	enhancev1.ImageService_Colorize_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true},
+
+	enhancev1.ImageService_EnhanceStream_FullMethodName:  {Scope: auth.ScopeImagesEnhance, Idempotent: true},
+	enhancev1.ImageService_UpscaleStream_FullMethodName:  {Scope: auth.ScopeImagesUpscale, Idempotent: true},
+	enhancev1.ImageService_ColorizeStream_FullMethodName: {Scope: auth.ScopeImagesColorize, Idempotent: true},
 }
 
 func TestHandlerPanicIsRefundedReleasesItsIdempotencyKeyAndIsCounted(t *testing.T) {

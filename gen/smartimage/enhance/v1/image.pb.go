@@ -728,6 +728,393 @@ func (x *AppliedStep) GetParameters() map[string]string {
 	return nil
 }
 
+// EnhanceStreamRequest asks for Enhance's answer in pieces.
+type EnhanceStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request, as Enhance takes it.
+	Request       *EnhanceRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnhanceStreamRequest) Reset() {
+	*x = EnhanceStreamRequest{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnhanceStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnhanceStreamRequest) ProtoMessage() {}
+
+func (x *EnhanceStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnhanceStreamRequest.ProtoReflect.Descriptor instead.
+func (*EnhanceStreamRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *EnhanceStreamRequest) GetRequest() *EnhanceRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// EnhanceStreamResponse is one piece of an enhanced image.
+type EnhanceStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What Enhance's response says besides the bytes; first piece only.
+	Image *StreamedImage `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// The next bytes of the encoded image, at most 1 MiB.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EnhanceStreamResponse) Reset() {
+	*x = EnhanceStreamResponse{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EnhanceStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EnhanceStreamResponse) ProtoMessage() {}
+
+func (x *EnhanceStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EnhanceStreamResponse.ProtoReflect.Descriptor instead.
+func (*EnhanceStreamResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *EnhanceStreamResponse) GetImage() *StreamedImage {
+	if x != nil {
+		return x.Image
+	}
+	return nil
+}
+
+func (x *EnhanceStreamResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// UpscaleStreamRequest asks for Upscale's answer in pieces.
+type UpscaleStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request, as Upscale takes it.
+	Request       *UpscaleRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpscaleStreamRequest) Reset() {
+	*x = UpscaleStreamRequest{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpscaleStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpscaleStreamRequest) ProtoMessage() {}
+
+func (x *UpscaleStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpscaleStreamRequest.ProtoReflect.Descriptor instead.
+func (*UpscaleStreamRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *UpscaleStreamRequest) GetRequest() *UpscaleRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// UpscaleStreamResponse is one piece of an enlarged image.
+type UpscaleStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What Upscale's response says besides the bytes; first piece only.
+	Image *StreamedImage `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// The next bytes of the encoded image, at most 1 MiB.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UpscaleStreamResponse) Reset() {
+	*x = UpscaleStreamResponse{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UpscaleStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UpscaleStreamResponse) ProtoMessage() {}
+
+func (x *UpscaleStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UpscaleStreamResponse.ProtoReflect.Descriptor instead.
+func (*UpscaleStreamResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *UpscaleStreamResponse) GetImage() *StreamedImage {
+	if x != nil {
+		return x.Image
+	}
+	return nil
+}
+
+func (x *UpscaleStreamResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// ColorizeStreamRequest asks for Colorize's answer in pieces.
+type ColorizeStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The request, as Colorize takes it.
+	Request       *ColorizeRequest `protobuf:"bytes,1,opt,name=request,proto3" json:"request,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColorizeStreamRequest) Reset() {
+	*x = ColorizeStreamRequest{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColorizeStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColorizeStreamRequest) ProtoMessage() {}
+
+func (x *ColorizeStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColorizeStreamRequest.ProtoReflect.Descriptor instead.
+func (*ColorizeStreamRequest) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ColorizeStreamRequest) GetRequest() *ColorizeRequest {
+	if x != nil {
+		return x.Request
+	}
+	return nil
+}
+
+// ColorizeStreamResponse is one piece of a coloured image.
+type ColorizeStreamResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What Colorize's response says besides the bytes; first piece only.
+	Image *StreamedImage `protobuf:"bytes,1,opt,name=image,proto3" json:"image,omitempty"`
+	// The next bytes of the encoded image, at most 1 MiB.
+	Data          []byte `protobuf:"bytes,2,opt,name=data,proto3" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ColorizeStreamResponse) Reset() {
+	*x = ColorizeStreamResponse{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ColorizeStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ColorizeStreamResponse) ProtoMessage() {}
+
+func (x *ColorizeStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ColorizeStreamResponse.ProtoReflect.Descriptor instead.
+func (*ColorizeStreamResponse) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ColorizeStreamResponse) GetImage() *StreamedImage {
+	if x != nil {
+		return x.Image
+	}
+	return nil
+}
+
+func (x *ColorizeStreamResponse) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+// StreamedImage describes a streamed image answer. It comes in the first
+// piece; the image is every piece's `data` joined in order. A dry run's
+// JSON quote is streamed the same way, as "application/json".
+type StreamedImage struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// MIME type of the encoded image.
+	ContentType string `protobuf:"bytes,1,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// Size of the whole encoded image in bytes.
+	TotalBytes int64 `protobuf:"varint,2,opt,name=total_bytes,json=totalBytes,proto3" json:"total_bytes,omitempty"`
+	// Width of the output image in pixels.
+	WidthPixels int32 `protobuf:"varint,3,opt,name=width_pixels,json=widthPixels,proto3" json:"width_pixels,omitempty"`
+	// Height of the output image in pixels.
+	HeightPixels int32 `protobuf:"varint,4,opt,name=height_pixels,json=heightPixels,proto3" json:"height_pixels,omitempty"`
+	// The processing steps applied, in order.
+	Steps         []*AppliedStep `protobuf:"bytes,5,rep,name=steps,proto3" json:"steps,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StreamedImage) Reset() {
+	*x = StreamedImage{}
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StreamedImage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StreamedImage) ProtoMessage() {}
+
+func (x *StreamedImage) ProtoReflect() protoreflect.Message {
+	mi := &file_smartimage_enhance_v1_image_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StreamedImage.ProtoReflect.Descriptor instead.
+func (*StreamedImage) Descriptor() ([]byte, []int) {
+	return file_smartimage_enhance_v1_image_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *StreamedImage) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *StreamedImage) GetTotalBytes() int64 {
+	if x != nil {
+		return x.TotalBytes
+	}
+	return 0
+}
+
+func (x *StreamedImage) GetWidthPixels() int32 {
+	if x != nil {
+		return x.WidthPixels
+	}
+	return 0
+}
+
+func (x *StreamedImage) GetHeightPixels() int32 {
+	if x != nil {
+		return x.HeightPixels
+	}
+	return 0
+}
+
+func (x *StreamedImage) GetSteps() []*AppliedStep {
+	if x != nil {
+		return x.Steps
+	}
+	return nil
+}
+
 var File_smartimage_enhance_v1_image_proto protoreflect.FileDescriptor
 
 const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
@@ -787,11 +1174,36 @@ const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"parameters\x1a=\n" +
 	"\x0fParametersEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x012\xfd\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"W\n" +
+	"\x14EnhanceStreamRequest\x12?\n" +
+	"\arequest\x18\x01 \x01(\v2%.smartimage.enhance.v1.EnhanceRequestR\arequest\"g\n" +
+	"\x15EnhanceStreamResponse\x12:\n" +
+	"\x05image\x18\x01 \x01(\v2$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"W\n" +
+	"\x14UpscaleStreamRequest\x12?\n" +
+	"\arequest\x18\x01 \x01(\v2%.smartimage.enhance.v1.UpscaleRequestR\arequest\"g\n" +
+	"\x15UpscaleStreamResponse\x12:\n" +
+	"\x05image\x18\x01 \x01(\v2$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"Y\n" +
+	"\x15ColorizeStreamRequest\x12@\n" +
+	"\arequest\x18\x01 \x01(\v2&.smartimage.enhance.v1.ColorizeRequestR\arequest\"h\n" +
+	"\x16ColorizeStreamResponse\x12:\n" +
+	"\x05image\x18\x01 \x01(\v2$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n" +
+	"\x04data\x18\x02 \x01(\fR\x04data\"\xd5\x01\n" +
+	"\rStreamedImage\x12!\n" +
+	"\fcontent_type\x18\x01 \x01(\tR\vcontentType\x12\x1f\n" +
+	"\vtotal_bytes\x18\x02 \x01(\x03R\n" +
+	"totalBytes\x12!\n" +
+	"\fwidth_pixels\x18\x03 \x01(\x05R\vwidthPixels\x12#\n" +
+	"\rheight_pixels\x18\x04 \x01(\x05R\fheightPixels\x128\n" +
+	"\x05steps\x18\x05 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps2\xca\x05\n" +
 	"\fImageService\x12w\n" +
 	"\aEnhance\x12%.smartimage.enhance.v1.EnhanceRequest\x1a&.smartimage.enhance.v1.EnhanceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\v/v1/enhance\x12w\n" +
 	"\aUpscale\x12%.smartimage.enhance.v1.UpscaleRequest\x1a&.smartimage.enhance.v1.UpscaleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\v/v1/upscale\x12{\n" +
-	"\bColorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\f/v1/colorizeB\xc1\x03\x92A\xfa\x02\x12\xd4\x01\n" +
+	"\bColorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\f/v1/colorize\x12l\n" +
+	"\rEnhanceStream\x12+.smartimage.enhance.v1.EnhanceStreamRequest\x1a,.smartimage.enhance.v1.EnhanceStreamResponse0\x01\x12l\n" +
+	"\rUpscaleStream\x12+.smartimage.enhance.v1.UpscaleStreamRequest\x1a,.smartimage.enhance.v1.UpscaleStreamResponse0\x01\x12o\n" +
+	"\x0eColorizeStream\x12,.smartimage.enhance.v1.ColorizeStreamRequest\x1a-.smartimage.enhance.v1.ColorizeStreamResponse0\x01B\xc1\x03\x92A\xfa\x02\x12\xd4\x01\n" +
 	"\x1bSmart Image Enhancement API\x12\xaf\x01Enhance, upscale and colorize photos. Image methods answer with the raw image bytes and its Content-Type; every failure answers JSON {\"detail\", \"code\", \"status\", \"requestId\"}.2\x031.0*\x01\x022\x10application/jsonZ~\n" +
 	"\x19\n" +
 	"\x06ApiKey\x12\x0f\b\x02\x1a\tx-api-key \x02\n" +
@@ -813,41 +1225,61 @@ func file_smartimage_enhance_v1_image_proto_rawDescGZIP() []byte {
 	return file_smartimage_enhance_v1_image_proto_rawDescData
 }
 
-var file_smartimage_enhance_v1_image_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_smartimage_enhance_v1_image_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_smartimage_enhance_v1_image_proto_goTypes = []any{
-	(*EnhanceRequest)(nil),    // 0: smartimage.enhance.v1.EnhanceRequest
-	(*EnhanceResponse)(nil),   // 1: smartimage.enhance.v1.EnhanceResponse
-	(*UpscaleRequest)(nil),    // 2: smartimage.enhance.v1.UpscaleRequest
-	(*UpscaleResponse)(nil),   // 3: smartimage.enhance.v1.UpscaleResponse
-	(*ColorizeRequest)(nil),   // 4: smartimage.enhance.v1.ColorizeRequest
-	(*ColorHint)(nil),         // 5: smartimage.enhance.v1.ColorHint
-	(*Point)(nil),             // 6: smartimage.enhance.v1.Point
-	(*ColorizeResponse)(nil),  // 7: smartimage.enhance.v1.ColorizeResponse
-	(*AppliedStep)(nil),       // 8: smartimage.enhance.v1.AppliedStep
-	nil,                       // 9: smartimage.enhance.v1.AppliedStep.ParametersEntry
-	(*httpbody.HttpBody)(nil), // 10: google.api.HttpBody
+	(*EnhanceRequest)(nil),         // 0: smartimage.enhance.v1.EnhanceRequest
+	(*EnhanceResponse)(nil),        // 1: smartimage.enhance.v1.EnhanceResponse
+	(*UpscaleRequest)(nil),         // 2: smartimage.enhance.v1.UpscaleRequest
+	(*UpscaleResponse)(nil),        // 3: smartimage.enhance.v1.UpscaleResponse
+	(*ColorizeRequest)(nil),        // 4: smartimage.enhance.v1.ColorizeRequest
+	(*ColorHint)(nil),              // 5: smartimage.enhance.v1.ColorHint
+	(*Point)(nil),                  // 6: smartimage.enhance.v1.Point
+	(*ColorizeResponse)(nil),       // 7: smartimage.enhance.v1.ColorizeResponse
+	(*AppliedStep)(nil),            // 8: smartimage.enhance.v1.AppliedStep
+	(*EnhanceStreamRequest)(nil),   // 9: smartimage.enhance.v1.EnhanceStreamRequest
+	(*EnhanceStreamResponse)(nil),  // 10: smartimage.enhance.v1.EnhanceStreamResponse
+	(*UpscaleStreamRequest)(nil),   // 11: smartimage.enhance.v1.UpscaleStreamRequest
+	(*UpscaleStreamResponse)(nil),  // 12: smartimage.enhance.v1.UpscaleStreamResponse
+	(*ColorizeStreamRequest)(nil),  // 13: smartimage.enhance.v1.ColorizeStreamRequest
+	(*ColorizeStreamResponse)(nil), // 14: smartimage.enhance.v1.ColorizeStreamResponse
+	(*StreamedImage)(nil),          // 15: smartimage.enhance.v1.StreamedImage
+	nil,                            // 16: smartimage.enhance.v1.AppliedStep.ParametersEntry
+	(*httpbody.HttpBody)(nil),      // 17: google.api.HttpBody
 }
 var file_smartimage_enhance_v1_image_proto_depIdxs = []int32{
-	10, // 0: smartimage.enhance.v1.EnhanceResponse.image:type_name -> google.api.HttpBody
+	17, // 0: smartimage.enhance.v1.EnhanceResponse.image:type_name -> google.api.HttpBody
 	8,  // 1: smartimage.enhance.v1.EnhanceResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
-	10, // 2: smartimage.enhance.v1.UpscaleResponse.image:type_name -> google.api.HttpBody
+	17, // 2: smartimage.enhance.v1.UpscaleResponse.image:type_name -> google.api.HttpBody
 	8,  // 3: smartimage.enhance.v1.UpscaleResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
 	5,  // 4: smartimage.enhance.v1.ColorizeRequest.hints:type_name -> smartimage.enhance.v1.ColorHint
 	6,  // 5: smartimage.enhance.v1.ColorHint.points:type_name -> smartimage.enhance.v1.Point
-	10, // 6: smartimage.enhance.v1.ColorizeResponse.image:type_name -> google.api.HttpBody
+	17, // 6: smartimage.enhance.v1.ColorizeResponse.image:type_name -> google.api.HttpBody
 	8,  // 7: smartimage.enhance.v1.ColorizeResponse.steps:type_name -> smartimage.enhance.v1.AppliedStep
-	9,  // 8: smartimage.enhance.v1.AppliedStep.parameters:type_name -> smartimage.enhance.v1.AppliedStep.ParametersEntry
-	0,  // 9: smartimage.enhance.v1.ImageService.Enhance:input_type -> smartimage.enhance.v1.EnhanceRequest
-	2,  // 10: smartimage.enhance.v1.ImageService.Upscale:input_type -> smartimage.enhance.v1.UpscaleRequest
-	4,  // 11: smartimage.enhance.v1.ImageService.Colorize:input_type -> smartimage.enhance.v1.ColorizeRequest
-	1,  // 12: smartimage.enhance.v1.ImageService.Enhance:output_type -> smartimage.enhance.v1.EnhanceResponse
-	3,  // 13: smartimage.enhance.v1.ImageService.Upscale:output_type -> smartimage.enhance.v1.UpscaleResponse
-	7,  // 14: smartimage.enhance.v1.ImageService.Colorize:output_type -> smartimage.enhance.v1.ColorizeResponse
-	12, // [12:15] is the sub-list for method output_type
-	9,  // [9:12] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	16, // 8: smartimage.enhance.v1.AppliedStep.parameters:type_name -> smartimage.enhance.v1.AppliedStep.ParametersEntry
+	0,  // 9: smartimage.enhance.v1.EnhanceStreamRequest.request:type_name -> smartimage.enhance.v1.EnhanceRequest
+	15, // 10: smartimage.enhance.v1.EnhanceStreamResponse.image:type_name -> smartimage.enhance.v1.StreamedImage
+	2,  // 11: smartimage.enhance.v1.UpscaleStreamRequest.request:type_name -> smartimage.enhance.v1.UpscaleRequest
+	15, // 12: smartimage.enhance.v1.UpscaleStreamResponse.image:type_name -> smartimage.enhance.v1.StreamedImage
+	4,  // 13: smartimage.enhance.v1.ColorizeStreamRequest.request:type_name -> smartimage.enhance.v1.ColorizeRequest
+	15, // 14: smartimage.enhance.v1.ColorizeStreamResponse.image:type_name -> smartimage.enhance.v1.StreamedImage
+	8,  // 15: smartimage.enhance.v1.StreamedImage.steps:type_name -> smartimage.enhance.v1.AppliedStep
+	0,  // 16: smartimage.enhance.v1.ImageService.Enhance:input_type -> smartimage.enhance.v1.EnhanceRequest
+	2,  // 17: smartimage.enhance.v1.ImageService.Upscale:input_type -> smartimage.enhance.v1.UpscaleRequest
+	4,  // 18: smartimage.enhance.v1.ImageService.Colorize:input_type -> smartimage.enhance.v1.ColorizeRequest
+	9,  // 19: smartimage.enhance.v1.ImageService.EnhanceStream:input_type -> smartimage.enhance.v1.EnhanceStreamRequest
+	11, // 20: smartimage.enhance.v1.ImageService.UpscaleStream:input_type -> smartimage.enhance.v1.UpscaleStreamRequest
+	13, // 21: smartimage.enhance.v1.ImageService.ColorizeStream:input_type -> smartimage.enhance.v1.ColorizeStreamRequest
+	1,  // 22: smartimage.enhance.v1.ImageService.Enhance:output_type -> smartimage.enhance.v1.EnhanceResponse
+	3,  // 23: smartimage.enhance.v1.ImageService.Upscale:output_type -> smartimage.enhance.v1.UpscaleResponse
+	7,  // 24: smartimage.enhance.v1.ImageService.Colorize:output_type -> smartimage.enhance.v1.ColorizeResponse
+	10, // 25: smartimage.enhance.v1.ImageService.EnhanceStream:output_type -> smartimage.enhance.v1.EnhanceStreamResponse
+	12, // 26: smartimage.enhance.v1.ImageService.UpscaleStream:output_type -> smartimage.enhance.v1.UpscaleStreamResponse
+	14, // 27: smartimage.enhance.v1.ImageService.ColorizeStream:output_type -> smartimage.enhance.v1.ColorizeStreamResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_smartimage_enhance_v1_image_proto_init() }
@@ -862,7 +1294,7 @@ func file_smartimage_enhance_v1_image_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_smartimage_enhance_v1_image_proto_rawDesc), len(file_smartimage_enhance_v1_image_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,12 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	ImageService_Enhance_FullMethodName  = "/smartimage.enhance.v1.ImageService/Enhance"
-	ImageService_Upscale_FullMethodName  = "/smartimage.enhance.v1.ImageService/Upscale"
-	ImageService_Colorize_FullMethodName = "/smartimage.enhance.v1.ImageService/Colorize"
+	ImageService_Enhance_FullMethodName        = "/smartimage.enhance.v1.ImageService/Enhance"
+	ImageService_Upscale_FullMethodName        = "/smartimage.enhance.v1.ImageService/Upscale"
+	ImageService_Colorize_FullMethodName       = "/smartimage.enhance.v1.ImageService/Colorize"
+	ImageService_EnhanceStream_FullMethodName  = "/smartimage.enhance.v1.ImageService/EnhanceStream"
+	ImageService_UpscaleStream_FullMethodName  = "/smartimage.enhance.v1.ImageService/UpscaleStream"
+	ImageService_ColorizeStream_FullMethodName = "/smartimage.enhance.v1.ImageService/ColorizeStream"
 )
 
 // ImageServiceClient is the client API for ImageService service.
@@ -38,6 +41,21 @@ type ImageServiceClient interface {
 	Upscale(ctx context.Context, in *UpscaleRequest, opts ...grpc.CallOption) (*UpscaleResponse, error)
 	// Colorize adds colour to a grayscale photo, guided by hints or a reference.
 	Colorize(ctx context.Context, in *ColorizeRequest, opts ...grpc.CallOption) (*ColorizeResponse, error)
+	// EnhanceStream is Enhance answered in pieces of at most 1 MiB, for
+	// clients that cannot receive the whole image in one message: gRPC
+	// clients refuse messages over 4 MiB unless told otherwise. The same
+	// request, checks, price and Idempotency-Key; the charge is taken when
+	// the answer is ready, before the first piece is sent, as a unary call's
+	// is before its response is. No REST route: REST answers have no
+	// message limit.
+	EnhanceStream(ctx context.Context, in *EnhanceStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EnhanceStreamResponse], error)
+	// UpscaleStream is Upscale answered in pieces of at most 1 MiB (see
+	// EnhanceStream): a ×4 upscale of an ordinary photo is larger than a
+	// gRPC client's default 4 MiB message limit.
+	UpscaleStream(ctx context.Context, in *UpscaleStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[UpscaleStreamResponse], error)
+	// ColorizeStream is Colorize answered in pieces of at most 1 MiB (see
+	// EnhanceStream).
+	ColorizeStream(ctx context.Context, in *ColorizeStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ColorizeStreamResponse], error)
 }
 
 type imageServiceClient struct {
@@ -78,6 +96,63 @@ func (c *imageServiceClient) Colorize(ctx context.Context, in *ColorizeRequest, 
 	return out, nil
 }
 
+func (c *imageServiceClient) EnhanceStream(ctx context.Context, in *EnhanceStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[EnhanceStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ImageService_ServiceDesc.Streams[0], ImageService_EnhanceStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[EnhanceStreamRequest, EnhanceStreamResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_EnhanceStreamClient = grpc.ServerStreamingClient[EnhanceStreamResponse]
+
+func (c *imageServiceClient) UpscaleStream(ctx context.Context, in *UpscaleStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[UpscaleStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ImageService_ServiceDesc.Streams[1], ImageService_UpscaleStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[UpscaleStreamRequest, UpscaleStreamResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_UpscaleStreamClient = grpc.ServerStreamingClient[UpscaleStreamResponse]
+
+func (c *imageServiceClient) ColorizeStream(ctx context.Context, in *ColorizeStreamRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ColorizeStreamResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &ImageService_ServiceDesc.Streams[2], ImageService_ColorizeStream_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ColorizeStreamRequest, ColorizeStreamResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_ColorizeStreamClient = grpc.ServerStreamingClient[ColorizeStreamResponse]
+
 // ImageServiceServer is the server API for ImageService service.
 // All implementations must embed UnimplementedImageServiceServer
 // for forward compatibility.
@@ -92,6 +167,21 @@ type ImageServiceServer interface {
 	Upscale(context.Context, *UpscaleRequest) (*UpscaleResponse, error)
 	// Colorize adds colour to a grayscale photo, guided by hints or a reference.
 	Colorize(context.Context, *ColorizeRequest) (*ColorizeResponse, error)
+	// EnhanceStream is Enhance answered in pieces of at most 1 MiB, for
+	// clients that cannot receive the whole image in one message: gRPC
+	// clients refuse messages over 4 MiB unless told otherwise. The same
+	// request, checks, price and Idempotency-Key; the charge is taken when
+	// the answer is ready, before the first piece is sent, as a unary call's
+	// is before its response is. No REST route: REST answers have no
+	// message limit.
+	EnhanceStream(*EnhanceStreamRequest, grpc.ServerStreamingServer[EnhanceStreamResponse]) error
+	// UpscaleStream is Upscale answered in pieces of at most 1 MiB (see
+	// EnhanceStream): a ×4 upscale of an ordinary photo is larger than a
+	// gRPC client's default 4 MiB message limit.
+	UpscaleStream(*UpscaleStreamRequest, grpc.ServerStreamingServer[UpscaleStreamResponse]) error
+	// ColorizeStream is Colorize answered in pieces of at most 1 MiB (see
+	// EnhanceStream).
+	ColorizeStream(*ColorizeStreamRequest, grpc.ServerStreamingServer[ColorizeStreamResponse]) error
 	mustEmbedUnimplementedImageServiceServer()
 }
 
@@ -110,6 +200,15 @@ func (UnimplementedImageServiceServer) Upscale(context.Context, *UpscaleRequest)
 }
 func (UnimplementedImageServiceServer) Colorize(context.Context, *ColorizeRequest) (*ColorizeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Colorize not implemented")
+}
+func (UnimplementedImageServiceServer) EnhanceStream(*EnhanceStreamRequest, grpc.ServerStreamingServer[EnhanceStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method EnhanceStream not implemented")
+}
+func (UnimplementedImageServiceServer) UpscaleStream(*UpscaleStreamRequest, grpc.ServerStreamingServer[UpscaleStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method UpscaleStream not implemented")
+}
+func (UnimplementedImageServiceServer) ColorizeStream(*ColorizeStreamRequest, grpc.ServerStreamingServer[ColorizeStreamResponse]) error {
+	return status.Error(codes.Unimplemented, "method ColorizeStream not implemented")
 }
 func (UnimplementedImageServiceServer) mustEmbedUnimplementedImageServiceServer() {}
 func (UnimplementedImageServiceServer) testEmbeddedByValue()                      {}
@@ -186,6 +285,39 @@ func _ImageService_Colorize_Handler(srv interface{}, ctx context.Context, dec fu
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ImageService_EnhanceStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(EnhanceStreamRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ImageServiceServer).EnhanceStream(m, &grpc.GenericServerStream[EnhanceStreamRequest, EnhanceStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_EnhanceStreamServer = grpc.ServerStreamingServer[EnhanceStreamResponse]
+
+func _ImageService_UpscaleStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(UpscaleStreamRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ImageServiceServer).UpscaleStream(m, &grpc.GenericServerStream[UpscaleStreamRequest, UpscaleStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_UpscaleStreamServer = grpc.ServerStreamingServer[UpscaleStreamResponse]
+
+func _ImageService_ColorizeStream_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(ColorizeStreamRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(ImageServiceServer).ColorizeStream(m, &grpc.GenericServerStream[ColorizeStreamRequest, ColorizeStreamResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type ImageService_ColorizeStreamServer = grpc.ServerStreamingServer[ColorizeStreamResponse]
+
 // ImageService_ServiceDesc is the grpc.ServiceDesc for ImageService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -206,6 +338,22 @@ var ImageService_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _ImageService_Colorize_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "EnhanceStream",
+			Handler:       _ImageService_EnhanceStream_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "UpscaleStream",
+			Handler:       _ImageService_UpscaleStream_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "ColorizeStream",
+			Handler:       _ImageService_ColorizeStream_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "smartimage/enhance/v1/image.proto",
 }
