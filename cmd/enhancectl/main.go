@@ -1,5 +1,18 @@
-// Command enhancectl is the operator's tool. Its admin commands work on
-// the server's database directly, so they run where the data is:
+// Command enhancectl is the service's command-line client, for people and
+// for scripts, and the operator's tool.
+//
+// Its client commands talk to a running server over gRPC (or REST with
+// --rest), with the API key in SMART_IMAGE_ENHANCEMENT_API_KEY:
+//
+//	enhancectl enhance photo.jpg                  writes photo.enhanced.jpg
+//	enhancectl upscale --scale 4 -o big/ photos/  every image in photos/, in parallel
+//	enhancectl colorize https://example.com/old.jpg --format png
+//	enhancectl login you@example.com              a session, for the key commands
+//	enhancectl keys create --name ci              prints the new key's secret
+//	enhancectl usage; enhancectl pricing
+//
+// Its admin commands work on the server's database directly, so they run
+// where the data is:
 //
 //	enhancectl admin set-plan --email ann@example.com --plan pro
 //	enhancectl admin grant --email ann@example.com --credits 100 --reason "support #12"
@@ -8,215 +21,155 @@
 //
 // reconcile checks that every account's credit counters add up to its
 // ledger (exit status 1 when any does not); it reads the whole ledger, and
-// may run while the server serves. Each command takes --data-dir
+// may run while the server serves. Each admin command takes --data-dir
 // (ENHANCE_DATA_DIR, default ./data) or --database-url
 // (ENHANCE_DATABASE_URL, PostgreSQL), as enhanced does.
+//
+// The exit status is documented in the usage text (usage below), so that
+// a script can tell a bad input from a missing key, an empty balance or a
+// server that cannot be reached.
 package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
+	"os/signal"
+	"syscall"
+	"time"
 
-	"github.com/smartimage/enhance/internal/credits"
-	"github.com/smartimage/enhance/internal/store"
-	"github.com/smartimage/enhance/internal/store/storepostgres"
-	"github.com/smartimage/enhance/internal/store/storesqlite"
+	"golang.org/x/term"
 )
 
 func main() {
-	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
-const usage = `usage:
-  enhancectl admin set-plan --email EMAIL --plan PLAN   move an account to a plan
-  enhancectl admin grant --email EMAIL --credits N --reason TEXT
-                                                        add credits to this month
-  enhancectl admin usage --email EMAIL                  show this month's credits
-  enhancectl admin reconcile                            check every credit counter
-                                                        against the ledger (exit 1
-                                                        when any does not add up)
-every command takes --data-dir DIR (ENHANCE_DATA_DIR; default ./data), or
---database-url postgres://... (ENHANCE_DATABASE_URL) where the server uses PostgreSQL
+// Exit statuses a script can rely on; usage lists them.
+const (
+	exitOK          = 0   // everything asked was done
+	exitFailed      = 1   // some inputs (or the command) failed; each reason was printed
+	exitUsage       = 2   // the command line is wrong: unknown command, missing argument, bad option
+	exitAuth        = 3   // no key, a key or session the server refuses, or one without the scope
+	exitExhausted   = 4   // out of credits, or still rate limited after the retries
+	exitUnreachable = 5   // the server cannot be reached (address, TLS, unavailable, timed out)
+	exitInterrupted = 130 // stopped by Ctrl-C; outputs written so far are kept
+)
+
+const usage = `usage: enhancectl COMMAND [flags] [arguments]
+
+image commands (an API key: SMART_IMAGE_ENHANCEMENT_API_KEY, or --key-file FILE):
+  enhance  FILE|DIR|URL...   improve photos (--type general|portrait|landscape, --strength 0..1)
+  upscale  FILE|DIR|URL...   enlarge photos (--scale 2|3|4)
+  colorize FILE|DIR|URL...   colour grayscale photos (--hint '#rrggbb:X,Y[:X,Y...]', --reference FILE|URL)
+    A folder means every .jpg, .jpeg, .png and .webp directly inside it, except
+    earlier outputs (NAME.enhanced.jpg ...), worked on -j N at a time (default 4).
+    Each output goes next to its input as NAME.enhanced.EXT (.upscaled, .colorized;
+    a URL's in the current folder), or to -o FILE (one input), -o DIR, or -o - (stdout).
+    An existing output is refused unless --force; an input is never overwritten.
+    --format png|jpeg|webp, --quality 1..100, --dry-run (a quote; nothing charged)
+
+account commands:
+  login [EMAIL]              sign in; the password is read without echo, or from stdin when piped
+  logout                     end the session
+  keys list                  the account's keys (session, or a key with keys:manage)
+  keys create --name NAME [--scope SCOPE]... [--expires 720h|2026-12-31T00:00:00Z]
+                             prints the new secret (shown this once) on stdout
+  keys rotate KEY_ID [--grace 1h]  prints the new secret; the old one works for the grace period
+  keys revoke KEY_ID         stops the key at once
+  usage [--ledger]           this month's credits (a key with usage:read, or a session)
+  pricing                    plans and prices (no credentials)
+    keys list, usage and pricing take --json.
+
+connection flags (every client command):
+  --server ADDR    gRPC host:port (default localhost:9443), or with --rest the REST
+                   base URL (default https://localhost:8443); ENHANCE_SERVER
+  --rest           use REST (HTTPS + JSON) instead of gRPC
+  --ca FILE        trust this CA (the development one is data/tls/ca.pem); ENHANCE_CA;
+                   default: the system's roots
+  --key-file FILE  read the API key from FILE instead of SMART_IMAGE_ENHANCEMENT_API_KEY
+  --timeout D      give up on one request after D (default 5m)
+The session from login is kept in the user's config folder
+($XDG_CONFIG_HOME/enhancectl/session.json, mode 0600).
+
+` + adminUsage + `
+exit status:
+  0    everything asked was done
+  1    some inputs failed (each reason printed), or the command failed
+  2    misuse: unknown command, missing argument, bad flag or option
+  3    authentication: no API key, a key or session refused, a missing scope, not signed in
+  4    out of credits, or rate limited after 3 retries
+  5    the server cannot be reached or is unavailable (address, TLS, timeout)
+  130  interrupted
 `
 
-// command tells the admin commands apart from unknown ones, and those
-// about one account (which need --email) from those about all.
-func command(name string) (perAccount, known bool) {
-	switch name {
-	case "set-plan", "grant", "usage":
-		return true, true
-	case "reconcile":
-		return false, true
-	}
-	return false, false
+// console is where a command reads and writes: the process's own streams
+// in main, buffers in tests.
+type console struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	// terminal says stderr is a terminal: folders get a progress bar.
+	terminal bool
+	// stdinTerminal says stdin is a terminal: a password is read from it
+	// without echo (readPassword), not as a line.
+	stdinTerminal bool
+	readPassword  func() ([]byte, error)
+	now           func() time.Time
 }
 
-// run executes one command and returns the exit status: 0 done, 1 failed,
-// 2 misused.
+// run executes one command and returns its exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	if len(args) < 2 || args[0] != "admin" {
-		fmt.Fprint(stderr, usage)
-		return 2
+	con := &console{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now,
+		readPassword: func() ([]byte, error) { return term.ReadPassword(int(os.Stdin.Fd())) }}
+	con.stdinTerminal = term.IsTerminal(int(os.Stdin.Fd()))
+	if f, ok := stderr.(*os.File); ok && getenv("TERM") != "dumb" {
+		con.terminal = term.IsTerminal(int(f.Fd()))
 	}
-	perAccount, known := command(args[1])
-	if !known {
-		fmt.Fprintf(stderr, "enhancectl: unknown command %q\n%s", args[1], usage)
-		return 2
-	}
-	fs := flag.NewFlagSet("enhancectl admin "+args[1], flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", cmpOr(getenv("ENHANCE_DATA_DIR"), "./data"), "the server's data folder")
-	databaseURL := fs.String("database-url", getenv("ENHANCE_DATABASE_URL"), "the server's PostgreSQL (postgres://...); instead of --data-dir")
-	email := fs.String("email", "", "the account's email")
-	plan := fs.String("plan", "", "plan name: "+planNames())
-	amount := fs.Int("credits", 0, "credits to grant (positive)")
-	reason := fs.String("reason", "", "why, recorded in the ledger")
-	if err := fs.Parse(args[2:]); err != nil {
-		return 2
-	}
-	if perAccount && *email == "" {
-		fmt.Fprintf(stderr, "enhancectl: %s needs --email\n", args[1])
-		return 2
-	}
-	db, err := open(ctx, *databaseURL, *dataDir)
-	if err == nil {
-		defer db.Close()
-		err = admin(ctx, db, args[1], *email, *plan, *amount, *reason, stdout)
-	}
-	var misuse usageError
-	switch {
-	case errors.Is(err, errMismatch):
-		return 1
-	case errors.As(err, &misuse):
-		fmt.Fprintln(stderr, "enhancectl:", err)
-		return 2
-	case err != nil:
-		fmt.Fprintln(stderr, "enhancectl:", err)
-		return 1
-	}
-	return 0
+	return dispatch(ctx, args, con)
 }
 
-type usageError string
-
-func (e usageError) Error() string { return string(e) }
-
-// open opens the server's database: PostgreSQL when url is set, else
-// the SQLite file in dataDir, which must exist (a typo in --data-dir must
-// not create an empty database).
-func open(ctx context.Context, url, dataDir string) (store.Store, error) {
-	if url != "" {
-		return storepostgres.Open(ctx, url)
-	}
-	path := filepath.Join(dataDir, "enhance.db")
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no database at %s (is --data-dir right?)", path)
-	}
-	return storesqlite.Open(ctx, path)
-}
-
-func admin(ctx context.Context, db store.Store, command, email, plan string, amount int, reason string, out io.Writer) error {
-	if command == "reconcile" {
-		return reconcile(ctx, db, out)
-	}
-	ledger, err := credits.NewLedger(db, "", nil)
-	if err != nil {
-		return err
-	}
-	acct, err := db.AccountByEmail(ctx, email)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no account with email %q", email)
-	}
-	if err != nil {
-		return err
-	}
-	switch command {
-	case "set-plan":
-		if err := ledger.SetPlan(ctx, acct.ID, plan); err != nil {
-			if errors.Is(err, credits.ErrUnknownPlan) {
-				return usageError(fmt.Sprintf("unknown plan %q (plans: %s)", plan, planNames()))
-			}
-			return err
-		}
-		fmt.Fprintf(out, "%s is now on the %s plan (takes effect within seconds)\n", email, plan)
-		return nil
-	case "grant":
-		if amount <= 0 || strings.TrimSpace(reason) == "" {
-			return usageError("grant needs --credits N (positive) and --reason")
-		}
-		if err := ledger.Grant(ctx, acct.ID, amount, "grant: "+reason); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "granted %d credits to %s for this month\n", amount, email)
-		return printUsage(ctx, ledger, acct.ID, out)
+// clientCommand finds a client command by name; each reports its own
+// output and returns an error that exitStatus turns into the exit status.
+func clientCommand(name string) (func(context.Context, []string, *console) error, bool) {
+	switch name {
+	case "enhance", "upscale", "colorize":
+		return imageCommand(operationNamed(name)), true
+	case "login":
+		return loginCommand, true
+	case "logout":
+		return logoutCommand, true
+	case "keys":
+		return keysCommand, true
 	case "usage":
-		return printUsage(ctx, ledger, acct.ID, out)
+		return usageCommand, true
+	case "pricing":
+		return pricingCommand, true
 	}
-	return usageError(fmt.Sprintf("unknown command %q\n%s", command, usage))
+	return nil, false
 }
 
-// errMismatch is reconcile's finding that some counter does not add up,
-// already printed.
-var errMismatch = errors.New("counters do not add up to the ledger")
-
-// reconcile prints every account period whose counter differs from its
-// ledger, and a summary line; errMismatch when there is any.
-func reconcile(ctx context.Context, db store.Store, out io.Writer) error {
-	mismatches, err := db.Reconcile(ctx)
-	if err != nil {
-		return err
+// dispatch runs the command args name.
+func dispatch(ctx context.Context, args []string, con *console) int {
+	if len(args) == 0 {
+		fmt.Fprint(con.stderr, usage)
+		return exitUsage
 	}
-	accounts := map[string]bool{}
-	for _, m := range mismatches {
-		who := m.AccountID
-		if a, err := db.Account(ctx, m.AccountID); err == nil {
-			who = a.Email + " (" + m.AccountID + ")"
-		}
-		accounts[m.AccountID] = true
-		fmt.Fprintf(out, "%s, period %s: counter %s; ledger %s\n", who, m.PeriodStart.Format("2006-01"), totals(m.Counter), totals(m.Ledger))
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(con.stdout, usage)
+		return exitOK
+	case "admin":
+		return runAdmin(ctx, args[1:], con.getenv, con.stdout, con.stderr)
 	}
-	if len(mismatches) == 0 {
-		fmt.Fprintln(out, "every credit counter adds up to its ledger")
-		return nil
+	cmd, ok := clientCommand(args[0])
+	if !ok {
+		fmt.Fprintf(con.stderr, "enhancectl: unknown command %q\n%s", args[0], usage)
+		return exitUsage
 	}
-	fmt.Fprintf(out, "%d period(s) of %d account(s) do not add up: the ledger is the record, the counter is what balances are read from\n",
-		len(mismatches), len(accounts))
-	return errMismatch
-}
-
-func totals(t store.Totals) string {
-	return fmt.Sprintf("charged %d, refunded %d, granted %d", t.Charged, t.Refunded, t.Granted)
-}
-
-func printUsage(ctx context.Context, l *credits.Ledger, accountID string, out io.Writer) error {
-	u, err := l.Usage(ctx, accountID)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "plan %s, %s to %s: granted %d, used %d, remaining %d\n",
-		u.Plan, u.PeriodStart.Format("2006-01-02"), u.PeriodEnd.Format("2006-01-02"), u.Granted, u.Used, u.Remaining())
-	return nil
-}
-
-func planNames() string {
-	var names []string
-	for name := range credits.Plans {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	return strings.Join(names, ", ")
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
+	return exitStatus(con.stderr, args[0], cmd(ctx, args[1:], con))
 }
