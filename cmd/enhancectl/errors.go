@@ -93,11 +93,22 @@ func fromStatus(err error, server, requestID string) error {
 	}
 	switch {
 	case e.reason == "" && (st.Code() == codes.Unavailable || st.Code() == codes.DeadlineExceeded):
-		return &unreachableError{server: server, err: errors.New(st.Message())}
+		return &unreachableError{server: server, err: errors.New(transportMessage(st.Message()))}
 	case st.Code() == codes.Canceled && e.reason == "":
 		return context.Canceled
 	}
 	return e
+}
+
+// transportMessage is the cause inside grpc-go's connection error,
+// `connection error: desc = "transport: Error while dialing: dial tcp
+// ...: connection refused"`.
+func transportMessage(msg string) string {
+	if _, desc, ok := strings.Cut(msg, `desc = "`); ok {
+		msg = strings.TrimSuffix(desc, `"`)
+	}
+	msg = strings.TrimPrefix(msg, "transport: ")
+	return strings.TrimPrefix(msg, "Error while dialing: ")
 }
 
 // httpCode is the gRPC code a REST status stands for, after the service's

@@ -373,7 +373,7 @@ func (b *batch) summary(counts map[outcome]int, took time.Duration, total int) s
 		}
 	}
 	if b.fatal != nil && counts[skipped] > 0 {
-		s += fmt.Sprintf("; stopped: %v", b.fatal)
+		s += fmt.Sprintf("; %d not sent after the refusal above", counts[skipped])
 	}
 	return s
 }

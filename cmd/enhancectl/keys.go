@@ -24,7 +24,7 @@ var defaultScopes = []string{"images:enhance", "images:upscale", "images:coloriz
 // thing written to stdout, so that a script can capture it.
 func keysCommand(ctx context.Context, args []string, con *console) error {
 	if len(args) == 0 {
-		return usageError("keys needs a command: list, create, rotate or revoke")
+		return usageError("which one: list, create, rotate or revoke?")
 	}
 	sub := args[0]
 	synopsis := map[string]string{
@@ -74,7 +74,7 @@ func keysCommand(ctx context.Context, args []string, con *console) error {
 		}
 	default:
 		if len(names) != 1 {
-			return usageError("keys " + sub + " needs one KEY_ID (keys list shows them)")
+			return usageError(sub + " needs one KEY_ID (keys list shows them)")
 		}
 		if id, err = keyID(names[0]); err != nil {
 			return err
@@ -83,7 +83,7 @@ func keysCommand(ctx context.Context, args []string, con *console) error {
 	req := &enhancev1.CreateKeyRequest{DisplayName: *name, Scopes: scopes}
 	if sub == "create" {
 		if strings.TrimSpace(*name) == "" {
-			return usageError("keys create needs --name NAME")
+			return usageError("create needs --name NAME")
 		}
 		if len(req.Scopes) == 0 {
 			req.Scopes = defaultScopes

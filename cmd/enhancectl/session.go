@@ -136,13 +136,13 @@ func loginCommand(ctx context.Context, args []string, con *console) error {
 	}
 	switch {
 	case len(names) > 1:
-		return usageError(fmt.Sprintf("login takes one EMAIL (got %q too)", names[1]))
+		return usageError(fmt.Sprintf("one EMAIL, please (got %q too)", names[1]))
 	case len(names) == 1 && *email != "" && names[0] != *email:
-		return usageError("login: two emails, --email and " + names[0])
+		return usageError("two emails: --email and " + names[0])
 	case len(names) == 1:
 		*email = names[0]
 	case *email == "":
-		return usageError("login needs the account's EMAIL")
+		return usageError("whose? give the account's EMAIL")
 	}
 	password, err := readPassword(con, *email)
 	if err != nil {
@@ -184,7 +184,7 @@ func readPassword(con *console, email string) (string, error) {
 		return "", fmt.Errorf("reading the password from stdin: %w", err)
 	}
 	if line = strings.TrimRight(line, "\r\n"); line == "" {
-		return "", usageError("login: no password on stdin (pipe it in, or run login at a terminal)")
+		return "", usageError("no password on stdin (pipe it in, or run login at a terminal)")
 	}
 	return line, nil
 }
