@@ -3,18 +3,17 @@ package app
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/proxytest"
 	"github.com/smartimage/enhance/internal/redisclient/redistest"
 	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
 )
@@ -28,8 +27,8 @@ func TestDatabaseOutageFailsFastAndChargesNothing(t *testing.T) {
 	dbURL := postgrestest.Schema(t, nil)
 	u, err := url.Parse(dbURL)
 	require.NoError(t, err)
-	proxy := newCuttableProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := proxytest.New(t, u.Host)
+	u.Host = proxy.Addr()
 	s := startServer(t, func(c *config.Config) { c.DatabaseURL = u.String() })
 	enhance := func() answer {
 		return s.send(http.MethodPost, "/v1/enhance", "image/png", tinyPNG(t, 16, 16), map[string]string{"x-api-key": s.key})
@@ -39,7 +38,7 @@ func TestDatabaseOutageFailsFastAndChargesNothing(t *testing.T) {
 	require.Equal(t, http.StatusOK, enhance().status)
 	require.Equal(t, http.StatusOK, ready())
 
-	proxy.cut()
+	proxy.Cut()
 	for range 3 {
 		a := enhance()
 		require.NoError(t, a.err)
@@ -49,7 +48,7 @@ func TestDatabaseOutageFailsFastAndChargesNothing(t *testing.T) {
 	}
 	require.Equal(t, http.StatusServiceUnavailable, ready())
 
-	proxy.restore()
+	proxy.Restore()
 	deadline := time.Now().Add(2 * time.Minute) // the pool reconnects on its own
 	for ready() != http.StatusOK {
 		require.True(t, time.Now().Before(deadline), "the server did not become ready again")
@@ -63,71 +62,6 @@ func TestDatabaseOutageFailsFastAndChargesNothing(t *testing.T) {
 	mismatches, err := s.app.Store().Reconcile(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, mismatches)
-}
-
-// cuttableProxy forwards TCP to a server until cut, which closes its
-// listener and every connection through it, as a network failure would;
-// restore listens again on the same address.
-type cuttableProxy struct {
-	t      *testing.T
-	addr   string
-	target string
-
-	mu    sync.Mutex
-	lis   net.Listener
-	conns []net.Conn
-}
-
-func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &cuttableProxy{t: t, addr: lis.Addr().String(), target: target}
-	p.serve(lis)
-	t.Cleanup(p.cut)
-	return p
-}
-
-func (p *cuttableProxy) serve(lis net.Listener) {
-	p.mu.Lock()
-	p.lis = lis
-	p.mu.Unlock()
-	go func() {
-		for {
-			in, err := lis.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", p.target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, in, out)
-			p.mu.Unlock()
-			go func() { io.Copy(out, in); out.Close() }()
-			go func() { io.Copy(in, out); in.Close() }()
-		}
-	}()
-}
-
-func (p *cuttableProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.lis != nil {
-		p.lis.Close()
-		p.lis = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *cuttableProxy) restore() {
-	lis, err := net.Listen("tcp", p.addr)
-	require.NoError(p.t, err)
-	p.serve(lis)
 }
 
 // TestRedisOutageKeepsServingAlone cuts the server off from Redis: it

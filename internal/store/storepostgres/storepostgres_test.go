@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/proxytest"
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
 	"github.com/smartimage/enhance/internal/store/storetest"
@@ -193,8 +194,8 @@ func TestServerGoneIsUnavailable(t *testing.T) {
 	direct := freshSchema(t)
 	u, err := url.Parse(direct)
 	require.NoError(t, err)
-	p := newProxy(t, u.Host)
-	u.Host = p.addr()
+	p := proxytest.New(t, u.Host)
+	u.Host = p.Addr()
 	s, err := Open(ctx, u.String())
 	require.NoError(t, err)
 	t.Cleanup(func() { s.Close() })
@@ -202,7 +203,7 @@ func TestServerGoneIsUnavailable(t *testing.T) {
 	require.NoError(t, s.CreateAccount(ctx, store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
 		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
 
-	p.shut()
+	p.Cut()
 	start := time.Now()
 	_, err = s.AccountCount(ctx)
 	require.ErrorIs(t, err, store.ErrUnavailable)
@@ -213,52 +214,6 @@ func TestServerGoneIsUnavailable(t *testing.T) {
 
 	_, err = s.Account(ctx, "nobody")
 	require.NotErrorIs(t, err, store.ErrNotFound, "an outage is not an absence")
-}
-
-// proxy forwards TCP connections to a server until shut, which closes
-// them all and stops listening.
-type proxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &proxy{ln: ln}
-	t.Cleanup(p.shut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go func() { _, _ = io.Copy(up, c); up.Close() }()
-			go func() { _, _ = io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *proxy) addr() string { return p.ln.Addr().String() }
-
-func (p *proxy) shut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 func TestUnreachableErrors(t *testing.T) {
