@@ -279,7 +279,7 @@ func (b *batch) one(ctx context.Context, in *input, ref source, p *progress) out
 	}
 	p.working(+1)
 	defer p.working(-1)
-	a, err := b.call(ctx, in, ref)
+	a, err := b.call(ctx, in, ref, p)
 	if err == nil && !b.flags.dryRun {
 		err = in.write(a, b.flags.force, b.con.stdout)
 	}
@@ -324,7 +324,7 @@ func (b *batch) one(ctx context.Context, in *input, ref source, p *progress) out
 
 // call sends one input, retrying while the server says it is rate
 // limited and when to come back.
-func (b *batch) call(ctx context.Context, in *input, ref source) (imageAnswer, error) {
+func (b *batch) call(ctx context.Context, in *input, ref source, p *progress) (imageAnswer, error) {
 	req, err := b.flags.request(b.op, in.path, in.url, ref)
 	if err != nil {
 		return imageAnswer{}, err
@@ -336,6 +336,7 @@ func (b *batch) call(ctx context.Context, in *input, ref source) (imageAnswer, e
 			api.retryAfter <= 0 || api.retryAfter > maxRetryWait || b.stopped() {
 			return a, err
 		}
+		p.note(in.display, fmt.Sprintf("rate limited; retrying in %v", api.retryAfter))
 		t := time.NewTimer(api.retryAfter)
 		select {
 		case <-ctx.Done():

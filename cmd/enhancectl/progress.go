@@ -59,6 +59,13 @@ func (p *progress) failed(name string, err error) {
 	p.print(p.errOut, p.prefix+name+": "+err.Error())
 }
 
+// note reports something about an input that is not its end.
+func (p *progress) note(name, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.print(p.errOut, p.prefix+name+": "+line)
+}
+
 // working counts inputs being worked on.
 func (p *progress) working(delta int) {
 	p.mu.Lock()
