@@ -13,14 +13,14 @@ import (
 // and finish; then a summary on stderr. Piped, it writes plain lines only,
 // without escape codes.
 type progress struct {
-	mu      sync.Mutex
-	out     io.Writer // lines of inputs done
-	errOut  io.Writer // failures, the bar and the summary
-	bar     bool
-	total   int
-	ended   int
-	nFailed int
-	running int
+	mu        sync.Mutex
+	out       io.Writer // lines of inputs done
+	errOut    io.Writer // failures, the bar and the summary
+	bar       bool
+	total     int
+	ended     int
+	nFailed   int
+	running   int
 	summarize bool   // more than one input: the summary is worth its line
 	prefix    string // "enhancectl enhance: ", before a failure
 }
