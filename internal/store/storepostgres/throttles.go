@@ -2,8 +2,6 @@ package storepostgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,12 +13,11 @@ import (
 	"github.com/smartimage/enhance/internal/store"
 )
 
-// The rules (throttleCount and below) are storesqlite's, kept the same
-// line for line; what differs is how a check and its record are made
-// one step: here every call that writes takes a transaction-scoped
-// advisory lock per key, in key order, so that concurrent calls on one
-// key in every process run one after the other and calls on different
-// keys never wait (nor deadlock).
+// The rules are store.ThrottleCount's, as in storesqlite; what differs
+// is how a check and its record are made one step: here every call that
+// writes takes a transaction-scoped advisory lock per key, in key order,
+// so that concurrent calls on one key in every process run one after the
+// other and calls on different keys never wait (nor deadlock).
 
 // throttleSweep bounds how many dead rows one reservation deletes, so
 // that the tables stay small without any transaction growing long.
@@ -45,10 +42,10 @@ func (s *Store) lockThrottles(ctx context.Context, tx pgx.Tx, limits []store.Thr
 
 // ReserveAttempt implements store.Store.
 func (s *Store) ReserveAttempt(ctx context.Context, limits []store.ThrottleLimit, now, expire time.Time) (int64, error) {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return 0, err
 	}
-	id, err := newReservation()
+	id, err := store.NewThrottleReservation()
 	if err != nil {
 		return 0, err
 	}
@@ -80,7 +77,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, limits []store.ThrottleLimit
 // CheckAttempt implements store.Store: the same reads as ReserveAttempt,
 // outside any transaction, so it takes no lock.
 func (s *Store) CheckAttempt(ctx context.Context, limits []store.ThrottleLimit, now time.Time) error {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return err
 	}
 	return fail(ctx, "check attempt", refusal(ctx, s.pool, limits, now))
@@ -88,7 +85,7 @@ func (s *Store) CheckAttempt(ctx context.Context, limits []store.ThrottleLimit, 
 
 // SettleAttempt implements store.Store.
 func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []store.ThrottleLimit, outcomes map[string]store.ThrottleOutcome, now time.Time) error {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return err
 	}
 	return s.inTx(ctx, "settle attempt", func(tx pgx.Tx) error {
@@ -110,12 +107,12 @@ func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []s
 				if err != nil {
 					return err
 				}
-				c = c.at(l, now).counted(l, now)
+				c = c.At(l, now).Counted(l, now)
 				_, err = tx.Exec(ctx,
 					`INSERT INTO throttle_counts (key, attempts, window_start, blocked_until, expire_time) VALUES ($1, $2, $3, $4, $5)
 					 ON CONFLICT (key) DO UPDATE SET attempts = excluded.attempts, window_start = excluded.window_start,
 					   blocked_until = excluded.blocked_until, expire_time = excluded.expire_time`,
-					l.Key, c.attempts, ts(c.windowStart), ts(c.blockedUntil), ts(c.expiry(l)))
+					l.Key, c.Attempts, ts(c.WindowStart), ts(c.BlockedUntil), ts(c.Expiry(l)))
 				if err != nil {
 					return fmt.Errorf("count attempt: %w", err)
 				}
@@ -139,7 +136,7 @@ type querier interface {
 func refusal(ctx context.Context, db querier, limits []store.ThrottleLimit, now time.Time) error {
 	for _, l := range limits {
 		var (
-			c            throttleCount
+			c            store.ThrottleCount
 			start, until pgtype.Timestamptz
 			attempts     *int
 			pending      int
@@ -153,91 +150,26 @@ func refusal(ctx context.Context, db querier, limits []store.ThrottleLimit, now 
 			return fmt.Errorf("read attempts: %w", err)
 		}
 		if attempts != nil {
-			c = throttleCount{attempts: *attempts, windowStart: start.Time, blockedUntil: until.Time}
+			c = store.ThrottleCount{Attempts: *attempts, WindowStart: start.Time, BlockedUntil: until.Time}
 		}
-		if wait, refused := c.at(l, now).refuses(l, pending, now); refused {
+		if wait, refused := c.At(l, now).Refuses(l, pending, now); refused {
 			return &store.ThrottledError{Key: l.Key, RetryAfter: max(wait, time.Second)}
 		}
 	}
 	return nil
 }
 
-// throttleCount is a key's counted attempts.
-type throttleCount struct {
-	attempts                  int
-	windowStart, blockedUntil time.Time
-}
-
-func readCount(ctx context.Context, db querier, key string) (throttleCount, error) {
-	var c throttleCount
+func readCount(ctx context.Context, db querier, key string) (store.ThrottleCount, error) {
+	var c store.ThrottleCount
 	err := db.QueryRow(ctx, `SELECT attempts, window_start, blocked_until FROM throttle_counts WHERE key = $1`, key).
-		Scan(&c.attempts, &c.windowStart, &c.blockedUntil)
+		Scan(&c.Attempts, &c.WindowStart, &c.BlockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return throttleCount{}, nil
+		return store.ThrottleCount{}, nil
 	}
 	if err != nil {
-		return throttleCount{}, fmt.Errorf("read attempts: %w", err)
+		return store.ThrottleCount{}, fmt.Errorf("read attempts: %w", err)
 	}
 	return c, nil
-}
-
-// at is c as it stands at now: forgotten once both its window and its
-// block are over.
-func (c throttleCount) at(l store.ThrottleLimit, now time.Time) throttleCount {
-	if c.attempts > 0 && !now.Before(c.windowStart.Add(l.Window)) && !now.Before(c.blockedUntil) {
-		return throttleCount{}
-	}
-	return c
-}
-
-// refuses reports whether an attempt at now is refused, with pending
-// attempts in flight, and for how long. Below the limit, attempts in
-// flight count as counted ones; past it (a block that ended inside the
-// window), one attempt at a time may pass.
-func (c throttleCount) refuses(l store.ThrottleLimit, pending int, now time.Time) (time.Duration, bool) {
-	if now.Before(c.blockedUntil) {
-		return c.blockedUntil.Sub(now), true
-	}
-	n := c.attempts + pending
-	if n < l.Limit || c.attempts >= l.Limit && pending == 0 {
-		return 0, false
-	}
-	// Refused for attempts in flight: say how long their failures would
-	// block the key.
-	return blockFor(l, n), true
-}
-
-// counted is c with one more attempt counted at now.
-func (c throttleCount) counted(l store.ThrottleLimit, now time.Time) throttleCount {
-	if c.attempts == 0 {
-		c.windowStart = now
-	}
-	c.attempts++
-	if c.attempts >= l.Limit {
-		c.blockedUntil = now.Add(blockFor(l, c.attempts))
-	}
-	return c
-}
-
-// expiry is when c says nothing any more.
-func (c throttleCount) expiry(l store.ThrottleLimit) time.Time {
-	end := c.windowStart.Add(l.Window)
-	if c.blockedUntil.After(end) {
-		return c.blockedUntil
-	}
-	return end
-}
-
-// blockFor is how long the n-th counted attempt (n ≥ Limit) blocks.
-func blockFor(l store.ThrottleLimit, n int) time.Duration {
-	d := l.Block
-	for i := l.Limit; i < n && d < l.MaxBlock; i++ {
-		d *= 2
-	}
-	if l.MaxBlock > l.Block {
-		d = min(d, l.MaxBlock)
-	}
-	return d
 }
 
 // sweepThrottles deletes a bounded batch of rows that say nothing any
@@ -253,26 +185,4 @@ func sweepThrottles(ctx context.Context, tx pgx.Tx, now time.Time) error {
 		return fmt.Errorf("sweep throttles: %w", err)
 	}
 	return nil
-}
-
-func checkLimits(limits []store.ThrottleLimit) error {
-	seen := map[string]bool{}
-	for _, l := range limits {
-		if l.Key == "" || l.Limit < 1 || l.Window <= 0 || l.Block <= 0 || seen[l.Key] {
-			return fmt.Errorf("storepostgres: bad throttle limit %+v (keys are unique, limits and durations positive)", l)
-		}
-		seen[l.Key] = true
-	}
-	return nil
-}
-
-// newReservation is a random positive id: reservations are made by every
-// process sharing the database, and one settled late must never match
-// another's.
-func newReservation() (int64, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return 0, err
-	}
-	return int64(binary.BigEndian.Uint64(b[:]) >> 1), nil
 }

@@ -2,9 +2,7 @@ package storesqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -20,10 +18,10 @@ const throttleSweep = 100
 // lock first (_txlock=immediate), so concurrent reservations of one key
 // are serialised: each sees the attempts the others recorded.
 func (s *Store) ReserveAttempt(ctx context.Context, limits []store.ThrottleLimit, now, expire time.Time) (int64, error) {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return 0, err
 	}
-	id, err := newReservation()
+	id, err := store.NewThrottleReservation()
 	if err != nil {
 		return 0, err
 	}
@@ -51,7 +49,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, limits []store.ThrottleLimit
 // CheckAttempt implements store.Store: the same reads as ReserveAttempt,
 // outside any transaction, so it takes no lock.
 func (s *Store) CheckAttempt(ctx context.Context, limits []store.ThrottleLimit, now time.Time) error {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return err
 	}
 	return refusal(ctx, s.db, limits, now)
@@ -59,7 +57,7 @@ func (s *Store) CheckAttempt(ctx context.Context, limits []store.ThrottleLimit, 
 
 // SettleAttempt implements store.Store.
 func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []store.ThrottleLimit, outcomes map[string]store.ThrottleOutcome, now time.Time) error {
-	if err := checkLimits(limits); err != nil {
+	if err := store.CheckThrottleLimits(limits); err != nil {
 		return err
 	}
 	return s.inTx(ctx, func(tx *sql.Tx) error {
@@ -78,12 +76,12 @@ func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []s
 				if err != nil {
 					return err
 				}
-				c = c.at(l, now).counted(l, now)
+				c = c.At(l, now).Counted(l, now)
 				_, err = tx.ExecContext(ctx,
 					`INSERT INTO throttle_counts (key, attempts, window_start, blocked_until, expire_time) VALUES (?, ?, ?, ?, ?)
 					 ON CONFLICT (key) DO UPDATE SET attempts = excluded.attempts, window_start = excluded.window_start,
 					   blocked_until = excluded.blocked_until, expire_time = excluded.expire_time`,
-					l.Key, c.attempts, c.windowStart.UnixMicro(), c.blockedUntil.UnixMicro(), c.expiry(l).UnixMicro())
+					l.Key, c.Attempts, c.WindowStart.UnixMicro(), c.BlockedUntil.UnixMicro(), c.Expiry(l).UnixMicro())
 				if err != nil {
 					return fmt.Errorf("storesqlite: count attempt: %w", err)
 				}
@@ -103,7 +101,7 @@ func (s *Store) SettleAttempt(ctx context.Context, reservation int64, limits []s
 func refusal(ctx context.Context, db querier, limits []store.ThrottleLimit, now time.Time) error {
 	for _, l := range limits {
 		var (
-			c            throttleCount
+			c            store.ThrottleCount
 			start, until sql.NullInt64
 			attempts     sql.NullInt64
 			pending      int
@@ -117,95 +115,30 @@ func refusal(ctx context.Context, db querier, limits []store.ThrottleLimit, now 
 			return fmt.Errorf("storesqlite: read attempts: %w", err)
 		}
 		if attempts.Valid {
-			c = throttleCount{attempts: int(attempts.Int64), windowStart: time.UnixMicro(start.Int64), blockedUntil: time.UnixMicro(until.Int64)}
+			c = store.ThrottleCount{Attempts: int(attempts.Int64), WindowStart: time.UnixMicro(start.Int64), BlockedUntil: time.UnixMicro(until.Int64)}
 		}
-		if wait, refused := c.at(l, now).refuses(l, pending, now); refused {
+		if wait, refused := c.At(l, now).Refuses(l, pending, now); refused {
 			return &store.ThrottledError{Key: l.Key, RetryAfter: max(wait, time.Second)}
 		}
 	}
 	return nil
 }
 
-// throttleCount is a key's counted attempts.
-type throttleCount struct {
-	attempts                  int
-	windowStart, blockedUntil time.Time
-}
-
-func readCount(ctx context.Context, db querier, key string) (throttleCount, error) {
+func readCount(ctx context.Context, db querier, key string) (store.ThrottleCount, error) {
 	var (
-		c             throttleCount
+		c             store.ThrottleCount
 		start, bUntil int64
 	)
 	err := db.QueryRowContext(ctx, `SELECT attempts, window_start, blocked_until FROM throttle_counts WHERE key = ?`, key).
-		Scan(&c.attempts, &start, &bUntil)
+		Scan(&c.Attempts, &start, &bUntil)
 	if errors.Is(err, sql.ErrNoRows) {
-		return throttleCount{}, nil
+		return store.ThrottleCount{}, nil
 	}
 	if err != nil {
-		return throttleCount{}, fmt.Errorf("storesqlite: read attempts: %w", err)
+		return store.ThrottleCount{}, fmt.Errorf("storesqlite: read attempts: %w", err)
 	}
-	c.windowStart, c.blockedUntil = time.UnixMicro(start), time.UnixMicro(bUntil)
+	c.WindowStart, c.BlockedUntil = time.UnixMicro(start), time.UnixMicro(bUntil)
 	return c, nil
-}
-
-// at is c as it stands at now: forgotten once both its window and its
-// block are over.
-func (c throttleCount) at(l store.ThrottleLimit, now time.Time) throttleCount {
-	if c.attempts > 0 && !now.Before(c.windowStart.Add(l.Window)) && !now.Before(c.blockedUntil) {
-		return throttleCount{}
-	}
-	return c
-}
-
-// refuses reports whether an attempt at now is refused, with pending
-// attempts in flight, and for how long. Below the limit, attempts in
-// flight count as counted ones; past it (a block that ended inside the
-// window), one attempt at a time may pass.
-func (c throttleCount) refuses(l store.ThrottleLimit, pending int, now time.Time) (time.Duration, bool) {
-	if now.Before(c.blockedUntil) {
-		return c.blockedUntil.Sub(now), true
-	}
-	n := c.attempts + pending
-	if n < l.Limit || c.attempts >= l.Limit && pending == 0 {
-		return 0, false
-	}
-	// Refused for attempts in flight: say how long their failures would
-	// block the key.
-	return blockFor(l, n), true
-}
-
-// counted is c with one more attempt counted at now.
-func (c throttleCount) counted(l store.ThrottleLimit, now time.Time) throttleCount {
-	if c.attempts == 0 {
-		c.windowStart = now
-	}
-	c.attempts++
-	if c.attempts >= l.Limit {
-		c.blockedUntil = now.Add(blockFor(l, c.attempts))
-	}
-	return c
-}
-
-// expiry is when c says nothing any more.
-func (c throttleCount) expiry(l store.ThrottleLimit) time.Time {
-	end := c.windowStart.Add(l.Window)
-	if c.blockedUntil.After(end) {
-		return c.blockedUntil
-	}
-	return end
-}
-
-// blockFor is how long the n-th counted attempt (n ≥ Limit) blocks.
-func blockFor(l store.ThrottleLimit, n int) time.Duration {
-	d := l.Block
-	for i := l.Limit; i < n && d < l.MaxBlock; i++ {
-		d *= 2
-	}
-	if l.MaxBlock > l.Block {
-		d = min(d, l.MaxBlock)
-	}
-	return d
 }
 
 // sweepThrottles deletes a bounded batch of rows that say nothing any more.
@@ -219,26 +152,4 @@ func sweepThrottles(ctx context.Context, tx *sql.Tx, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-func checkLimits(limits []store.ThrottleLimit) error {
-	seen := map[string]bool{}
-	for _, l := range limits {
-		if l.Key == "" || l.Limit < 1 || l.Window <= 0 || l.Block <= 0 || seen[l.Key] {
-			return fmt.Errorf("storesqlite: bad throttle limit %+v (keys are unique, limits and durations positive)", l)
-		}
-		seen[l.Key] = true
-	}
-	return nil
-}
-
-// newReservation is a random positive id: reservations are made by every
-// process sharing the database, and one settled late must never match
-// another's.
-func newReservation() (int64, error) {
-	var b [8]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return 0, err
-	}
-	return int64(binary.BigEndian.Uint64(b[:]) >> 1), nil
 }
