@@ -964,6 +964,13 @@ func TestOpenAPIRoutesAnswerAsDocumented(t *testing.T) {
 				}
 				a := s.send(m, target, "application/json", []byte(`{}`), nil)
 				require.Equal(t, http.StatusMethodNotAllowed, a.status, "%s %s is not documented, so it must not be served", m, path)
+				for allowed := range strings.SplitSeq(a.header.Get("Allow"), ", ") {
+					_, ok := item.(map[string]any)[strings.ToLower(allowed)]
+					if base, _, verb := strings.Cut(path, "}:"); verb && !ok {
+						_, ok = sp.doc["paths"].(map[string]any)[base+"}"].(map[string]any)[strings.ToLower(allowed)]
+					}
+					require.True(t, ok, "%s %s: Allow %q names a method the document does not list", m, path, a.header.Get("Allow"))
+				}
 			}
 		}
 	})

@@ -152,6 +152,9 @@ func httpStatus(st *status.Status) int {
 func (g *Gateway) routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, r *http.Request, httpStatus int) {
 	switch httpStatus {
 	case http.StatusMethodNotAllowed:
+		if allow := allowedMethods(r.URL.EscapedPath()); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+		}
 		writeError(w, r, httpStatus, apierror.MethodNotAllowed, "method "+r.Method+" is not allowed on "+r.URL.Path)
 	case http.StatusNotFound:
 		writeError(w, r, httpStatus, apierror.NotFound, "no such route: "+r.Method+" "+r.URL.Path)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 	"sync"
 
@@ -172,6 +173,18 @@ func lookupRoute(method, escapedPath string) *route {
 		}
 	}
 	return nil
+}
+
+// allowedMethods lists the methods some binding serves at escapedPath,
+// for a 405's Allow header, in the order the bindings are declared.
+func allowedMethods(escapedPath string) []string {
+	var methods []string
+	for _, rt := range routes() {
+		if rt.match(escapedPath) && !slices.Contains(methods, rt.method) {
+			methods = append(methods, rt.method)
+		}
+	}
+	return methods
 }
 
 // pathBound reports whether the path sets the top-level field fd.

@@ -86,3 +86,13 @@ func TestCheckQuery(t *testing.T) {
 		})
 	}
 }
+
+func TestAllowedMethodsNameEveryBindingOfAPath(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, []string{"POST"}, allowedMethods("/v1/enhance"))
+	require.ElementsMatch(t, []string{"GET", "PATCH", "DELETE"}, allowedMethods("/v1/keys/k1"))
+	// The mux also reads k1:rotate as a key id, so every key method is
+	// served there.
+	require.ElementsMatch(t, []string{"GET", "PATCH", "POST", "DELETE"}, allowedMethods("/v1/keys/k1:rotate"))
+	require.Empty(t, allowedMethods("/v1/nothing"))
+}
