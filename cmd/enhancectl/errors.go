@@ -96,6 +96,10 @@ func fromStatus(err error, server, requestID string) error {
 		return &unreachableError{server: server, err: errors.New(transportMessage(st.Message()))}
 	case st.Code() == codes.Canceled && e.reason == "":
 		return context.Canceled
+	case st.Code() == codes.ResourceExhausted && e.reason == "":
+		// grpc-go's own refusal of a message over a limit, not the
+		// server's (which always gives a reason): no credits involved.
+		return fmt.Errorf("%s [request %s]", st.Message(), requestID)
 	}
 	return e
 }

@@ -278,11 +278,11 @@ func (b *batch) one(ctx context.Context, in *input, ref source, p *progress) out
 		return skipped
 	}
 	p.working(+1)
-	defer p.working(-1)
 	a, err := b.call(ctx, in, ref, p)
 	if err == nil && !b.flags.dryRun {
 		err = in.write(a, b.flags.force, b.con.stdout)
 	}
+	p.working(-1)
 	switch {
 	case ctx.Err() != nil:
 		return skipped

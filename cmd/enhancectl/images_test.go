@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"image"
 	_ "image/jpeg"
-	_ "image/png"
+	"image/png"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -109,6 +110,37 @@ func TestImageCommands(t *testing.T) {
 		require.Equal(t, exitOK, r.code)
 		_, format = decode(t, filepath.Join(out, "latest.enhanced.jpg"))
 		require.Equal(t, "jpeg", format)
+	})
+
+	t.Run("an answer over gRPC's default 4 MiB", func(t *testing.T) {
+		// Noise does not compress: a 1300x1300 PNG of it is 5 MB, and at
+		// strength 0 the answer is the same noise. (Stored, not deflated:
+		// compressing noise is slow, under the race detector slower.)
+		img := image.NewNRGBA(image.Rect(0, 0, 1300, 1300))
+		noise := rand.New(rand.NewPCG(1, 2))
+		for i := range img.Pix {
+			img.Pix[i] = uint8(noise.Uint32())
+			if i%4 == 3 {
+				img.Pix[i] = 255
+			}
+		}
+		dir := t.TempDir()
+		f, err := os.Create(filepath.Join(dir, "noise.png"))
+		require.NoError(t, err)
+		require.NoError(t, (&png.Encoder{CompressionLevel: png.NoCompression}).Encode(f, img))
+		require.NoError(t, f.Close())
+		r := s.client(t).run("enhance", "--strength", "0", filepath.Join(dir, "noise.png"))
+		require.Equal(t, exitOK, r.code)
+		info, err := os.Stat(filepath.Join(dir, "noise.enhanced.png"))
+		require.NoError(t, err)
+		require.Greater(t, info.Size(), int64(4<<20))
+		out, err := os.Open(filepath.Join(dir, "noise.enhanced.png"))
+		require.NoError(t, err)
+		defer out.Close()
+		cfg, format, err := image.DecodeConfig(out)
+		require.NoError(t, err)
+		require.Equal(t, "png", format)
+		require.Equal(t, 1300, cfg.Width)
 	})
 
 	t.Run("a progress bar on a terminal", func(t *testing.T) {
