@@ -39,11 +39,12 @@ test: clients ## Run every test (real TLS servers on loopback, real SQLite).
 	$(GO) test -tags $(GO_TAGS) -count=1 -timeout 30m $(ENGINE_PKGS)
 
 .PHONY: clients
-clients: ## Install node-fetch for the documented Node example, and openapi-typescript for the generated client's test (skipped without npm).
+clients: ## Install node-fetch for the documented Node example, openapi-typescript for the generated client's test, and @grpc/grpc-js for examples/node (skipped without npm).
 	@if command -v npm >/dev/null 2>&1; then \
 		[ -d testdata/clients/node_modules/node-fetch ] || npm ci --prefix testdata/clients --no-audit --no-fund --loglevel=error; \
 		[ -d testdata/openapi-client/node_modules/openapi-typescript ] || npm ci --prefix testdata/openapi-client --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the Node client example and generated OpenAPI client tests will be skipped"; fi
+		[ -d examples/node/node_modules/@grpc/grpc-js ] || npm ci --prefix examples/node --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the Node client examples and generated OpenAPI client tests will be skipped"; fi
 
 .PHONY: bench
 bench: ## Run the benchmarks.
