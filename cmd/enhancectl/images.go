@@ -114,6 +114,9 @@ func imageCommand(op operation) func(context.Context, []string, *console) error 
 		if _, ok := formatExt(f.format); f.format != "" && !ok {
 			return usageError(fmt.Sprintf("--format %q is not one of png, jpeg, webp", f.format))
 		}
+		if f.out == "-" && con.stdoutTerminal {
+			return usageError("-o - would write the image's bytes to the terminal; redirect stdout to a file or a program")
+		}
 		inputs, err := plan(names, op, f)
 		if err != nil {
 			return err

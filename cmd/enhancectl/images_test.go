@@ -87,6 +87,13 @@ func TestImageCommands(t *testing.T) {
 		require.Equal(t, "png", format)
 		require.Equal(t, 288, img.Bounds().Dx())
 		require.Contains(t, r.stderr, "-> stdout (288x288, 1 credit")
+
+		// A reference photo, sent as bytes, on gRPC.
+		small := filepath.Join(copyImages(t, "progressive.jpg"), "progressive.jpg")
+		r = c.run("colorize", "--reference", filepath.Join(dir, "bird.png"), small)
+		require.Equal(t, exitOK, r.code)
+		size, _ := decode(t, strings.TrimSuffix(small, ".jpg")+".colorized.jpg")
+		require.Equal(t, image.Pt(96, 64), size)
 	})
 
 	t.Run("a URL", func(t *testing.T) {

@@ -115,6 +115,9 @@ type console struct {
 	getenv         func(string) string
 	// terminal says stderr is a terminal: folders get a progress bar.
 	terminal bool
+	// stdoutTerminal says stdout is a terminal: -o - would print an
+	// image's bytes on it.
+	stdoutTerminal bool
 	// stdinTerminal says stdin is a terminal: a password is read from it
 	// without echo (readPassword), not as a line.
 	stdinTerminal bool
@@ -129,6 +132,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	con.stdinTerminal = term.IsTerminal(int(os.Stdin.Fd()))
 	if f, ok := stderr.(*os.File); ok && getenv("TERM") != "dumb" {
 		con.terminal = term.IsTerminal(int(f.Fd()))
+	}
+	if f, ok := stdout.(*os.File); ok {
+		con.stdoutTerminal = term.IsTerminal(int(f.Fd()))
 	}
 	return dispatch(ctx, args, con)
 }

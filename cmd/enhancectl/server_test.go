@@ -97,7 +97,8 @@ func (s *testServer) register(t *testing.T, email, password string) (key, accoun
 type client struct {
 	t        *testing.T
 	env      map[string]string
-	terminal bool
+	terminal bool // stderr is a terminal
+	ttyOut   bool // stdout is a terminal
 }
 
 func (s *testServer) client(t *testing.T) *client {
@@ -121,7 +122,7 @@ func (c *client) runStdin(stdin string, args ...string) result {
 	var out, errOut bytes.Buffer
 	con := &console{
 		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
-		getenv: func(k string) string { return c.env[k] }, terminal: c.terminal, now: time.Now,
+		getenv: func(k string) string { return c.env[k] }, terminal: c.terminal, stdoutTerminal: c.ttyOut, now: time.Now,
 	}
 	code := dispatch(context.Background(), args, con)
 	r := result{code: code, stdout: out.String(), stderr: errOut.String()}
