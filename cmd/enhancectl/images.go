@@ -160,7 +160,7 @@ func (f *imageFlags) request(op operation, path, url string, ref source) (proto.
 	if path != "" {
 		var err error
 		if data, err = os.ReadFile(path); err != nil {
-			return nil, err
+			return nil, pathError(err)
 		}
 	}
 	format := canonicalFormat(f.format)

@@ -17,7 +17,9 @@ import (
 
 // defaultScopes are a new key's scopes when --scope is not given: those of
 // an account's first key.
-var defaultScopes = []string{"images:enhance", "images:upscale", "images:colorize", "usage:read"}
+func defaultScopes() []string {
+	return []string{"images:enhance", "images:upscale", "images:colorize", "usage:read"}
+}
 
 // keysCommand manages the account's keys with the session from login, or
 // with an API key holding keys:manage. A new or rotated secret is the only
@@ -51,7 +53,7 @@ func keysCommand(ctx context.Context, args []string, con *console) error {
 	case "create":
 		name = flags.String("name", "", "the key's name, 1 to 100 characters")
 		expires = flags.String("expires", "", "when the key stops working: a duration from now (720h, 30d) or a time (2026-12-31T00:00:00Z); default never")
-		flags.Func("scope", "a scope to grant, repeatable or comma-separated (default "+strings.Join(defaultScopes, ",")+"; also keys:manage)", func(s string) error {
+		flags.Func("scope", "a scope to grant, repeatable or comma-separated (default "+strings.Join(defaultScopes(), ",")+"; also keys:manage)", func(s string) error {
 			for sc := range strings.SplitSeq(s, ",") {
 				if sc = strings.TrimSpace(sc); sc != "" {
 					scopes = append(scopes, sc)
@@ -86,7 +88,7 @@ func keysCommand(ctx context.Context, args []string, con *console) error {
 			return usageError("create needs --name NAME")
 		}
 		if len(req.Scopes) == 0 {
-			req.Scopes = defaultScopes
+			req.Scopes = defaultScopes()
 		}
 		if *expires != "" {
 			t, err := parseExpiry(*expires, con.now())

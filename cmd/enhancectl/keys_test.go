@@ -99,10 +99,19 @@ func TestAccountCommands(t *testing.T) {
 	require.Equal(t, exitFailed, r.code)
 	require.Contains(t, r.stderr, "KEY_NOT_FOUND")
 
+	// A key with keys:manage does what a session does.
+	r = c.run("keys", "create", "--name", "manager", "--scope", "keys:manage,usage:read")
+	require.Equal(t, exitOK, r.code)
+	manager := strings.TrimSpace(r.stdout)
+
 	r = c.run("logout")
 	require.Equal(t, exitOK, r.code)
 	require.Equal(t, "signed out "+email+"\n", r.stdout)
 	_, err = os.Stat(path)
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.Equal(t, exitAuth, c.run("keys", "list").code)
+	c.env[keyEnv] = manager
+	r = c.run("keys", "list", "--rest", "--server", s.rest)
+	require.Equal(t, exitOK, r.code)
+	require.Regexp(t, `(?m)^\w+\s+manager\s+keys:manage,usage:read\s`, r.stdout)
 }
