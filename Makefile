@@ -71,8 +71,8 @@ PROTOC_VERSION := 3.21.12
 ES_PLUGIN      := tools/node/node_modules/.bin/protoc-gen-es
 
 .PHONY: generate
-generate: generate-tools ## Regenerate gen/ from proto/ (Go, gRPC, gateway, OpenAPI, Python, TypeScript).
-	rm -rf gen/smartimage gen/openapiv2/api.swagger.json gen/python gen/ts
+generate: generate-tools ## Regenerate gen/ from proto/ (Go, gRPC, gateway, Python, TypeScript).
+	rm -rf gen/smartimage gen/python gen/ts
 	$(BUF) generate
 
 .PHONY: generate-tools
