@@ -6,10 +6,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/app"
 	"github.com/smartimage/enhance/internal/credits"
 )
 
@@ -103,21 +106,46 @@ func TestExitStatus(t *testing.T) {
 // server says and finishes; a refusal too long to wait for is 4.
 func TestRateLimits(t *testing.T) {
 	t.Parallel()
-	s := startServer(t)
+	// The rate limits' clock stands still but when a retry is announced,
+	// then moves on by the second the server asked to wait: however
+	// slowly this machine sends the requests, the free plan's 60 are
+	// spent by the 61st and earned back one per retry.
+	var (
+		mu  sync.Mutex
+		now = time.Now()
+	)
+	clock := func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
+	s := startServer(t, app.WithClock(clock))
 	c := s.client(t)
+	c.onStderr = func(line string) {
+		if strings.Contains(line, "rate limited; retrying in 1s") {
+			mu.Lock()
+			now = now.Add(time.Second)
+			mu.Unlock()
+		}
+	}
 
-	// The free plan takes 60 requests at once, then one a second: two
-	// workers on 62 inputs are each refused once or twice, and retried.
 	dir := t.TempDir()
 	photo, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "progressive.jpg"))
 	require.NoError(t, err)
 	for i := range 62 {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%02d.jpg", i)), photo, 0o644))
 	}
-	r := c.run("enhance", "--dry-run", "-j", "2", dir)
+	r := c.run("enhance", "--dry-run", "-j", "1", dir)
 	require.Equal(t, exitOK, r.code)
 	require.Contains(t, r.stderr, "quote: 62 of 62 inputs, 62 credits in all; nothing charged")
-	require.Contains(t, r.stderr, ": rate limited; retrying in 1s\n")
+	require.Contains(t, r.stderr, "p60.jpg: rate limited; retrying in 1s\n")
+	require.Contains(t, r.stderr, "p61.jpg: rate limited; retrying in 1s\n")
+
+	// With the clock held, the retries run out: 4.
+	c.onStderr = nil
+	r = c.run("enhance", "--dry-run", "--retries", "1", filepath.Join(dir, "p00.jpg"))
+	require.Equal(t, exitExhausted, r.code)
+	require.Contains(t, r.stderr, "RATE_LIMITED")
 
 	// Wrong keys block the address for minutes: no retry, status 4.
 	c.env[keyEnv] = "sie_AAAAAAAAAAAAAAAA_" + strings.Repeat("B", 43) + "_CCCCCC"
@@ -126,5 +154,6 @@ func TestRateLimits(t *testing.T) {
 	}
 	r = c.run("usage")
 	require.Equal(t, exitExhausted, r.code)
-	require.Contains(t, r.stderr, "RATE_LIMITED")
+	require.Contains(t, r.stderr, "too many failed authentications")
+	require.NotContains(t, r.stderr, "retrying")
 }

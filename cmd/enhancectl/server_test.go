@@ -33,7 +33,7 @@ type testServer struct {
 	http *http.Client
 }
 
-func startServer(t *testing.T) *testServer {
+func startServer(t *testing.T, opts ...app.Option) *testServer {
 	t.Helper()
 	cfg, err := config.Load([]string{
 		"--http-addr", "127.0.0.1:0",
@@ -50,7 +50,8 @@ func startServer(t *testing.T) *testServer {
 	ctx, cancel := context.WithCancel(context.Background())
 	// Password hashes at the cheapest cost the server accepts: these tests
 	// are about the client.
-	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), app.WithHashCost(auth.Cost{MemoryKiB: 8, Passes: 1}))
+	opts = append([]app.Option{app.WithHashCost(auth.Cost{MemoryKiB: 8, Passes: 1})}, opts...)
+	a, err := app.New(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), opts...)
 	require.NoError(t, err)
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -99,6 +100,20 @@ type client struct {
 	env      map[string]string
 	terminal bool // stderr is a terminal
 	ttyOut   bool // stdout is a terminal
+	// onStderr, when set, sees every write to stderr as it happens.
+	onStderr func(string)
+}
+
+// watched is a stderr that lets a test act on what is written, when it
+// is written.
+type watched struct {
+	bytes.Buffer
+	on func(string)
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.on(string(p))
+	return w.Buffer.Write(p)
 }
 
 func (s *testServer) client(t *testing.T) *client {
@@ -119,9 +134,13 @@ type result struct {
 func (c *client) run(args ...string) result { return c.runStdin("", args...) }
 
 func (c *client) runStdin(stdin string, args ...string) result {
-	var out, errOut bytes.Buffer
+	var out bytes.Buffer
+	errOut := &watched{on: func(string) {}}
+	if c.onStderr != nil {
+		errOut.on = c.onStderr
+	}
 	con := &console{
-		stdin: strings.NewReader(stdin), stdout: &out, stderr: &errOut,
+		stdin: strings.NewReader(stdin), stdout: &out, stderr: errOut,
 		getenv: func(k string) string { return c.env[k] }, terminal: c.terminal, stdoutTerminal: c.ttyOut, now: time.Now,
 	}
 	code := dispatch(context.Background(), args, con)
