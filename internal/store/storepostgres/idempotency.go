@@ -19,6 +19,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, 
 		found    bool
 	)
 	err := s.inTx(ctx, "begin idempotent call", func(tx pgx.Tx) error {
+		found = false // a retried transaction starts afresh
 		tag, err := tx.Exec(ctx,
 			`INSERT INTO idempotency (account_id, key, request_hash, state, create_time, instance_id)
 			 VALUES ($1, $2, $3, 'running', $4, $5) ON CONFLICT (account_id, key) DO NOTHING`,

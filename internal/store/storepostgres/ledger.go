@@ -15,7 +15,10 @@ import (
 // transaction, so that the balance is one row (read in O(1)) and always
 // the ledger's sum. Lock order, which keeps writers from deadlocking: a
 // charge's ledger row before balance rows, several balance rows in key
-// order; a reservation locks one balance row and nothing else.
+// order; a reservation locks one balance row and nothing else. Every
+// ledger write's foreign key check takes KEY SHARE on the account last,
+// so an account's deletion locks its pending charges and balances first
+// (DeleteAccount). A deadlock left (retry) runs the transaction again.
 //
 // A request's reservation and settlement commit asynchronously (unless
 // the URL sets synchronous_commit): waiting for the WAL flush, with the
@@ -89,20 +92,25 @@ func (s *Store) pipeline(ctx context.Context, op string, queue func(b *pgx.Batch
 		return fail(ctx, op, err)
 	}
 	defer conn.Release()
-	b := &pgx.Batch{}
-	b.Queue(`BEGIN`)
-	if s.asyncLedger {
-		b.Queue(asyncCommit)
-	}
-	queue(b)
-	b.Queue(`COMMIT`)
-	err = conn.SendBatch(ctx, b).Close()
-	if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
-		// A statement failed: the server skipped the rest, COMMIT
-		// included. (Release drops a connection this leaves in a
-		// transaction.)
-		_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
-	}
+	// A batch the server aborted (deadlock) wrote nothing: it is queued
+	// and sent again.
+	err = retry(ctx, func() error {
+		b := &pgx.Batch{}
+		b.Queue(`BEGIN`)
+		if s.asyncLedger {
+			b.Queue(asyncCommit)
+		}
+		queue(b)
+		b.Queue(`COMMIT`)
+		err := conn.SendBatch(ctx, b).Close()
+		if err != nil && conn.Conn().PgConn().TxStatus() != 'I' {
+			// A statement failed: the server skipped the rest, COMMIT
+			// included. (Release drops a connection this leaves in a
+			// transaction.)
+			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+		}
+		return err
+	})
 	return fail(ctx, op, err)
 }
 
@@ -289,11 +297,13 @@ func (s *Store) refundPending(ctx context.Context, reason string, at time.Time, 
 func (s *Store) Grant(ctx context.Context, g store.LedgerEntry) error {
 	return s.inTx(ctx, "grant", func(tx pgx.Tx) error {
 		g.Kind, g.State = store.EntryGrant, ""
+		// The balance row first, then the ledger entry, whose foreign key
+		// check takes KEY SHARE on the account: DeleteAccount's order.
 		b := &pgx.Batch{}
-		b.Queue(insertEntrySQL, entryArgs(g)...)
 		b.Queue(`INSERT INTO balances (account_id, period_start, granted) VALUES ($1, $2, $3)
 			 ON CONFLICT (account_id, period_start) DO UPDATE SET granted = balances.granted + excluded.granted`,
 			g.AccountID, ts(g.PeriodStart), g.Amount)
+		b.Queue(insertEntrySQL, entryArgs(g)...)
 		err := tx.SendBatch(ctx, b).Close()
 		if isCode(err, foreignKeyViolation) {
 			return store.ErrNotFound

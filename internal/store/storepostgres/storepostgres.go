@@ -126,21 +126,44 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // inTx runs fn in a transaction, committed when fn succeeds and rolled
-// back otherwise. Errors of fn that are not the store's own are wrapped
-// as fail does, naming op.
+// back otherwise; a transaction the server aborted to break a deadlock
+// or a serialization conflict runs again (retry), so fn may run more than
+// once and must start afresh each time. Errors of fn that are not the
+// store's own are wrapped as fail does, naming op.
 func (s *Store) inTx(ctx context.Context, op string, fn func(tx pgx.Tx) error) error {
+	return fail(ctx, op, retry(ctx, func() error { return s.tx(ctx, fn) }))
+}
+
+// tx runs fn in one transaction.
+func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return fail(ctx, op, err)
+		return err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
 	if err := fn(tx); err != nil {
-		return fail(ctx, op, err)
+		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fail(ctx, op, err)
+	return tx.Commit(ctx)
+}
+
+// txAttempts bounds how often retry runs a transaction.
+const txAttempts = 4
+
+// retry runs run, a whole transaction, again while the server aborts it
+// to break a deadlock (the lock orders below leave rare ones, such as a
+// charge made while its account is being deleted) or a serialization
+// conflict: nothing of an aborted transaction was written, and a second
+// run usually finds the other transaction done.
+func retry(ctx context.Context, run func() error) error {
+	var err error
+	for range txAttempts {
+		err = run()
+		if !isCode(err, deadlockDetected) && !isCode(err, serializationFailure) || ctx.Err() != nil {
+			return err
+		}
 	}
-	return nil
+	return err
 }
 
 // fail wraps err from op: the store's sentinels and *store.ThrottledError
@@ -188,8 +211,11 @@ func unreachable(ctx context.Context, err error) bool {
 
 // Error codes of PostgreSQL this store tells apart.
 const (
-	uniqueViolation     = "23505"
-	foreignKeyViolation = "23503"
+	uniqueViolation      = "23505"
+	foreignKeyViolation  = "23503"
+	serializationFailure = "40001"
+	deadlockDetected     = "40P01"
+	lockNotAvailable     = "55P03"
 )
 
 func isCode(err error, code string) bool {
@@ -370,14 +396,74 @@ func (s *Store) SetEmailKey(ctx context.Context, id, key string) error {
 }
 
 // DeleteAccount implements store.Store. Everything of the account goes
-// with it (ON DELETE CASCADE).
+// with it (ON DELETE CASCADE). Writers lock a row of the account's (a
+// pending charge, then its period's balance; a key; a session) before
+// the foreign key check of their inserts takes KEY SHARE on the account;
+// a bare DELETE would lock the account first and then wait in its
+// cascade for their rows: a deadlock. So the rows writers lock are locked
+// first, in the writers' order (lockAccountRows), and the account last.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
-	if err != nil {
-		return fail(ctx, "delete account", err)
+	return s.inTx(ctx, "delete account", func(tx pgx.Tx) error {
+		if err := lockAccountRows(ctx, tx, id); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return store.ErrNotFound
+		}
+		return nil
+	})
+}
+
+// Statements of lockAccountRows, on the account $1.
+const (
+	lockPendingSQL = `SELECT 1 FROM ledger WHERE account_id = $1 AND kind = 'charge' AND state = 'pending' ORDER BY id FOR UPDATE`
+	lockBalanceSQL = `SELECT 1 FROM balances WHERE account_id = $1 ORDER BY period_start FOR UPDATE`
+)
+
+// lockAttempts bounds lockAccountRows's rounds.
+const lockAttempts = 20
+
+// lockAccountRows locks the account's rows that writers lock: its pending
+// charges, then its balances (the ledger's order), then its keys and
+// sessions. A charge reserved between the first two steps is not locked,
+// and its settlement, holding it, may wait for its balance: so with the
+// balances locked, the pending charges are locked again without waiting;
+// one that is held sends the balances back (to a savepoint) to wait for
+// it, and the round is run again.
+func lockAccountRows(ctx context.Context, tx pgx.Tx, id string) error {
+	for round := 1; ; round++ {
+		if _, err := tx.Exec(ctx, lockPendingSQL, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SAVEPOINT balances`); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, lockBalanceSQL, id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, strings.Replace(lockPendingSQL, "FOR UPDATE", "FOR UPDATE NOWAIT", 1), id)
+		if isCode(err, lockNotAvailable) && round < lockAttempts {
+			if _, err := tx.Exec(ctx, `ROLLBACK TO SAVEPOINT balances`); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		break
 	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotFound
+	for _, lock := range []string{
+		`SELECT 1 FROM api_keys WHERE account_id = $1 ORDER BY id FOR UPDATE`,
+		`SELECT 1 FROM sessions WHERE account_id = $1 ORDER BY id FOR UPDATE`,
+	} {
+		if _, err := tx.Exec(ctx, lock, id); err != nil {
+			return err
+		}
 	}
 	return nil
 }

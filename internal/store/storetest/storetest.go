@@ -6,6 +6,7 @@ package storetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -287,6 +288,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, "pro", acct.Plan)
 		requireReconciled(t, s)
+	})
+	t.Run("DeleteAccountWhileItIsWritten", func(t *testing.T) {
+		t.Parallel()
+		deleteAccountWhileItIsWritten(t, open(t))
 	})
 	t.Run("CountersAddUpToTheLedger", func(t *testing.T) {
 		t.Parallel()
@@ -679,4 +684,80 @@ func seedAccount(t *testing.T, s store.Store, id, email, keyID string, now time.
 	require.NoError(t, s.CreateAccount(context.Background(),
 		store.Account{ID: id, Email: email, PasswordHash: "h", CreateTime: now},
 		store.APIKey{ID: keyID, AccountID: id, DisplayName: "default", SecretHash: []byte(keyID), Scopes: []string{"images:enhance"}, CreateTime: now}))
+}
+
+// deleteAccountWhileItIsWritten deletes accounts while their credits are
+// reserved and settled and their key renamed, round after round: the
+// deletion succeeds, and each writer either succeeds or finds the account
+// gone, never fails on a lock (a deadlock with the cascade of the
+// deletion).
+func deleteAccountWhileItIsWritten(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	period := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	grants := map[string]int{"free": 1_000_000}
+	for round := range 20 {
+		id := fmt.Sprintf("del%d", round)
+		keyID := "k" + id
+		seedAccount(t, s, id, id+"@example.com", keyID, now)
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			bad     []error
+			started sync.WaitGroup
+		)
+		check := func(err error) bool {
+			if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInsufficientCredits) {
+				return true
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			bad = append(bad, err)
+			return false
+		}
+		const ledgerWriters = 3
+		started.Add(ledgerWriters + 1)
+		for w := range ledgerWriters {
+			wg.Go(func() {
+				first := true
+				for i := 0; ; i++ {
+					c, _, err := s.Reserve(ctx, store.LedgerEntry{AccountID: id, KeyID: keyID, PeriodStart: period, Amount: 1,
+						Operation: "enhance", RequestID: fmt.Sprintf("r%d-%d", w, i), Time: now}, grants)
+					if err == nil {
+						err = s.Settle(ctx, c.ID, (w+i)%2 == 0, now)
+					}
+					if first {
+						first = false
+						started.Done()
+					}
+					if !check(err) || errors.Is(err, store.ErrNotFound) {
+						return
+					}
+				}
+			})
+		}
+		wg.Go(func() {
+			first := true
+			for i := 0; ; i++ {
+				_, err := s.UpdateAPIKey(ctx, id, keyID, func(k *store.APIKey) error {
+					k.DisplayName = fmt.Sprintf("name %d", i)
+					return nil
+				}, store.AuditEvent{AccountID: id, Time: now, Kind: "key.renamed", KeyID: keyID})
+				if first {
+					first = false
+					started.Done()
+				}
+				if !check(err) || errors.Is(err, store.ErrNotFound) {
+					return
+				}
+			}
+		})
+		started.Wait()
+		require.NoError(t, s.DeleteAccount(ctx, id), "round %d", round)
+		wg.Wait()
+		require.Empty(t, bad, "round %d: the writers end in success or the account's absence", round)
+		_, err := s.Account(ctx, id)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	}
+	requireReconciled(t, s)
 }
