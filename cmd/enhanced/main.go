@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/smartimage/enhance/internal/app"
 	"github.com/smartimage/enhance/internal/config"
 )
@@ -41,6 +43,9 @@ func run(ctx context.Context) error {
 		handler = slog.NewJSONHandler(os.Stderr, nil)
 	}
 	log := slog.New(handler)
+	// go-redis reports each failed dial itself, on its own logger; the
+	// rate limiter's fallback logs what matters once.
+	redis.SetLogger(quietRedisLog{})
 	if cfg.FetchAllowPrivate {
 		log.Warn("--fetch-allow-private is on: imageUrl may reach loopback and private addresses; never use this in production")
 	}
@@ -71,6 +76,11 @@ func run(ctx context.Context) error {
 	fmt.Fprintln(os.Stderr)
 	return a.Run(ctx)
 }
+
+// quietRedisLog drops go-redis's own log lines.
+type quietRedisLog struct{}
+
+func (quietRedisLog) Printf(context.Context, string, ...any) {}
 
 // display names an address as a client would dial it: a listener on every
 // interface is reached at localhost, which the development certificate

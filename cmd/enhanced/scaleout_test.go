@@ -12,6 +12,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -31,7 +33,7 @@ func TestTwoInstancesOneTruth(t *testing.T) {
 	shared := []string{"--database-url", postgrestest.Schema(t, nil), "--redis-url", redistest.URL(t)}
 	// The first creates the schema and the development account; the
 	// second finds both.
-	a := start(t, t.TempDir(), shared...)
+	a := start(t, t.TempDir(), append(shared, "--metrics-addr", "127.0.0.1:0")...)
 	b := start(t, t.TempDir(), shared...)
 	c := twoCAClient(t, a, b)
 	servers := []*process{a, b}
@@ -92,12 +94,17 @@ func TestTwoInstancesOneTruth(t *testing.T) {
 		code, body := send(c, http.MethodGet, a.base+"/v1/usage", created.APIKey.Secret, "", nil)
 		require.Equal(t, http.StatusOK, code, body)
 
+		heard := metric(t, a, "enhance_key_revocations_heard_total")
 		requireJSON(t, c, http.MethodDelete, b.base+"/v1/"+created.APIKey.Name, "Bearer "+ses.Token, nil, http.StatusOK, nil)
 		revoked := time.Now()
-		// Promise: refused everywhere within 5 seconds. Redis carries the
-		// revocation at once; the cache's 4-second life is the backstop.
-		// A request sent 5 s after the revocation must be refused however
-		// slowly the machine runs, so only those count against it.
+		// Redis carries the revocation from b to a: a hears it (the cache's
+		// 4-second life alone would also refuse the key in time, so the
+		// refusal by itself would not prove the message came).
+		require.Eventually(t, func() bool { return metric(t, a, "enhance_key_revocations_heard_total") > heard },
+			time.Minute, 50*time.Millisecond, "instance a never heard of the revocation on b")
+		// Promise: refused everywhere within 5 seconds. A request sent 5 s
+		// after the revocation must be refused however slowly the machine
+		// runs, so only those count against it.
 		for {
 			sent := time.Now()
 			code, body := send(c, http.MethodGet, a.base+"/v1/usage", created.APIKey.Secret, "", nil)
@@ -142,6 +149,30 @@ func TestTwoInstancesOneTruth(t *testing.T) {
 		require.GreaterOrEqual(t, count[http.StatusOK], 50, "answers by status: %v", count)
 		require.LessOrEqual(t, count[http.StatusOK], 60+int(took.Seconds())+1, "answers by status in %v: %v", took, count)
 	})
+}
+
+var metricsLine = regexp.MustCompile(`metrics: (http://\S+)`)
+
+// metric reads one counter or gauge from p's metrics endpoint (started
+// with --metrics-addr).
+func metric(t *testing.T, p *process, name string) float64 {
+	t.Helper()
+	m := metricsLine.FindStringSubmatch(p.output.String())
+	require.NotNil(t, m, "the server printed no metrics address")
+	resp, err := http.Get(m[1])
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	for line := range strings.SplitSeq(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			require.NoError(t, err)
+			return f
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 // twoCAClient trusts both servers' development CAs.

@@ -84,13 +84,25 @@ type App struct {
 
 	// instance names this process in the database; releaseInstance gives
 	// up its liveness mark at close.
-	instance        string
+	instance string
+	// liveMu guards releaseInstance, which keepAlive replaces.
+	liveMu          sync.Mutex
 	releaseInstance func() error
+	// suspects are processes the last sweep found dead (releaseOrphans,
+	// one at a time under orphansMu).
+	orphansMu sync.Mutex
+	suspects  map[string]bool
 
 	// redis, with --redis-url, shares rate limits and carries key
 	// revocations (revocations) between instances.
 	redis       *redis.Client
 	revocations *revocation.Bus
+	// limiter is the Redis one with its fallback, when Redis is set: while
+	// it limits alone, Redis is down and a revocation is not announced.
+	limiter *ratelimit.Failover
+	// revocationsHeard counts the revocations other instances (and this
+	// one) announced, for operators to see that the bus carries them.
+	revocationsHeard prometheus.Counter
 }
 
 // lastUseFlush is how often key last-use times are written.
@@ -210,7 +222,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if a.ledger, err = credits.NewLedger(a.store, a.instance, nil); err != nil {
 		return nil, err
 	}
-	if err := a.releaseOrphans(ctx); err != nil {
+	if err := a.releaseOrphans(ctx, true); err != nil {
 		// What could not be judged now is tried again every minute.
 		log.Error("releasing what dead server processes held failed", "err", err)
 	}
@@ -261,6 +273,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerGateMetrics(registry, gate)
 	registerLimiterMetrics(registry, limiter)
+	if a.revocations != nil {
+		a.revocationsHeard = prometheus.NewCounter(prometheus.CounterOpts{Name: "enhance_key_revocations_heard_total", Help: "Revoked or rotated keys announced over Redis and dropped from this instance's cache of verified keys."})
+		registry.MustRegister(a.revocationsHeard)
+	}
 
 	// The gateway proves to the gRPC server that it is the gateway, so
 	// that its word on who its client is is believed.
@@ -360,9 +376,6 @@ func (a *App) openRedis(now func() time.Time) (ratelimit.Limiter, error) {
 	if a.redis, err = redisclient.New(a.cfg.RedisURL); err != nil {
 		return nil, err
 	}
-	// go-redis reports each failed dial itself; the fallback's own log
-	// lines say what matters once.
-	quietRedis.Do(func() { redis.SetLogger(quietRedisLog{}) })
 	// Redis's clock, not this process's: every instance then counts on
 	// one clock. A test's frozen clock applies to the fallback only.
 	shared, err := ratelimit.NewRedis(a.redis, ratelimit.KeyPrefix, nil)
@@ -372,7 +385,10 @@ func (a *App) openRedis(now func() time.Time) (ratelimit.Limiter, error) {
 	if a.revocations, err = revocation.New(a.redis, revocation.Channel, a.log); err != nil {
 		return nil, err
 	}
-	return ratelimit.NewFailover(ratelimit.FailoverConfig{}, shared, local, a.log)
+	if a.limiter, err = ratelimit.NewFailover(ratelimit.FailoverConfig{}, shared, local, a.log); err != nil {
+		return nil, err
+	}
+	return a.limiter, nil
 }
 
 // forgetKey drops a revoked or rotated key from this instance's cache of
@@ -380,7 +396,10 @@ func (a *App) openRedis(now func() time.Time) (ratelimit.Limiter, error) {
 // misses the message still drops it within auth.CacheTTL.
 func (a *App) forgetKey(id string) {
 	a.verifier.Forget(id)
-	if a.revocations == nil {
+	if a.revocations == nil || !a.limiter.Shared() {
+		// Without Redis, or while it is down (a publish would only wait
+		// out its timeout): other instances drop the key within the
+		// cache's life.
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -395,14 +414,6 @@ func (a *App) forgetKey(id string) {
 type forgetter func(id string)
 
 func (f forgetter) Forget(id string) { f(id) }
-
-// quietRedis silences go-redis's logger, a global, once per process.
-var quietRedis sync.Once
-
-// quietRedisLog drops go-redis's own log lines.
-type quietRedisLog struct{}
-
-func (quietRedisLog) Printf(context.Context, string, ...any) {}
 
 // registerLimiterMetrics says whether rate limits are shared through
 // Redis now, and how many decisions were made alone while it was down.
@@ -550,17 +561,22 @@ func (a *App) Run(ctx context.Context) error {
 	go func() {
 		defer close(flushDone)
 		// Both end before close releases the store they use.
-		swept, listened := make(chan struct{}), make(chan struct{})
+		swept, listened, kept := make(chan struct{}), make(chan struct{}), make(chan struct{})
 		go func() { defer close(swept); a.sweepStaleCharges(flushCtx) }()
+		go func() { defer close(kept); a.keepAliveEvery(flushCtx) }()
 		go func() {
 			defer close(listened)
 			if a.revocations != nil {
-				a.revocations.Listen(flushCtx, a.verifier.Forget)
+				a.revocations.Listen(flushCtx, func(id string) {
+					a.verifier.Forget(id)
+					a.revocationsHeard.Inc()
+				})
 			}
 		}()
 		a.flushLastUse(flushCtx)
 		<-swept
 		<-listened
+		<-kept
 	}()
 
 	var runErr error
@@ -619,10 +635,31 @@ func (a *App) staleChargeAge() time.Duration {
 	return a.cfg.RequestTimeout + time.Minute
 }
 
+// keepAliveInterval is how often the liveness mark is checked: well
+// inside the sweep's minute, so that a mark lost with a database
+// connection is back before another instance's second look.
+const keepAliveInterval = 5 * time.Second
+
+// keepAliveEvery runs keepAlive every keepAliveInterval until ctx ends.
+func (a *App) keepAliveEvery(ctx context.Context) {
+	t := time.NewTicker(keepAliveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.keepAlive(ctx)
+		}
+	}
+}
+
 // keepAlive takes this process's liveness mark again if it was lost (a
 // PostgreSQL connection that dropped): without it, other instances would
 // take the process for dead and refund its requests while they run.
 func (a *App) keepAlive(ctx context.Context) {
+	a.liveMu.Lock()
+	defer a.liveMu.Unlock()
 	alive, err := a.store.Alive(ctx, a.instance)
 	if err != nil || alive {
 		return
@@ -649,8 +686,7 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			a.keepAlive(ctx)
-			if err := a.releaseOrphans(ctx); err != nil {
+			if err := a.releaseOrphans(ctx, false); err != nil {
 				a.log.Error("releasing what dead server processes held failed", "err", err)
 			}
 			if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
@@ -675,9 +711,11 @@ func (a *App) close() {
 			l.Close()
 		}
 	}
+	a.liveMu.Lock()
 	if a.releaseInstance != nil {
 		a.releaseInstance()
 	}
+	a.liveMu.Unlock()
 	if a.store != nil {
 		a.store.Close()
 	}

@@ -29,12 +29,18 @@ func (a *App) ensureDevAccount(ctx context.Context) error {
 		return nil
 	}
 	password := rand.Text()
-	// The password is written before the account exists: an account
-	// whose password was lost could never be signed in to.
-	if err := writeSecret(filepath.Join(a.cfg.DataDir, DevPasswordFile), password); err != nil {
+	// The password is written before the account exists, and removed if
+	// the account is not made: an account whose password was lost could
+	// never be signed in to, and a file whose password opens nothing
+	// would mislead.
+	passwordFile := filepath.Join(a.cfg.DataDir, DevPasswordFile)
+	if err := writeSecret(passwordFile, password); err != nil {
 		return err
 	}
 	r, err := a.accounts.RegisterWithScopes(ctx, DevEmail, password, "", auth.AllScopes)
+	if err != nil {
+		os.Remove(passwordFile)
+	}
 	if errors.Is(err, account.ErrEmailTaken) {
 		// Another instance on the same database made it first.
 		return nil

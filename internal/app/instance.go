@@ -19,7 +19,13 @@ func newInstanceID() string { return strings.ToLower(rand.Text()) }
 // killed mid-request, whose callers must neither stay charged nor wait
 // out the longest request before retrying. It runs at start, before any
 // request, and with the minute sweep for processes that die meanwhile.
-func (a *App) releaseOrphans(ctx context.Context) error {
+// The sweep releases a process only when it found it dead twice running:
+// a live one whose mark dropped with its database connection takes it
+// again within keepAliveEvery, and must not have its requests refunded
+// while they run.
+func (a *App) releaseOrphans(ctx context.Context, atStart bool) error {
+	a.orphansMu.Lock()
+	defer a.orphansMu.Unlock()
 	holders, err := a.store.Holders(ctx)
 	if err != nil {
 		return fmt.Errorf("app: find holders of pending work: %w", err)
@@ -27,6 +33,8 @@ func (a *App) releaseOrphans(ctx context.Context) error {
 	// One process that cannot be judged or released does not hold up
 	// the others; its work is tried again at the next sweep.
 	var errs []error
+	suspects := map[string]bool{}
+	defer func() { a.suspects = suspects }()
 	for _, id := range holders {
 		if id == a.instance {
 			continue
@@ -37,6 +45,10 @@ func (a *App) releaseOrphans(ctx context.Context) error {
 			continue
 		}
 		if alive {
+			continue
+		}
+		if !atStart && !a.suspects[id] {
+			suspects[id] = true
 			continue
 		}
 		refunds, err := a.ledger.RefundInterrupted(ctx, id)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/proxytest"
 	"github.com/smartimage/enhance/internal/redisclient/redistest"
 	"github.com/smartimage/enhance/internal/store/storepostgres/postgrestest"
@@ -136,4 +137,35 @@ func TestLostLivenessMarkIsTakenAgain(t *testing.T) {
 			require.Contains(t, s.logs.String(), "liveness mark was lost")
 		})
 	}
+}
+
+// TestDeadProcessIsReleasedOnTheSecondLook: the minute sweep refunds a
+// process's charges only when it found the process dead twice running,
+// so that one whose mark dropped for a moment keeps its requests; a
+// server starting releases at once what a dead one left.
+func TestDeadProcessIsReleasedOnTheSecondLook(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, nil)
+	ctx := context.Background()
+	acct, err := s.app.Store().AccountByEmail(ctx, DevEmail)
+	require.NoError(t, err)
+	ghost, err := credits.NewLedger(s.app.Store(), "ghostprocess", nil)
+	require.NoError(t, err)
+	_, err = ghost.Reserve(ctx, acct.ID, "k", credits.OpEnhance, "r1", 1)
+	require.NoError(t, err)
+	pending := func() int {
+		u, err := s.app.ledger.Usage(ctx, acct.ID)
+		require.NoError(t, err)
+		return u.Used
+	}
+
+	require.NoError(t, s.app.releaseOrphans(ctx, false))
+	require.Equal(t, 1, pending(), "the first look only suspects")
+	require.NoError(t, s.app.releaseOrphans(ctx, false))
+	require.Equal(t, 0, pending(), "the second look refunds")
+
+	_, err = ghost.Reserve(ctx, acct.ID, "k", credits.OpEnhance, "r2", 1)
+	require.NoError(t, err)
+	require.NoError(t, s.app.releaseOrphans(ctx, true))
+	require.Equal(t, 0, pending(), "a start releases at once")
 }

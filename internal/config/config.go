@@ -168,7 +168,7 @@ func (c Config) Validate() error {
 	if err := checkURL("database-url", c.DatabaseURL, "postgres", "postgresql"); err != nil {
 		errs = append(errs, err)
 	}
-	if err := checkURL("redis-url", c.RedisURL, "redis", "rediss"); err != nil {
+	if err := checkURL("redis-url", c.RedisURL, "redis", "rediss", "unix"); err != nil {
 		errs = append(errs, err)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -217,15 +217,17 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// checkURL refuses a set URL whose scheme is not one of schemes or that
-// names no host. The message never repeats the URL: it may hold a password.
+// checkURL refuses a set URL whose scheme is not one of schemes; the
+// drivers check the rest when they connect (a PostgreSQL URL may name
+// its host, a Unix socket folder, in its query). The message never
+// repeats the URL: it may hold a password.
 func checkURL(flagName, v string, schemes ...string) error {
 	if v == "" {
 		return nil
 	}
 	u, err := url.Parse(v)
-	if err != nil || !slices.Contains(schemes, u.Scheme) || u.Host == "" {
-		return fmt.Errorf("config: --%s must be a URL like %s://host/..., with a host", flagName, schemes[0])
+	if err != nil || !slices.Contains(schemes, u.Scheme) {
+		return fmt.Errorf("config: --%s must be a URL like %s://host/...", flagName, schemes[0])
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	require.Equal(t, "postgres://u@db:5432/enhance", c.DatabaseURL)
 	require.Equal(t, "rediss://cache:6380/0", c.RedisURL)
 
+	_, err = Load([]string{"--database-url", "postgres:///enhance?host=/var/run/postgresql", "--redis-url", "unix:///run/redis.sock"}, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err, "Unix sockets")
+
 	_, err = Load([]string{"stray"}, func(string) string { return "" }, io.Discard)
 	require.Error(t, err)
 }

@@ -1,8 +1,10 @@
 // Package redisclient builds the Redis client that instances share rate
 // limits and key revocations through. Its timeouts are the request
-// path's: a Redis that is slow or gone costs a request about half a
-// second at most, after which the callers go on without it
-// (ratelimit.Failover), instead of the client library's defaults of
+// path's: a Redis that is gone costs the one request a second that
+// tries it (ratelimit.Failover) two attempts, under a second when
+// connections are refused or stall (two 400 ms reads) and about two
+// seconds when dials go unanswered (two 1 s dials), after which the
+// callers go on without it, instead of the client library's defaults of
 // seconds per attempt and several attempts.
 package redisclient
 

@@ -39,7 +39,7 @@ func New(t testing.TB) *redis.Client {
 	}
 	t.Cleanup(func() { c.Close() })
 	if err := c.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("redistest: the Redis at %s=%s does not answer: %v", EnvURL, os.Getenv(EnvURL), err)
+		t.Fatalf("redistest: the Redis that %s names does not answer: %v", EnvURL, err)
 	}
 	return c
 }
