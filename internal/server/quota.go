@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -12,7 +14,12 @@ import (
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/credits"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/store"
 )
+
+// commitRetryTimeout bounds the second try of a commit whose first
+// failed for want of the database.
+const commitRetryTimeout = 5 * time.Second
 
 // Response metadata (REST headers of the same name) reporting a charge.
 const (
@@ -51,7 +58,16 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 			return resp, err
 		}
 		if err == nil {
-			if cerr := ledger.Commit(context.WithoutCancel(ctx), c); cerr != nil {
+			cerr := ledger.Commit(context.WithoutCancel(ctx), c)
+			if errors.Is(cerr, store.ErrUnavailable) {
+				// The reply may be what was lost, the commit landed: a
+				// commit of a final charge succeeds (store.Ledger.Settle),
+				// so one more delivers the answer the charge paid for.
+				cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitRetryTimeout)
+				cerr = ledger.Commit(cctx, c)
+				cancel()
+			}
+			if cerr != nil {
 				// The deferred refund returns the charge; the error
 				// interceptor logs the cause and answers INTERNAL.
 				return nil, fmt.Errorf("server: commit a charge: %w", cerr)

@@ -267,7 +267,9 @@ type Ledger interface {
 	Reserve(ctx context.Context, charge LedgerEntry, planGrants map[string]int) (LedgerEntry, Balance, error)
 	// Settle finishes a pending charge: final when commit, else refunded
 	// with a refund entry at time at. A charge that is no longer pending
-	// is left alone (ErrNotFound), so it is never settled twice.
+	// is left alone, so it is never settled twice: a commit of a final
+	// charge succeeds (idempotent: a commit whose reply was lost may be
+	// sent again), anything else gives ErrNotFound.
 	Settle(ctx context.Context, chargeID int64, commit bool, at time.Time) error
 	// RefundStale refunds every charge still pending from before cutoff
 	// (its request died with a server), returning how many.

@@ -204,10 +204,24 @@ func (s *Store) Settle(ctx context.Context, chargeID int64, commit bool, at time
 	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return store.ErrNotFound // not pending: settled already
+	if n > 0 {
+		return nil
 	}
-	return nil
+	if commit {
+		// Not pending: a commit whose reply was lost may have made it
+		// final, which a second commit confirms. Read in a statement of
+		// its own, which sees a settlement that the one above waited for.
+		var final bool
+		err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger WHERE id = $1 AND kind = 'charge' AND state = 'final')`,
+			chargeID).Scan(&final)
+		if err != nil {
+			return fail(ctx, "settle charge", err)
+		}
+		if final {
+			return nil
+		}
+	}
+	return store.ErrNotFound // refunded, or no such charge
 }
 
 // insertRefundsSQL refunds the charges $1 (refunded already) at $2 for

@@ -128,7 +128,7 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, reason
 		`UPDATE ledger SET state = ? WHERE id = ? AND kind = 'charge' AND state = 'pending'
 		 RETURNING account_id, period_start, amount`, state, chargeID).Scan(&accountID, &periodStart, &amount)
 	if errors.Is(err, sql.ErrNoRows) {
-		return store.ErrNotFound
+		return settled(ctx, tx, chargeID, commit)
 	}
 	if err != nil {
 		return fmt.Errorf("storesqlite: settle charge: %w", err)
@@ -146,6 +146,25 @@ func settle(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool, reason
 		return fmt.Errorf("storesqlite: insert refund: %w", err)
 	}
 	return count(ctx, tx, accountID, periodStart, store.Totals{Refunded: amount})
+}
+
+// settled is what settling a charge that is not pending gives: nil for
+// a commit of a final charge (a commit whose caller did not hear that it
+// landed), else ErrNotFound.
+func settled(ctx context.Context, tx *sql.Tx, chargeID int64, commit bool) error {
+	if !commit {
+		return store.ErrNotFound
+	}
+	var final bool
+	err := tx.QueryRowContext(ctx,
+		`SELECT EXISTS (SELECT 1 FROM ledger WHERE id = ? AND kind = 'charge' AND state = 'final')`, chargeID).Scan(&final)
+	if err != nil {
+		return fmt.Errorf("storesqlite: read charge: %w", err)
+	}
+	if final {
+		return nil
+	}
+	return store.ErrNotFound
 }
 
 // RefundStale implements store.Store.

@@ -234,11 +234,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, store.Balance{Granted: 50, Used: 50}, bal)
 
-		// Commit one, refund one; neither can be settled again.
+		// Commit one, refund one; neither can be settled again. A commit
+		// of a final charge succeeds, changing nothing: its caller may
+		// not have heard that the first one landed.
 		require.NoError(t, s.Settle(ctx, won[0].ID, true, now))
 		require.NoError(t, s.Settle(ctx, won[1].ID, false, now))
 		require.ErrorIs(t, s.Settle(ctx, won[0].ID, false, now), store.ErrNotFound)
 		require.ErrorIs(t, s.Settle(ctx, won[1].ID, false, now), store.ErrNotFound)
+		require.NoError(t, s.Settle(ctx, won[0].ID, true, now), "a commit again is a commit")
+		require.ErrorIs(t, s.Settle(ctx, won[1].ID, true, now), store.ErrNotFound, "a refunded charge stays refunded")
+		require.ErrorIs(t, s.Settle(ctx, 1<<40, true, now), store.ErrNotFound, "no such charge")
 		bal, err = s.Balance(ctx, "a1", nov, grants)
 		require.NoError(t, err)
 		require.Equal(t, 49, bal.Used)
