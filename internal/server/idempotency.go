@@ -57,9 +57,10 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, err
 	}
 	now := time.Now().UTC()
-	first, found, err := i.store.BeginIdempotent(ctx,
-		store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now, Instance: i.instance},
-		now.Add(-idempotency.TTL), now.Add(-i.abandonAfter))
+	// call is this request's, by which it finishes or abandons its own
+	// call and no retry's that replaced it.
+	call := store.IdempotentCall{AccountID: p.AccountID, Key: key, RequestHash: sum, CreateTime: now, Instance: i.instance}
+	first, found, err := i.store.BeginIdempotent(ctx, call, now.Add(-idempotency.TTL), now.Add(-i.abandonAfter))
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +77,7 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 		if stored {
 			return
 		}
-		if aerr := i.store.AbandonIdempotent(bg, p.AccountID, key); aerr != nil {
+		if aerr := i.store.AbandonIdempotent(bg, call); aerr != nil {
 			i.log.ErrorContext(ctx, "forgetting an idempotent call failed", "request_id", requestid.From(ctx), "err", aerr)
 		}
 	}()
@@ -91,7 +92,7 @@ func (i *idempotent) unary(ctx context.Context, req any, info *grpc.UnaryServerI
 	}
 	header, herr := json.Marshal(capture.header())
 	if merr == nil && herr == nil {
-		merr = i.store.FinishIdempotent(bg, p.AccountID, key, data, header)
+		merr = i.store.FinishIdempotent(bg, call, data, header)
 	}
 	if err := cmpErr(merr, herr); err != nil {
 		// The caller has its result; only a retry would run again.

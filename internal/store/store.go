@@ -303,11 +303,17 @@ type Idempotency interface {
 	// true). Calls created before expired, and running ones created before
 	// abandoned (their server died), count as absent and are replaced.
 	BeginIdempotent(ctx context.Context, call IdempotentCall, expired, abandoned time.Time) (existing IdempotentCall, found bool, err error)
-	// FinishIdempotent stores the first result of a running call.
-	FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error
-	// AbandonIdempotent forgets a running call that failed, so that a
-	// retry runs again.
-	AbandonIdempotent(ctx context.Context, accountID, key string) error
+	// FinishIdempotent stores the first result of call, the running call
+	// its caller began (BeginIdempotent's argument): its AccountID, Key,
+	// Instance and CreateTime name it. ErrNotFound when that call is no
+	// longer running: finished, or abandoned and perhaps replaced by a
+	// retry's, which is left alone.
+	FinishIdempotent(ctx context.Context, call IdempotentCall, response, header []byte) error
+	// AbandonIdempotent forgets call, a running call its caller began
+	// that failed, so that a retry runs again; a call begun by anyone
+	// else under the same key (a retry's, once call was taken for dead)
+	// is left alone.
+	AbandonIdempotent(ctx context.Context, call IdempotentCall) error
 	// AbandonInstanceCalls forgets every call still running in the process
 	// instanceID, which has died, returning how many.
 	AbandonInstanceCalls(ctx context.Context, instanceID string) (int, error)

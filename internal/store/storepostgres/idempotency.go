@@ -61,11 +61,14 @@ func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, 
 	return existing, true, nil
 }
 
-// FinishIdempotent implements store.Store.
-func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error {
+// FinishIdempotent implements store.Store. The call is its beginner's by
+// its process and create time: a retry's call that replaced it, once it
+// was taken for dead, has a create time of its own.
+func (s *Store) FinishIdempotent(ctx context.Context, call store.IdempotentCall, response, header []byte) error {
 	tag, err := s.pool.Exec(ctx,
-		`UPDATE idempotency SET state = 'done', response = $1, header = $2 WHERE account_id = $3 AND key = $4 AND state = 'running'`,
-		response, header, accountID, key)
+		`UPDATE idempotency SET state = 'done', response = $1, header = $2
+		 WHERE account_id = $3 AND key = $4 AND state = 'running' AND instance_id = $5 AND create_time = $6`,
+		response, header, call.AccountID, call.Key, call.Instance, ts(call.CreateTime))
 	if err != nil {
 		return fail(ctx, "finish idempotent call", err)
 	}
@@ -75,10 +78,12 @@ func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, res
 	return nil
 }
 
-// AbandonIdempotent implements store.Store.
-func (s *Store) AbandonIdempotent(ctx context.Context, accountID, key string) error {
+// AbandonIdempotent implements store.Store; the call is named as
+// FinishIdempotent names it.
+func (s *Store) AbandonIdempotent(ctx context.Context, call store.IdempotentCall) error {
 	_, err := s.pool.Exec(ctx,
-		`DELETE FROM idempotency WHERE account_id = $1 AND key = $2 AND state = 'running'`, accountID, key)
+		`DELETE FROM idempotency WHERE account_id = $1 AND key = $2 AND state = 'running' AND instance_id = $3 AND create_time = $4`,
+		call.AccountID, call.Key, call.Instance, ts(call.CreateTime))
 	return fail(ctx, "abandon idempotent call", err)
 }
 

@@ -53,11 +53,14 @@ func (s *Store) BeginIdempotent(ctx context.Context, call store.IdempotentCall, 
 	return existing, true, nil
 }
 
-// FinishIdempotent implements store.Store.
-func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, response, header []byte) error {
+// FinishIdempotent implements store.Store. The call is its beginner's by
+// its process and create time: a retry's call that replaced it, once it
+// was taken for dead, has a create time of its own.
+func (s *Store) FinishIdempotent(ctx context.Context, call store.IdempotentCall, response, header []byte) error {
 	res, err := s.exec(ctx,
-		`UPDATE idempotency SET state = 'done', response = ?, header = ? WHERE account_id = ? AND key = ? AND state = 'running'`,
-		response, header, accountID, key)
+		`UPDATE idempotency SET state = 'done', response = ?, header = ?
+		 WHERE account_id = ? AND key = ? AND state = 'running' AND instance_id = ? AND create_time = ?`,
+		response, header, call.AccountID, call.Key, call.Instance, call.CreateTime.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("storesqlite: finish idempotent call: %w", err)
 	}
@@ -67,10 +70,12 @@ func (s *Store) FinishIdempotent(ctx context.Context, accountID, key string, res
 	return nil
 }
 
-// AbandonIdempotent implements store.Store.
-func (s *Store) AbandonIdempotent(ctx context.Context, accountID, key string) error {
+// AbandonIdempotent implements store.Store; the call is named as
+// FinishIdempotent names it.
+func (s *Store) AbandonIdempotent(ctx context.Context, call store.IdempotentCall) error {
 	_, err := s.exec(ctx,
-		`DELETE FROM idempotency WHERE account_id = ? AND key = ? AND state = 'running'`, accountID, key)
+		`DELETE FROM idempotency WHERE account_id = ? AND key = ? AND state = 'running' AND instance_id = ? AND create_time = ?`,
+		call.AccountID, call.Key, call.Instance, call.CreateTime.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("storesqlite: abandon idempotent call: %w", err)
 	}

@@ -325,8 +325,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		require.NoError(t, err)
 		require.False(t, found, "keys are per account")
 
-		require.NoError(t, s.FinishIdempotent(ctx, "a1", "retry-1", []byte("result"), []byte("header")))
-		require.ErrorIs(t, s.FinishIdempotent(ctx, "a1", "retry-1", []byte("again"), nil), store.ErrNotFound)
+		require.NoError(t, s.FinishIdempotent(ctx, call, []byte("result"), []byte("header")))
+		require.ErrorIs(t, s.FinishIdempotent(ctx, call, []byte("again"), nil), store.ErrNotFound)
 		got, found, err = s.BeginIdempotent(ctx, call, expired, abandoned)
 		require.NoError(t, err)
 		require.True(t, found)
@@ -339,7 +339,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		failed := store.IdempotentCall{AccountID: "a1", Key: "retry-2", RequestHash: []byte{2}, CreateTime: now}
 		_, _, err = s.BeginIdempotent(ctx, failed, expired, abandoned)
 		require.NoError(t, err)
-		require.NoError(t, s.AbandonIdempotent(ctx, "a1", "retry-2"))
+		require.NoError(t, s.AbandonIdempotent(ctx, failed))
 		_, found, err = s.BeginIdempotent(ctx, failed, expired, abandoned)
 		require.NoError(t, err)
 		require.False(t, found)
@@ -358,6 +358,43 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		n, err := s.SweepIdempotent(ctx, now.Add(time.Second))
 		require.NoError(t, err)
 		require.Equal(t, 3, n)
+	})
+	t.Run("IdempotentCallsAreTheirBeginners", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+		seedAccount(t, s, "a1", "a@example.com", "k1", now)
+		expired, abandoned := now.Add(-24*time.Hour), now.Add(-time.Hour)
+		// A runs in a process taken for dead (it was slow to renew its
+		// mark), whose running calls are forgotten; B, a retry, begins
+		// under the same key, even in the same process.
+		a := store.IdempotentCall{AccountID: "a1", Key: "k", RequestHash: []byte{1}, CreateTime: now, Instance: "p1"}
+		_, found, err := s.BeginIdempotent(ctx, a, expired, abandoned)
+		require.NoError(t, err)
+		require.False(t, found)
+		n, err := s.AbandonInstanceCalls(ctx, "p1")
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		b := a
+		b.CreateTime = now.Add(time.Second)
+		_, found, err = s.BeginIdempotent(ctx, b, expired, abandoned)
+		require.NoError(t, err)
+		require.False(t, found)
+
+		// A ends, failed or done: B's call is not A's to touch.
+		require.NoError(t, s.AbandonIdempotent(ctx, a))
+		require.ErrorIs(t, s.FinishIdempotent(ctx, a, []byte("A's result"), nil), store.ErrNotFound)
+		got, found, err := s.BeginIdempotent(ctx, b, expired, abandoned)
+		require.NoError(t, err)
+		require.True(t, found, "B's call is still there")
+		require.False(t, got.Done, "and still running")
+
+		require.NoError(t, s.FinishIdempotent(ctx, b, []byte("B's result"), nil))
+		got, found, err = s.BeginIdempotent(ctx, b, expired, abandoned)
+		require.NoError(t, err)
+		require.True(t, found)
+		require.Equal(t, []byte("B's result"), got.Response)
 	})
 	t.Run("EverythingOfAnAccountForExport", func(t *testing.T) {
 		t.Parallel()
@@ -447,7 +484,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		_, _, err = s.BeginIdempotent(ctx, store.IdempotentCall{AccountID: "a2", Key: "a", RequestHash: []byte{1}, CreateTime: now}, expired, abandoned)
 		require.NoError(t, err)
-		require.NoError(t, s.FinishIdempotent(ctx, "a1", "b", []byte("a whole image"), []byte("header")))
+		require.NoError(t, s.FinishIdempotent(ctx, store.IdempotentCall{AccountID: "a1", Key: "b", CreateTime: now}, []byte("a whole image"), []byte("header")))
 		calls, err := s.IdempotentCalls(ctx, "a1", "", 100)
 		require.NoError(t, err)
 		require.Equal(t, []store.IdempotentCall{
