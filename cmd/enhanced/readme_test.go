@@ -146,6 +146,10 @@ func TestReadmeExamples(t *testing.T) {
 	testdata, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
 	require.NoError(t, err)
 	require.NoError(t, os.Symlink(testdata, filepath.Join(work, "testdata")))
+	// bin/enhancectl, as make build leaves it.
+	build := exec.Command("go", "build", "-tags", "nodynamic", "-o", filepath.Join(work, "bin", "enhancectl"), "../enhancectl")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
 
 	u, err := url.Parse(p.base)
 	require.NoError(t, err)
@@ -161,7 +165,9 @@ func TestReadmeExamples(t *testing.T) {
 	// go run fetches nothing: the module cache serves as the proxy.
 	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
 	require.NoError(t, err)
-	env := append(os.Environ(), "GOPROXY=file://"+filepath.ToSlash(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download")))
+	env := append(os.Environ(), "GOPROXY=file://"+filepath.ToSlash(filepath.Join(strings.TrimSpace(string(modcache)), "cache", "download")),
+		// enhancectl login keeps its session here, not in the user's home.
+		"XDG_CONFIG_HOME="+filepath.Join(work, "config"))
 
 	ran := 0
 	for _, b := range blocks {
