@@ -107,7 +107,9 @@ func (s *Store) pipeline(ctx context.Context, op string, queue func(b *pgx.Batch
 			// A statement failed: the server skipped the rest, COMMIT
 			// included. (Release drops a connection this leaves in a
 			// transaction.)
-			_, _ = conn.Exec(context.WithoutCancel(ctx), `ROLLBACK`)
+			rctx, cancel := cleanupContext(ctx)
+			_, _ = conn.Exec(rctx, `ROLLBACK`)
+			cancel()
 		}
 		return err
 	})

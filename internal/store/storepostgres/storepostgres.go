@@ -140,11 +140,25 @@ func (s *Store) tx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer func() {
+		rctx, cancel := cleanupContext(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx) // after a commit, a no-op
+	}()
 	if err := fn(tx); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
+}
+
+// rollbackTimeout bounds a rollback.
+const rollbackTimeout = 5 * time.Second
+
+// cleanupContext is the context of a rollback: it runs even when the
+// caller's context is done, but not for ever on a server gone silent
+// (pgx closes a connection whose rollback failed).
+func cleanupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
 }
 
 // txAttempts bounds how often retry runs a transaction.

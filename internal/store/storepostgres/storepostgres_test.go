@@ -302,3 +302,39 @@ func TestReadsUseAnIndex(t *testing.T) {
 		})
 	}
 }
+
+// A rollback has a deadline of its own: a transaction that failed on a
+// connection that then went silent returns instead of waiting for an
+// answer that never comes.
+func TestRollbackHasADeadline(t *testing.T) {
+	t.Parallel()
+	direct := freshSchema(t)
+	u, err := url.Parse(direct)
+	require.NoError(t, err)
+	p := proxytest.New(t, u.Host)
+	u.Host = p.Addr()
+	s, err := Open(context.Background(), u.String())
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	t.Cleanup(p.Restore)
+
+	failed := errors.New("the transaction's own failure")
+	done := make(chan error, 1)
+	go func() {
+		done <- s.inTx(context.Background(), "stall", func(tx pgx.Tx) error {
+			if _, err := tx.Exec(context.Background(), `SELECT 1`); err != nil {
+				return err
+			}
+			p.Stall()
+			return failed
+		})
+	}()
+	// Far beyond the rollback's deadline; without one, the wait is
+	// forever.
+	select {
+	case err := <-done:
+		require.ErrorIs(t, err, failed)
+	case <-time.After(time.Minute):
+		t.Fatal("the rollback waits for a silent server without end")
+	}
+}
