@@ -21,7 +21,8 @@ import (
 // (DeleteAccount). A deadlock left (retry) runs the transaction again.
 //
 // A request's reservation and settlement commit asynchronously (unless
-// the URL sets synchronous_commit): waiting for the WAL flush, with the
+// the URL sets synchronous_commit, or the server has synchronous standbys,
+// whose guarantee the operator chose: asyncLedger): waiting for the WAL flush, with the
 // balance row locked, would bound an account to one request per disk
 // flush (3 ms and 200 requests/s on a plain cloud disk). It is SQLite's
 // synchronous=NORMAL trade: a crash of the server may lose the last

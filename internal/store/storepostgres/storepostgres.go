@@ -1,5 +1,10 @@
 // Package storepostgres implements store.Store on PostgreSQL, for several
 // instances sharing one database.
+//
+// Reservations and settlements commit asynchronously (ledger.go) unless
+// the URL sets synchronous_commit, or the server has synchronous
+// standbys (synchronous_standby_names is set): a synchronous replica the
+// operator configured is never overridden.
 package storepostgres
 
 import (
@@ -40,7 +45,8 @@ type Store struct {
 	pool *pgxpool.Pool
 	// asyncLedger: reservations and settlements commit without waiting
 	// for the WAL flush (ledger.go), unless the URL sets
-	// synchronous_commit itself.
+	// synchronous_commit itself or the server has synchronous standbys
+	// (see the function asyncLedger).
 	asyncLedger bool
 	// lockSpace prefixes advisory lock names (the schema), so that stores
 	// in different schemas of one database do not share locks.
@@ -65,12 +71,18 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fail(ctx, "open", err)
 	}
-	_, synchronous := cfg.ConnConfig.RuntimeParams["synchronous_commit"]
-	s := &Store{pool: pool, asyncLedger: !synchronous}
+	s := &Store{pool: pool}
 	if err := s.Ping(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	var standbys string
+	if err := pool.QueryRow(ctx, `SELECT current_setting('synchronous_standby_names')`).Scan(&standbys); err != nil {
+		pool.Close()
+		return nil, fail(ctx, "read synchronous_standby_names", err)
+	}
+	_, synchronous := cfg.ConnConfig.RuntimeParams["synchronous_commit"]
+	s.asyncLedger = asyncLedger(synchronous, standbys)
 	if err := s.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
@@ -80,6 +92,17 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		return nil, fail(ctx, "read schema", err)
 	}
 	return s, nil
+}
+
+// asyncLedger reports whether reservations and settlements may commit
+// without waiting for the WAL flush (ledger.go): not when the URL sets
+// synchronous_commit (urlSets), whose value then stands, nor when the
+// server names synchronous standbys (standbys, its
+// synchronous_standby_names): an operator who configured a synchronous
+// replica asked for every commit to reach it, which
+// synchronous_commit = off would silently waive.
+func asyncLedger(urlSets bool, standbys string) bool {
+	return !urlSets && strings.TrimSpace(standbys) == ""
 }
 
 // migrate applies every embedded migration newer than the database's, in

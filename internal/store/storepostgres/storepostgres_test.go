@@ -338,3 +338,29 @@ func TestRollbackHasADeadline(t *testing.T) {
 		t.Fatal("the rollback waits for a silent server without end")
 	}
 }
+
+// Ledger commits are asynchronous only where nobody asked for more: not
+// when the URL sets synchronous_commit, nor when the server has
+// synchronous standbys.
+func TestAsyncLedger(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		name     string
+		urlSets  bool
+		standbys string
+		want     bool
+	}{
+		{"defaults", false, "", true},
+		{"url sets synchronous_commit", true, "", false},
+		{"synchronous standby", false, "FIRST 1 (replica1)", false},
+		{"any standby", false, "*", false},
+		{"both", true, "replica1", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tt.want, asyncLedger(tt.urlSets, tt.standbys))
+		})
+	}
+	// The test server has no synchronous standby: Open reads so.
+	require.True(t, openTest(t).asyncLedger)
+}
