@@ -94,6 +94,21 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return s, nil
 }
 
+// schemaVersion is the number of migrations applied: 0 before the
+// first, when there is no schema_migrations table.
+func (s *Store) schemaVersion(ctx context.Context) (int, error) {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, nil
+	}
+	var version int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version)
+	return version, err
+}
+
 // asyncLedger reports whether reservations and settlements may commit
 // without waiting for the WAL flush (ledger.go): not when the URL sets
 // synchronous_commit (urlSets), whose value then stands, nor when the
@@ -108,13 +123,22 @@ func asyncLedger(urlSets bool, standbys string) bool {
 // migrate applies every embedded migration newer than the database's, in
 // one transaction that first takes the migration lock: of instances
 // starting together one applies them, the others wait and find them
-// applied.
+// applied. A schema already up to date is only read, with no DDL and no
+// lock, so that a role with nothing but the rights to read and write the
+// tables can start.
 func (s *Store) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	version, err := s.schemaVersion(ctx)
+	if err != nil {
+		return fail(ctx, "read schema version", err)
+	}
+	if version >= len(names) {
+		return nil
+	}
 	return s.inTx(ctx, "migrate", func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLock); err != nil {
 			return err

@@ -364,3 +364,45 @@ func TestAsyncLedger(t *testing.T) {
 	// The test server has no synchronous standby: Open reads so.
 	require.True(t, openTest(t).asyncLedger)
 }
+
+// A role that may only read and write the tables (no CREATE on the
+// schema) opens a database whose schema is up to date: the version is
+// read without DDL, and migrations run only when they are behind.
+func TestOpenCurrentSchemaWithoutDDLRights(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	owner := freshSchema(t)
+	s, err := Open(ctx, owner) // migrates, as the owner
+	require.NoError(t, err)
+	s.Close()
+
+	u, err := url.Parse(owner)
+	require.NoError(t, err)
+	schema := u.Query().Get("search_path")
+	role := schema + "_app"
+	admin, err := pgx.Connect(ctx, postgrestest.URL(t))
+	require.NoError(t, err)
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	for _, stmt := range []string{
+		`CREATE ROLE ` + role + ` LOGIN`,
+		`GRANT USAGE ON SCHEMA ` + schema + ` TO ` + role,
+		`GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ` + schema + ` TO ` + role,
+	} {
+		_, err := admin.Exec(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+	t.Cleanup(func() {
+		for _, stmt := range []string{`DROP OWNED BY ` + role, `DROP ROLE ` + role} {
+			_, err := admin.Exec(context.Background(), stmt)
+			require.NoError(t, err, stmt)
+		}
+	})
+
+	u.User = url.User(role)
+	app, err := Open(ctx, u.String())
+	require.NoError(t, err, "an up-to-date schema needs no DDL rights")
+	t.Cleanup(func() { app.Close() })
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	require.NoError(t, app.CreateAccount(ctx, store.Account{ID: "a1", Email: "a@example.com", PasswordHash: "h", CreateTime: now},
+		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
+}
