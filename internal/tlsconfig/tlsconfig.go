@@ -1,5 +1,6 @@
 // Package tlsconfig provides the server's TLS certificate: a configured one
-// from files, or a development CA and certificate made on first start.
+// from files, served again as they are renewed, or a development CA and
+// certificate made on first start.
 package tlsconfig
 
 import (
@@ -35,6 +36,11 @@ type Source struct {
 	CAPath string
 	// Generated is true when this start created the development files.
 	Generated bool
+	// Reloader, for a configured certificate, serves the pair in its files
+	// as they are renewed (Certificate is then the pair read at start);
+	// nil for the development certificate, which lives as long as the
+	// process. Watch starts it.
+	Reloader *Reloader
 }
 
 // Load returns the certificate in certPath/keyPath when both are given,
@@ -45,13 +51,33 @@ func Load(certPath, keyPath, dir string, now time.Time) (Source, error) {
 		if certPath == "" || keyPath == "" {
 			return Source{}, errors.New("tlsconfig: --tls-cert and --tls-key must be given together")
 		}
-		cert, err := tls.LoadX509KeyPair(certPath, keyPath)
+		r, err := NewReloader(certPath, keyPath)
 		if err != nil {
-			return Source{}, fmt.Errorf("tlsconfig: load certificate: %w", err)
+			return Source{}, err
 		}
-		return Source{Certificate: cert}, nil
+		return Source{Certificate: *r.Certificate(), Reloader: r}, nil
 	}
 	return development(dir, now)
+}
+
+// ServerConfig is the package's ServerConfig for this source: with a
+// Reloader, each handshake is served the pair read last.
+func (s Source) ServerConfig(nextProtos []string) *tls.Config {
+	cfg := ServerConfig(s.Certificate, nextProtos)
+	if s.Reloader != nil {
+		cfg.Certificates, cfg.GetCertificate = nil, s.Reloader.GetCertificate
+	}
+	return cfg
+}
+
+// PinnedClientConfig is the package's PinnedClientConfig for this source:
+// with a Reloader, the pin follows the certificate served (the one it
+// replaced is still accepted, for a handshake begun just before).
+func (s Source) PinnedClientConfig() *tls.Config {
+	if s.Reloader != nil {
+		return pinnedTo(s.Reloader.pinned)
+	}
+	return PinnedClientConfig(s.Certificate)
 }
 
 // ServerConfig is the TLS configuration both listeners use: TLS 1.2 as the
@@ -76,13 +102,18 @@ func ServerConfig(cert tls.Certificate, nextProtos []string) *tls.Config {
 // uses it to dial its own gRPC server, which works for any certificate
 // whatever names it carries.
 func PinnedClientConfig(cert tls.Certificate) *tls.Config {
-	want := cert.Certificate[0]
+	want := string(cert.Certificate[0])
+	return pinnedTo(func(leaf []byte) bool { return string(leaf) == want })
+}
+
+// pinnedTo trusts the leaf certificates that pinned accepts, and nothing else.
+func pinnedTo(pinned func(leaf []byte) bool) *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// Verification is done by the pin below, not by name and chain.
 		InsecureSkipVerify: true, //nolint:gosec // replaced by VerifyPeerCertificate
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 || string(raw[0]) != string(want) {
+			if len(raw) == 0 || !pinned(raw[0]) {
 				return errors.New("tlsconfig: gRPC server presented an unexpected certificate")
 			}
 			return nil
