@@ -66,6 +66,9 @@ type App struct {
 	store  store.Store
 	tls    tlsconfig.Source
 	health *health.Server
+	// stopTLSWatch ends the watch on a configured certificate's files and
+	// waits for it (nil with the development certificate).
+	stopTLSWatch func()
 
 	grpcServer    *grpc.Server
 	grpcListener  net.Listener
@@ -116,6 +119,9 @@ type options struct {
 	now func() time.Time
 	// hashCost is the password hash's (auth.DefaultCost).
 	hashCost auth.Cost
+	// tlsReload is how often a configured certificate's files are looked
+	// at (tlsconfig.ReloadInterval).
+	tlsReload time.Duration
 }
 
 // WithClock makes the rate limits read now instead of time.Now, so that a
@@ -133,7 +139,7 @@ func WithHashCost(c auth.Cost) Option {
 
 // New builds the server and opens its listeners; Run serves.
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Option) (_ *App, err error) {
-	o := options{now: time.Now, hashCost: auth.DefaultCost}
+	o := options{now: time.Now, hashCost: auth.DefaultCost, tlsReload: tlsconfig.ReloadInterval}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -154,6 +160,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	if a.tls, err = tlsconfig.Load(cfg.TLSCert, cfg.TLSKey, filepath.Join(cfg.DataDir, "tls"), time.Now()); err != nil {
 		return nil, err
+	}
+	if r := a.tls.Reloader; r != nil {
+		// A renewed certificate (same files, replaced) is served on both
+		// doors, and met by the gateway's pin, without a restart.
+		watchCtx, stop := context.WithCancel(context.Background())
+		watched := make(chan struct{})
+		go func() { defer close(watched); r.Watch(watchCtx, o.tlsReload, log) }()
+		a.stopTLSWatch = func() { stop(); <-watched }
+		log.Info("TLS certificate from files, read again when they change", "cert", cfg.TLSCert, "key", cfg.TLSKey, "every", o.tlsReload)
 	}
 	// Each image's filters use every core; --workers bounds how many
 	// images run at once (the gate below).
@@ -282,7 +297,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// that its word on who its client is is believed.
 	proof := clientaddr.NewProof()
 	a.grpcServer, err = server.New(server.Config{
-		TLS: tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2"}),
+		TLS: a.tls.ServerConfig([]string{"h2"}),
 		// An inline image plus protobuf framing and options.
 		MaxRecvBytes:   int(cfg.MaxBodyBytes) + 1<<20,
 		MaxSendBytes:   maxResponseBytes,
@@ -328,7 +343,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// The gateway dials the gRPC server like any client, so the full
 	// interceptor chain guards REST calls too.
 	a.conn, err = grpc.NewClient(dialTarget(a.grpcListener.Addr()),
-		grpc.WithTransportCredentials(credentials.NewTLS(tlsconfig.PinnedClientConfig(a.tls.Certificate))),
+		grpc.WithTransportCredentials(credentials.NewTLS(a.tls.PinnedClientConfig())),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(int(cfg.MaxBodyBytes)+1<<20)),
 	)
 	if err != nil {
@@ -346,7 +361,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 	a.httpServer = &http.Server{
 		Handler:           gw,
-		TLSConfig:         tlsconfig.ServerConfig(a.tls.Certificate, []string{"h2", "http/1.1"}),
+		TLSConfig:         a.tls.ServerConfig([]string{"h2", "http/1.1"}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
 		WriteTimeout:      cfg.RequestTimeout + 10*time.Second,
@@ -703,6 +718,9 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 
 // close releases what New acquired; safe on a partly built App.
 func (a *App) close() {
+	if a.stopTLSWatch != nil {
+		a.stopTLSWatch()
+	}
 	if a.conn != nil {
 		a.conn.Close()
 	}
