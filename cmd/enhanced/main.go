@@ -1,6 +1,6 @@
 // Command enhanced is the Smart Image Enhancement server: gRPC over TLS
-// and the REST gateway over HTTPS. Every flag has an ENHANCE_* twin; run
-// with -h for the list.
+// and the REST gateway over HTTPS. Every flag has an ENHANCE_* twin and a
+// key in the optional --config file; run with -h for the list.
 package main
 
 import (
@@ -43,6 +43,9 @@ func run(ctx context.Context) error {
 		handler = slog.NewJSONHandler(os.Stderr, nil)
 	}
 	log := slog.New(handler)
+	if cfg.File != "" {
+		log.Info("settings read from a file; flags and ENHANCE_* variables win over it", "file", cfg.File)
+	}
 	// go-redis reports each failed dial itself, on its own logger; the
 	// rate limiter's fallback logs what matters once.
 	redis.SetLogger(quietRedisLog{})
