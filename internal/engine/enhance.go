@@ -30,9 +30,9 @@ const (
 // 0.04, camera 2.08 to 1.77, a near-white wood grain 1.73 to 0.03), and
 // the four damages came out as before (Kodak 3.61, camera 6.86 to 6.82).
 func GeneralPipeline() Pipeline {
-	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true, Found: new(float64)}
+	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true, Found: new(float64), Balanced: new(bool)}
 	return Pipeline{
-		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels, MaxSpread: 1.1},
+		WhiteBalance{MaxGain: 1.5, MinCast: 0.12, FullCast: 0.16, Tint: 0.5, GrayEdgeRatio: 2.5, Exposure: &levels, MaxSpread: 1.1, Balanced: levels.Balanced},
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17, Found: levels.Found, FullStretch: 0.5},

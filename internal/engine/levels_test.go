@@ -255,7 +255,7 @@ func TestLevelsKeepsARangeThatLooksMeant(t *testing.T) {
 	for i := range lowKey.Planes[0] {
 		x := float64(i%1000) / 999
 		switch {
-		case x < 0.005:
+		case x < 0.002:
 			lowKey.Planes[0][i] = 0
 		case x < 0.9:
 			lowKey.Planes[0][i] = float32(0.08 + 0.22*(x-0.005)/0.895)
@@ -263,6 +263,39 @@ func TestLevelsKeepsARangeThatLooksMeant(t *testing.T) {
 			lowKey.Planes[0][i] = float32(0.3 + 0.7*(x-0.9)/0.1)
 		}
 	}
+	dark := clone(lowKey)
 	params, ok = l.Apply(lowKey, 2)
 	require.False(t, ok, "a low-key scene is not brightened: %v", params)
+
+	// The same scene given 1.2 stops less light (white at 0.69): the
+	// stretch gives the light back, and since its shadows still sit on
+	// their floor above black, nothing bends the midtones further.
+	for i, v := range dark.Planes[0] {
+		dark.Planes[0][i] = float32(LinearToSRGB(SRGBToLinear(float64(v)) * math.Exp2(-1.2)))
+	}
+	params, ok = l.Apply(dark, 2)
+	require.True(t, ok, "a darkened scene is stretched")
+	require.Equal(t, "1.000", params["gamma"], "%v", params)
+	require.NotContains(t, params, "gain")
+}
+
+// A gamma piles an underexposed photo's shadows up against black even
+// where only a little of the photo is that dark: what counts is how much
+// of its darkest tenth lies in the bottom half of it. A low-key scene's
+// open shadows sit above black.
+func TestCrushedTellsUnderexposureFromLowKey(t *testing.T) {
+	t.Parallel()
+	confidence := func(m *Image) float64 {
+		h := histograms(m, 1, 2)
+		return crushed(h, percentile(h.min, h.total, 0.00001), percentile(h.max, h.total, 1-0.00001))
+	}
+	orig := loadTestImage(t, "kodim23.jpg")
+	require.Less(t, confidence(orig), 0.2, "as it was taken")
+	under := degrade(orig, degradation{"gamma", func(_ int, v float32) float32 { return float32(math.Pow(float64(v), 1.8)) * 0.8 }})
+	require.Greater(t, confidence(under), 0.9, "a gamma of 1.8")
+	lowKey := degrade(orig, degradation{"low key", func(_ int, v float32) float32 { return 0.06 + 0.5*float32(math.Pow(float64(v), 1.8)) }})
+	for _, p := range lowKey.Planes { // and a few true blacks
+		clear(p[:len(p)/500])
+	}
+	require.Less(t, confidence(lowKey), 0.1, "the same with its shadows lifted onto a floor")
 }

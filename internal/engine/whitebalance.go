@@ -75,6 +75,11 @@ type WhiteBalance struct {
 	// for coloured cups that white balance turned from cyan to blue
 	// (7.1 ΔE00).
 	MaxSpread float64
+	// Balanced, when set, receives whether Apply lowered a channel's
+	// gain below 0.9, enough to take a white at white into the range
+	// where Levels reads a soft white as the scene's (see
+	// Levels.Balanced).
+	Balanced *bool
 }
 
 // locusAxis is the direction in which the Planckian locus moves
@@ -91,6 +96,9 @@ func (WhiteBalance) Name() string { return "white_balance" }
 
 // Apply implements Step.
 func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) {
+	if wb.Balanced != nil {
+		*wb.Balanced = false
+	}
 	if img.Gray() {
 		return nil, false
 	}
@@ -124,7 +132,16 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	corr := [2]float64{along*locusAxis[0] - across*locusAxis[1], along*locusAxis[1] + across*locusAxis[0]}
 	share := (math.Hypot(corr[0], corr[1]) - wb.MinCast) / (wb.FullCast - wb.MinCast)
 	if wb.MaxSpread > 0 {
-		share *= trust(wb.MaxSpread-chromaSpread(img), 0.3)
+		// Judged as levels will leave the photo: a contrast loss (a
+		// lifted black) pulls every colour towards gray and hides a
+		// scene's spread (coloured cups: 1.09 as taken, 0.26 made flat).
+		tone := identity
+		if wb.Exposure != nil {
+			if c, ok := wb.Exposure.previewCurve(img, workers); ok {
+				tone = newLUT(c.at)
+			}
+		}
+		share *= trust(wb.MaxSpread-chromaSpread(img, tone), 0.3)
 	}
 	if share <= 0 {
 		return nil, false
@@ -140,6 +157,9 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		gains = keepSkin(img, gains, workers)
 	}
 	g := [3]float32{float32(gains[0]), float32(gains[1]), float32(gains[2])}
+	if wb.Balanced != nil {
+		*wb.Balanced = min(g[0], g[1], g[2]) < 0.9
+	}
 	w := img.Width
 	parallelRows(img.Height, workers, func(y0, y1 int) {
 		for c, p := range img.Planes {
@@ -158,8 +178,9 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 
 // chromaSpread is the standard deviation, over a sparse grid of pixels
 // neither clipped nor near black, of their chromaticity (log R/G, log B/G
-// taken together): how far a scene's colours spread, whatever their mean.
-func chromaSpread(img *Image) float64 {
+// taken together) through the tone curve: how far a scene's colours
+// spread, whatever their mean.
+func chromaSpread(img *Image, tone lut) float64 {
 	w, h := img.Width, img.Height
 	step := max(1, int(math.Sqrt(float64(w*h)/250000)))
 	r, g, b := img.Planes[0], img.Planes[1], img.Planes[2]
@@ -168,10 +189,11 @@ func chromaSpread(img *Image) float64 {
 	for y := 0; y < h; y += step {
 		for x := 0; x < w; x += step {
 			i := y*w + x
-			if max(r[i], g[i], b[i]) > 0.98 || min(r[i], g[i], b[i]) < 0.02 {
+			rv, gv, bv := tone.at(r[i]), tone.at(g[i]), tone.at(b[i])
+			if max(rv, gv, bv) > 0.98 || min(rv, gv, bv) < 0.02 {
 				continue
 			}
-			c := [2]float64{math.Log(float64(r[i] / g[i])), math.Log(float64(b[i] / g[i]))}
+			c := [2]float64{math.Log(float64(rv / gv)), math.Log(float64(bv / gv))}
 			for k, v := range c {
 				s1[k] += v
 				s2[k] += v * v

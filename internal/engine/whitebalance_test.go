@@ -143,17 +143,26 @@ func TestWhiteBalanceTrustsTintLess(t *testing.T) {
 // A cast is a gain per channel: it moves every chromaticity alike and
 // leaves their spread, which MaxSpread reads, as it was (but for the
 // pixels the gain takes into or out of the clipped and near-black ones
-// that are left out).
+// that are left out). A contrast loss pulls every colour towards gray;
+// read through the curve levels will apply, the spread comes back.
 func TestChromaSpreadIgnoresACast(t *testing.T) {
 	t.Parallel()
 	img := loadTestImage(t, "kodim23.jpg")
-	before := chromaSpread(img)
+	identity := newLUT(toneCurve{white: 1, gamma: 1}.at)
+	spread := func(m *Image) float64 { return chromaSpread(m, identity) }
+	before := spread(img)
+
+	flat := degrade(img, degradations[0]) // 0.25 + 0.5v
+	require.Less(t, spread(flat), 0.7*before, "as it is, the flat photo looks gray")
+	tone, ok := GeneralPipeline()[2].(Levels).previewCurve(flat, 2)
+	require.True(t, ok)
+	require.InDelta(t, before, chromaSpread(flat, newLUT(tone.at)), 0.1*before, "through levels' curve")
 	cast := clone(img)
 	for c, g := range []float32{0.9, 1, 1.1} {
 		for i, v := range cast.Planes[c] {
 			cast.Planes[c][i] = v * g
 		}
 	}
-	require.InDelta(t, before, chromaSpread(cast), 0.06*before)
+	require.InDelta(t, before, spread(cast), 0.06*before)
 	require.Greater(t, before, 0.3, "kodim23's parrots are colourful")
 }
