@@ -107,7 +107,13 @@ type genResult struct {
 	magick      [5]float64 // NaN when ImageMagick failed
 	steps       []float64  // undamaged: ΔE00 each general step moved its own input
 	stepNames   []string
+	// thumbs, for the contact sheets: per damage (0: none) the input, ours
+	// and -auto-level's (nil when it did not run), each fitted in sheetThumb.
+	thumbs [5][3]*engine.Image
 }
+
+// sheetThumb is the box a photo is fitted in on the camera contact sheets.
+const sheetThumb = 180
 
 type genSet struct {
 	name, about string
@@ -168,6 +174,27 @@ func (h *harness) generalise() {
 		}
 	}
 	h.write("generalisation.md", genReport(sets, time.Since(start)))
+	h.cameraSheets(sets[1].results)
+}
+
+// cameraSheets writes, for each damage, a contact sheet of the camera
+// photos in the report's order (tuning half first): a row per photo with
+// the original, the damaged input, ours and -auto-level's repair.
+func (h *harness) cameraSheets(rs []genResult) {
+	rs = slices.Clone(rs)
+	slices.SortStableFunc(rs, func(a, b genResult) int { return cmp.Compare(b.split, a.split) })
+	for di, d := range genDamages {
+		var cells []*engine.Image
+		for _, r := range rs {
+			im := r.thumbs[di+1][2]
+			if im == nil { // -no-magick: a blank cell
+				im = engine.NewImage(1, 1, 1, false)
+				im.Planes[0][0] = 1
+			}
+			cells = append(cells, r.thumbs[0][0], r.thumbs[di+1][0], r.thumbs[di+1][1], im)
+		}
+		h.writeSheet("contact-camera-"+d.name+".png", cells, 4, sheetThumb)
+	}
 }
 
 // generaliseOne loads one photo, damages it every way, and repairs each
@@ -215,10 +242,17 @@ func (h *harness) generaliseOne(r *genResult, shrink bool) {
 		}
 		r.ours[di], _ = quality.MeanDeltaE2000(orig, quantize(fixed))
 		r.magick[di] = math.NaN()
+		if shrink {
+			r.thumbs[di][0], r.thumbs[di][1] = thumbnail(in, sheetThumb), thumbnail(fixed, sheetThumb)
+		}
 		if h.noMagick {
 			continue
 		}
-		r.magick[di], _ = quality.MeanDeltaE2000(orig, h.autoLevel(png))
+		im := h.autoLevel(png)
+		r.magick[di], _ = quality.MeanDeltaE2000(orig, im)
+		if shrink {
+			r.thumbs[di][2] = thumbnail(im, sheetThumb)
+		}
 	}
 }
 
@@ -340,7 +374,7 @@ func genReport(sets []*genSet, took time.Duration) string {
 	for _, d := range genDamages {
 		fmt.Fprintf(&b, "| %s | %s |\n", d.name, d.how)
 	}
-	b.WriteString("\nEach damaged photo is written once as an 8-bit PNG; the general pipeline (`engine.GeneralPipeline`, as `POST /v1/enhance` runs it) and `convert -auto-level` repair that same file. Scores are mean CIEDE2000 (ΔE00, lower is better) against the undamaged original. \"recovered\" is the share of the damaged input's ΔE00 removed, over all photos of the row (1 − Σ ours ÷ Σ damaged). \"worse\" counts photos whose result is further from the original than the damaged input. \"do no harm\" is the undamaged photo itself through the same repairs.\n\n")
+	b.WriteString("\nEach damaged photo is written once as an 8-bit PNG; the general pipeline (`engine.GeneralPipeline`, as `POST /v1/enhance` runs it) and `convert -auto-level` repair that same file. Scores are mean CIEDE2000 (ΔE00, lower is better) against the undamaged original. \"recovered\" is the share of the damaged input's ΔE00 removed, over all photos of the row (1 − Σ ours ÷ Σ damaged). \"worse\" counts photos whose result is further from the original than the damaged input. \"do no harm\" is the undamaged photo itself through the same repairs. The camera photos' contact sheets, one per damage, show each photo in a row (the tuning half first, in the order listed above): the original, the damaged input, ours and `-auto-level`'s repair: [flat](contact-camera-flat.png), [cast](contact-camera-cast.png), [dark](contact-camera-dark.png), [combo](contact-camera-combo.png).\n\n")
 
 	b.WriteString("## Summary\n\nTargets (issue 16): do no harm ≤ 1.5 ΔE00 on camera; worse than input: 0; the four damages at least 55% recovered and below `-auto-level` on both sets.\n\n")
 	b.WriteString("| set | split | photos | do no harm: ours | do no harm: -auto-level | four damages: damaged | ours | -auto-level | recovered: ours | recovered: -auto-level | worse than input: ours | worse: -auto-level |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")

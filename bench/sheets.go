@@ -45,58 +45,71 @@ func (h *harness) sheets() {
 			after := cloneImage(img)
 			p, _ := engine.PipelineFor(kind)
 			p.Run(context.Background(), after, 2)
-			// Fit each photo in a thumb×thumb box, whatever its orientation.
-			tw, th := thumb, thumb*img.Height/img.Width
-			if img.Height > img.Width {
-				tw, th = thumb*img.Width/img.Height, thumb
-			}
-			cells = append(cells, engine.Resize(img, tw, th, engine.Lanczos3, 2), engine.Resize(after, tw, th, engine.Lanczos3, 2))
+			cells = append(cells, thumbnail(img, thumb), thumbnail(after, thumb))
 		}
-		rows := (len(cells) + cols - 1) / cols
-		rowH := make([]int, rows)
-		for i, c := range cells {
-			rowH[i/cols] = max(rowH[i/cols], c.Height)
-		}
-		total := 0
-		for _, v := range rowH {
-			total += v + 4
-		}
-		sheet := image.NewRGBA(image.Rect(0, 0, cols*(thumb+4), total))
-		for i := range sheet.Pix {
-			sheet.Pix[i] = 255
-		}
-		y0 := 0
-		for r := range rows {
-			for c := range cols {
-				k := r*cols + c
-				if k >= len(cells) {
-					break
-				}
-				m := cells[k]
-				x0 := c*(thumb+4) + 2 + (thumb-m.Width)/2
-				for y := range m.Height {
-					for x := range m.Width {
-						i := y*m.Width + x
-						rv, gv, bv := m.Planes[0][i], m.Planes[0][i], m.Planes[0][i]
-						if !m.Gray() {
-							gv, bv = m.Planes[1][i], m.Planes[2][i]
-						}
-						to8 := func(v float32) uint8 { return uint8(min(max(v, 0), 1)*255 + 0.5) }
-						sheet.Set(x0+x, y0+2+y, color.RGBA{to8(rv), to8(gv), to8(bv), 255})
-					}
-				}
-			}
-			y0 += rowH[r] + 4
-		}
-		path := filepath.Join(h.out, fmt.Sprintf("contact-%s.png", kind))
-		f, err := os.Create(path)
-		if err != nil {
-			fail(err)
-		}
-		if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(f, sheet); err != nil {
-			fail(err)
-		}
-		f.Close()
-		fmt.Println("wrote", path)
+		h.writeSheet(fmt.Sprintf("contact-%s.png", kind), cells, cols, thumb)
 	}
+}
+
+// thumbnail fits m in a box×box square, whatever its orientation.
+func thumbnail(m *engine.Image, box int) *engine.Image {
+	tw, th := box, box*m.Height/m.Width
+	if m.Height > m.Width {
+		tw, th = box*m.Width/m.Height, box
+	}
+	return engine.Resize(m, tw, th, engine.Lanczos3, 2)
+}
+
+// writeSheet lays cells out in rows of cols, each centred in a column
+// thumb pixels wide, on white, and writes them to the output folder as a
+// PNG named name.
+func (h *harness) writeSheet(name string, cells []*engine.Image, cols, thumb int) {
+	rows := (len(cells) + cols - 1) / cols
+	rowH := make([]int, rows)
+	for i, c := range cells {
+		rowH[i/cols] = max(rowH[i/cols], c.Height)
+	}
+	total := 0
+	for _, v := range rowH {
+		total += v + 4
+	}
+	sheet := image.NewRGBA(image.Rect(0, 0, cols*(thumb+4), total))
+	for i := range sheet.Pix {
+		sheet.Pix[i] = 255
+	}
+	y0 := 0
+	for r := range rows {
+		for c := range cols {
+			k := r*cols + c
+			if k >= len(cells) {
+				break
+			}
+			m := cells[k]
+			x0 := c*(thumb+4) + 2 + (thumb-m.Width)/2
+			for y := range m.Height {
+				for x := range m.Width {
+					i := y*m.Width + x
+					rv, gv, bv := m.Planes[0][i], m.Planes[0][i], m.Planes[0][i]
+					if !m.Gray() {
+						gv, bv = m.Planes[1][i], m.Planes[2][i]
+					}
+					to8 := func(v float32) uint8 { return uint8(min(max(v, 0), 1)*255 + 0.5) }
+					sheet.Set(x0+x, y0+2+y, color.RGBA{to8(rv), to8(gv), to8(bv), 255})
+				}
+			}
+		}
+		y0 += rowH[r] + 4
+	}
+	path := filepath.Join(h.out, name)
+	f, err := os.Create(path)
+	if err != nil {
+		fail(err)
+	}
+	if err := (&png.Encoder{CompressionLevel: png.BestCompression}).Encode(f, sheet); err != nil {
+		fail(err)
+	}
+	if err := f.Close(); err != nil {
+		fail(err)
+	}
+	fmt.Println("wrote", path)
 }
