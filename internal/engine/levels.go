@@ -227,12 +227,14 @@ func (l Levels) curveFrom(h hists) (toneCurve, bool) {
 		gamma = math.Log(target) / math.Log(median)
 		gamma = math.Max(0.5, math.Min(1.6, gamma))
 		if gamma < 1 {
-			// Brightening is trusted as far as the photo looks
-			// underexposed rather than dark on purpose: its white falls
-			// short of white (the whole exposure sits low; a dark damage
-			// or a gamma leaves white at 0.8 or below), or its shadows
-			// are crushed (see crushed). A dark photo with real
-			// highlights and open shadows is a low-key scene.
+			// Bending the midtones is trusted as far as the photo looks
+			// underexposed rather than dark on purpose: its shadows are
+			// crushed (see crushed). A white short of white is no
+			// evidence here: the stretch has already given back what a
+			// darkening in linear light (real underexposure) took, and a
+			// low-key scene stretched so stays low key (a forest path
+			// made 1.2 stops darker was bent by a gamma of 0.5 and came
+			// back 20.9 ΔE00 from the original instead of 3.0).
 			gamma = math.Pow(gamma, crushed(h, lo, hi))
 			target = math.Pow(median, gamma)
 		}
