@@ -112,9 +112,9 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 	file, err := readFile(c.File, fs)
 	errs = append(errs, err...)
 
-	// A value that loses to a stronger source is still checked, on a
-	// scratch set of flags: a bad line in the file is reported even while
-	// a flag hides it, before the day the flag is dropped.
+	// A value that loses to a stronger source is still parsed, on a
+	// scratch set of flags: a line of the file that does not parse is
+	// reported even while a flag hides it, before the day the flag goes.
 	scratch := flag.NewFlagSet("", flag.ContinueOnError)
 	define(scratch, new(Config))
 	origin := map[string]string{}
@@ -132,7 +132,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 				if !cli[f.Name] && envValue == "" {
 					target, origin[f.Name] = own, s.where
 				}
-				err = target.Set(v)
+				err = set(target, v)
 				if err != nil {
 					err = fmt.Errorf("%s %s: %w", f.Name, show(f.Name, v), err)
 				}
@@ -146,7 +146,7 @@ func Load(args []string, getenv func(string) string, usage io.Writer) (Config, e
 			if !cli[f.Name] {
 				target, origin[f.Name] = own, env
 			}
-			if err := target.Set(envValue); err != nil {
+			if err := set(target, envValue); err != nil {
 				errs = append(errs, fmt.Errorf("config: %s=%s: %w", env, show(f.Name, envValue), err))
 			}
 		}
@@ -206,6 +206,10 @@ func define(fs *flag.FlagSet, c *Config) {
 	c.Queue = -1 // until set: four per worker, decided after parsing
 	fs.Func("queue", "requests that may wait for a worker before new ones get 429 (default 4 × workers)", func(v string) error {
 		n, err := strconv.Atoi(v)
+		if err == nil && n < 0 {
+			// Refused here: -1 is the mark of a queue left unset.
+			err = errors.New("must not be negative")
+		}
 		if err == nil {
 			c.Queue = n
 		}
@@ -340,10 +344,26 @@ type noting struct {
 }
 
 func (n *noting) Set(v string) error {
-	if err := n.Value.Set(v); err != nil {
+	if err := set(n.Value, v); err != nil {
 		*n.errs = append(*n.errs, fmt.Errorf("config: --%s %s: %w", n.name, show(n.name, v), err))
 	}
 	return nil
+}
+
+// set sets a flag's value to s, leaving it as it was when s is refused:
+// the flag package's numbers take 0 on a parse error, which Validate would
+// then refuse again. (The Func flags here change nothing on an error.)
+func set(v flag.Value, s string) error {
+	g, ok := v.(flag.Getter)
+	if !ok {
+		return v.Set(s)
+	}
+	was := g.String()
+	err := v.Set(s)
+	if err != nil {
+		_ = v.Set(was)
+	}
+	return err
 }
 
 // IsBoolFlag keeps a boolean flag usable without a value (--dev-account).

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// writeFile writes a settings file in a test's folder and returns its path.
+// writeSettings writes a settings file in a test's folder and returns its path.
 func writeSettings(t *testing.T, text string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "enhance.yaml")
@@ -104,7 +104,7 @@ func TestFileProblemsAreReportedTogether(t *testing.T) {
 		"config: other.yaml",                             // 13: no nesting
 		"max-source-pixels: 1.5",                         // 14: a number, not whole
 		"postgres://enhance:hunter4@db/enhance: 1",       // 15: not a flag name, and a secret
-		"queue: -3",                                      // 16: refused by Validate
+		"queue: -3",                                      // 16: refused
 	}, "\n")+"\n")
 	_, err := Load([]string{"--config", path, "--log-format", "json", "--max-jpeg-scans", "lots"},
 		env(map[string]string{"ENHANCE_SHUTDOWN_TIMEOUT": "5s", "ENHANCE_MEMORY_BUDGET": "plenty"}), io.Discard)
@@ -125,7 +125,7 @@ func TestFileProblemsAreReportedTogether(t *testing.T) {
 		path + ":13: config: a settings file cannot name another",
 		path + ":14: max-source-pixels must be a whole number",
 		path + ":15: a key must be a flag name",
-		"--queue must not be negative (--queue from " + path + ":16)",
+		path + `:16: queue "-3": must not be negative`,
 	} {
 		require.Contains(t, msg, want)
 	}
@@ -169,6 +169,13 @@ func TestFlagValueProblemsAreReportedTogether(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 	require.NotContains(t, err.Error(), "(--log-format from", "a value from the command line is named by its flag already")
+	require.NotContains(t, err.Error(), "--workers must be positive", "a refused value leaves the setting as it was")
+	require.NotContains(t, err.Error(), "--fetch-timeout must be positive")
+
+	_, err = Load([]string{"--queue", "-1"}, env(nil), io.Discard)
+	require.ErrorContains(t, err, `--queue "-1": must not be negative`, "not taken for an unset queue")
+	_, err = Load(nil, env(map[string]string{"ENHANCE_QUEUE": "-1"}), io.Discard)
+	require.ErrorContains(t, err, "ENHANCE_QUEUE")
 
 	_, err = Load(nil, env(map[string]string{"ENHANCE_WORKERS": "0"}), io.Discard)
 	require.ErrorContains(t, err, "--workers must be positive (--workers from ENHANCE_WORKERS)")
