@@ -9,6 +9,7 @@ import (
 	neturl "net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"google.golang.org/genproto/googleapis/api/httpbody"
 
@@ -29,15 +30,45 @@ type ImageServer struct {
 	gate     *admission.Gate
 	maxBytes int64
 	log      *slog.Logger
+	observer Observer
 }
 
+// Observer is told what each image call's stages cost and how large its
+// source is, for metrics and the access line (server.Metrics).
+type Observer interface {
+	// Stage reports that the call of ctx spent d in stage (one of the
+	// Stage constants).
+	Stage(ctx context.Context, stage string, d time.Duration)
+	// Source reports the size of the call's source image.
+	Source(ctx context.Context, bytes, pixels int)
+}
+
+// Stages of an image call, as an Observer is told them.
+const (
+	// StageFetch reads a source (or colorize reference) from its URL.
+	StageFetch = "fetch"
+	// StageQueue waits for a worker and the memory the work will hold.
+	StageQueue = "queue"
+	// StageProcess is the engine's work: decode, filters and encode.
+	StageProcess = "process"
+)
+
+type noObserver struct{}
+
+func (noObserver) Stage(context.Context, string, time.Duration) {}
+func (noObserver) Source(context.Context, int, int)             {}
+
 // NewImageServer returns the image service; maxBytes bounds an inline
-// image and gate bounds how many images are worked on and waiting.
-func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, maxBytes int64, log *slog.Logger) (*ImageServer, error) {
+// image and gate bounds how many images are worked on and waiting; obs,
+// when not nil, is told the cost of every call's stages.
+func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, maxBytes int64, log *slog.Logger, obs Observer) (*ImageServer, error) {
 	if e == nil || f == nil || gate == nil || log == nil || maxBytes <= 0 {
 		return nil, errors.New("apiv1: image server needs an engine, a fetcher, a gate, a logger and a byte limit")
 	}
-	return &ImageServer{engine: e, fetcher: f, gate: gate, maxBytes: maxBytes, log: log}, nil
+	if obs == nil {
+		obs = noObserver{}
+	}
+	return &ImageServer{engine: e, fetcher: f, gate: gate, maxBytes: maxBytes, log: log, observer: obs}, nil
 }
 
 // Enhance implements enhancev1.ImageServiceServer.
@@ -200,6 +231,7 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 	if err != nil {
 		return imageOutput{}, err
 	}
+	s.observer.Source(ctx, len(src), plan.SourcePixels)
 	q := quote{
 		Operation: job.operation, Credits: job.price(plan.SourcePixels),
 		WidthPixels: plan.Width, HeightPixels: plan.Height,
@@ -212,7 +244,9 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 	if err := s.begin(ctx, ticket, q, plan.Memory); err != nil {
 		return imageOutput{}, err
 	}
+	started := time.Now()
 	res, err := job.work(ctx, src)
+	s.observer.Stage(ctx, StageProcess, time.Since(started))
 	if err != nil {
 		return imageOutput{}, err
 	}
@@ -273,7 +307,10 @@ func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quo
 	if err := m.Reserve(ctx, q.Operation, q.Credits); err != nil {
 		return err
 	}
-	return ticket.Start(ctx, weight)
+	started := time.Now()
+	err := ticket.Start(ctx, weight)
+	s.observer.Stage(ctx, StageQueue, time.Since(started))
+	return err
 }
 
 // colorHints converts hints from the API, checking colours and the
@@ -327,7 +364,9 @@ func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, ur
 	case url != "" && len(inline) > 0:
 		return nil, apierror.Paramf(urlField, apierror.ErrInvalidRequest, "give the image once: %s or %s, not both", urlField, inlineField)
 	case url != "":
+		started := time.Now()
 		data, err := s.fetcher.Fetch(ctx, url)
+		s.observer.Stage(ctx, StageFetch, time.Since(started))
 		if err != nil {
 			s.logFetchFailure(ctx, urlField, url, err)
 			return nil, apierror.Param(urlField, err)

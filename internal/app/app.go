@@ -274,7 +274,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		return nil, err
 	}
 	log.Info("image memory budget", "budget", admission.Bytes(budget), "bytes", budget, "from", budgetFrom)
-	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log)
+	// The service's own metrics (server.Metrics): requests by plan, the
+	// image stages and sources, credits and authentication failures.
+	ownMetrics := server.NewMetrics()
+	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log, ownMetrics)
 	if err != nil {
 		return nil, err
 	}
@@ -285,7 +288,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 	registry := prometheus.NewRegistry()
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	registry.MustRegister(metrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(metrics, ownMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerGateMetrics(registry, gate)
 	registerLimiterMetrics(registry, limiter)
 	if a.revocations != nil {
@@ -308,6 +311,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		AbandonAfter:   a.staleChargeAge(),
 		Instance:       a.instance,
 		GatewayProof:   proof,
+		Metrics:        ownMetrics,
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err

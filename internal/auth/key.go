@@ -94,8 +94,8 @@ func (c *Codec) Format(t Token) string {
 
 // Errors from Parse; each wraps ErrUnauthenticated.
 var (
-	errFormat   = fmt.Errorf("%w: malformed credential", ErrUnauthenticated)
-	errChecksum = fmt.Errorf("%w: checksum mismatch", ErrUnauthenticated)
+	errFormat   = refused(ReasonMalformed, "malformed credential")
+	errChecksum = refused(ReasonMalformed, "checksum mismatch")
 )
 
 // Parse checks the format and checksum of s as a credential of kind. It

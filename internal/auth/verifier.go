@@ -66,7 +66,7 @@ func NewVerifier(s Store, c *Codec, now func() time.Time) (*Verifier, error) {
 // a 500 rather than a 401.
 func (v *Verifier) VerifyKey(ctx context.Context, raw string) (Principal, error) {
 	if raw == "" {
-		return Principal{}, fmt.Errorf("%w: no key", ErrUnauthenticated)
+		return Principal{}, refused(ReasonNoKey, "no key")
 	}
 	now := v.now()
 	digest := sha256.Sum256([]byte(raw))
@@ -83,7 +83,7 @@ func (v *Verifier) VerifyKey(ctx context.Context, raw string) (Principal, error)
 	}
 	rec, err := v.store.APIKey(ctx, key.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, fmt.Errorf("%w: unknown key id", ErrUnauthenticated)
+		return Principal{}, refused(ReasonUnknownKey, "unknown key id")
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: look up key: %w", err)
@@ -94,18 +94,18 @@ func (v *Verifier) VerifyKey(ctx context.Context, raw string) (Principal, error)
 	case subtle.ConstantTimeCompare(rec.SecretHash, presented) == 1:
 	case rec.PreviousSecretHash != nil && subtle.ConstantTimeCompare(rec.PreviousSecretHash, presented) == 1:
 		if !now.Before(rec.PreviousExpireTime) {
-			return Principal{}, fmt.Errorf("%w: rotated key past its grace period", ErrUnauthenticated)
+			return Principal{}, refused(ReasonExpired, "rotated key past its grace period")
 		}
 		until = earliest(until, rec.PreviousExpireTime)
 	default:
-		return Principal{}, fmt.Errorf("%w: wrong secret", ErrUnauthenticated)
+		return Principal{}, refused(ReasonWrongSecret, "wrong secret")
 	}
 	if !rec.RevokeTime.IsZero() && !now.Before(rec.RevokeTime) {
-		return Principal{}, fmt.Errorf("%w: key revoked", ErrUnauthenticated)
+		return Principal{}, refused(ReasonRevoked, "key revoked")
 	}
 	if !rec.ExpireTime.IsZero() {
 		if !now.Before(rec.ExpireTime) {
-			return Principal{}, fmt.Errorf("%w: key expired", ErrUnauthenticated)
+			return Principal{}, refused(ReasonExpired, "key expired")
 		}
 		until = earliest(until, rec.ExpireTime)
 	}
@@ -146,16 +146,16 @@ func (v *Verifier) VerifySession(ctx context.Context, raw string) (Principal, er
 	}
 	ses, err := v.store.Session(ctx, tok.ID)
 	if errors.Is(err, store.ErrNotFound) {
-		return Principal{}, fmt.Errorf("%w: unknown session", ErrUnauthenticated)
+		return Principal{}, refused(ReasonUnknownKey, "unknown session")
 	}
 	if err != nil {
 		return Principal{}, fmt.Errorf("auth: look up session: %w", err)
 	}
 	if subtle.ConstantTimeCompare(ses.SecretHash, tok.SecretHash()) != 1 {
-		return Principal{}, fmt.Errorf("%w: wrong session secret", ErrUnauthenticated)
+		return Principal{}, refused(ReasonWrongSecret, "wrong session secret")
 	}
 	if !v.now().Before(ses.ExpireTime) {
-		return Principal{}, fmt.Errorf("%w: session expired", ErrUnauthenticated)
+		return Principal{}, refused(ReasonExpired, "session expired")
 	}
 	return Principal{AccountID: ses.AccountID, SessionID: ses.ID, Scopes: SessionScopes}, nil
 }

@@ -125,6 +125,9 @@ type Charge struct {
 // Amount is the reserved price.
 func (c Charge) Amount() int { return c.entry.Amount }
 
+// Operation is what the charge paid for (OpEnhance ...).
+func (c Charge) Operation() string { return c.entry.Operation }
+
 // Reserve takes amount from the account's current period before the
 // work starts; an *ExhaustedError when the balance does not cover it.
 func (l *Ledger) Reserve(ctx context.Context, accountID, keyID, operation, requestID string, amount int) (Charge, error) {

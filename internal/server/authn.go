@@ -39,6 +39,7 @@ type authenticator struct {
 	access   access.Table
 	throttle *throttle.Throttle
 	log      *slog.Logger
+	metrics  *Metrics
 }
 
 // newAuthenticator returns the authentication interceptor's state.
@@ -83,6 +84,10 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	}
 	if err != nil {
 		if errors.Is(err, auth.ErrUnauthenticated) {
+			a.metrics.authFailed(auth.Reason(err))
+			if r := recordFrom(ctx); r != nil {
+				r.attempted(auth.IDHint(key + bearer))
+			}
 			if terr := a.throttle.Check(ctx, limit); terr != nil {
 				return nil, terr
 			}
@@ -104,10 +109,15 @@ func (a *authenticator) authenticate(ctx context.Context) (context.Context, erro
 	if err := a.throttle.Check(ctx, limit); err != nil {
 		return nil, err
 	}
+	if r := recordFrom(ctx); r != nil {
+		r.principal(p)
+	}
 	if rule.SessionOnly && p.SessionID == "" {
+		a.metrics.authFailed(auth.ReasonMissingScope)
 		return nil, auth.ErrSessionRequired
 	}
 	if rule.Scope != "" && !p.Has(rule.Scope) {
+		a.metrics.authFailed(auth.ReasonMissingScope)
 		return nil, &auth.ScopeError{Scope: rule.Scope, Session: p.SessionID != ""}
 	}
 	return auth.WithPrincipal(ctx, p), nil

@@ -32,7 +32,7 @@ const (
 // the charge is committed on success and refunded on any failure, panics
 // included (the refund runs while the panic unwinds to the recovery
 // interceptor).
-func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterceptor {
+func quotaUnary(ledger *credits.Ledger, log *slog.Logger, metrics *Metrics) grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 		p, ok := auth.PrincipalFrom(ctx)
 		if !ok || p.KeyID == "" {
@@ -40,6 +40,9 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 		}
 		meter := credits.NewMeter(ledger, p.AccountID, p.KeyID, requestid.From(ctx))
 		settled := false
+		// refundReason is why a charge is refunded, if it is: any
+		// failure of the handler (a panic included) unless said below.
+		refundReason := refundFailed
 		defer func() {
 			if settled {
 				return
@@ -48,6 +51,8 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 				if rerr := ledger.Refund(c); rerr != nil {
 					log.ErrorContext(ctx, "refund failed; the stale-charge sweep will return it",
 						"request_id", requestid.From(ctx), "err", rerr)
+				} else {
+					metrics.refund(c.Operation(), refundReason, c.Amount())
 				}
 			}
 		}()
@@ -57,7 +62,11 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 			settled = true
 			return resp, err
 		}
+		if err != nil && ctx.Err() != nil {
+			refundReason = refundCanceled
+		}
 		if err == nil {
+			refundReason = refundCommitFailed
 			cerr := ledger.Commit(context.WithoutCancel(ctx), c)
 			if errors.Is(cerr, store.ErrUnavailable) {
 				// The reply may be what was lost, the commit landed: a
@@ -73,6 +82,10 @@ func quotaUnary(ledger *credits.Ledger, log *slog.Logger) grpc.UnaryServerInterc
 				return nil, fmt.Errorf("server: commit a charge: %w", cerr)
 			}
 			settled = true
+			metrics.charge(c.Operation(), c.Amount())
+			if r := recordFrom(ctx); r != nil {
+				r.charged(c.Amount())
+			}
 			_ = grpc.SetHeader(ctx, metadata.Pairs(
 				CreditsChargedHeader, strconv.Itoa(c.Amount()),
 				CreditsRemainingHeader, strconv.Itoa(c.Remaining),

@@ -34,7 +34,7 @@ func TestQuotaRefundsOnFailureAndPanic(t *testing.T) {
 		store.APIKey{ID: "k1", AccountID: "a1", SecretHash: []byte{1}, CreateTime: now}))
 	ledger, err := credits.NewLedger(db, "", nil)
 	require.NoError(t, err)
-	quota := quotaUnary(ledger, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	quota := quotaUnary(ledger, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
 	call := auth.WithPrincipal(ctx, auth.Principal{AccountID: "a1", KeyID: "k1"})
 	info := &grpc.UnaryServerInfo{FullMethod: "/test/Method"}
 	reserving := func(then func() error) grpc.UnaryHandler {
@@ -103,7 +103,7 @@ func TestQuotaCommitsAgainWhenTheReplyIsLost(t *testing.T) {
 	flaky := &lostReply{Store: db}
 	ledger, err := credits.NewLedger(flaky, "", nil)
 	require.NoError(t, err)
-	quota := quotaUnary(ledger, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)))
+	quota := quotaUnary(ledger, slog.New(slog.NewTextHandler(&bytes.Buffer{}, nil)), nil)
 	call := auth.WithPrincipal(ctx, auth.Principal{AccountID: "a1", KeyID: "k1"})
 	resp, err := quota(call, nil, &grpc.UnaryServerInfo{FullMethod: "/test/Method"}, func(ctx context.Context, _ any) (any, error) {
 		m, ok := credits.MeterFrom(ctx)

@@ -13,7 +13,6 @@ import (
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
 	grpcauth "github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
@@ -56,6 +55,9 @@ type Config struct {
 	// AbandonAfter is longer than any request runs (RequestTimeout plus a
 	// margin when zero): a call still marked running after it died.
 	AbandonAfter time.Duration
+	// Metrics are the service's own collectors (requests by plan, credits,
+	// authentication failures); none are kept when nil.
+	Metrics *Metrics
 }
 
 // Store is the part of the database the interceptors use: keys (to name a
@@ -95,6 +97,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 	if err != nil {
 		return nil, err
 	}
+	authn.metrics = cfg.Metrics
 	needsKey := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		rule, _ := cfg.Access.Lookup(c.FullMethod())
 		return !rule.Public && !isInfrastructure(c.Service)
@@ -104,8 +107,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 	isAPI := selector.MatchFunc(func(_ context.Context, c interceptors.CallMeta) bool {
 		return !isInfrastructure(c.Service)
 	})
-	logger := logging.UnaryServerInterceptor(slogAdapter(log), logOptions...)
-	streamLogger := logging.StreamServerInterceptor(slogAdapter(log), logOptions...)
+	access := accessLog{log: log, metrics: cfg.Metrics}
 	// The outer recovery is the last resort for a panic in an interceptor:
 	// it answers INTERNAL itself. The inner one, around the handler, turns
 	// a handler's panic into an error the chain handles like any other.
@@ -129,7 +131,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		// 10. Credits: after auth, so that it knows the account; the
 		//     handler prices the work after validating it, so a
 		//     rejected request costs nothing.
-		quotaUnary(ledger, log),
+		quotaUnary(ledger, log, cfg.Metrics),
 		// 11. A handler's panic becomes an error here, so the charge is
 		//     refunded, the Idempotency-Key released and the call
 		//     counted on its way out.
@@ -160,8 +162,11 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			//    log it, and its caller's address (the peer, or the
 			//    gateway's client when the gateway proves itself).
 			callerUnary(cfg.GatewayProof),
-			// 2. One log line per call, with code, duration and request id.
-			logger,
+			// 2. One access line per call (request id, caller, code,
+			//    credits, durations, sizes), and the call counted by
+			//    plan; what it learns inside, it reads from the call's
+			//    record (access.go).
+			access.unary(),
 			// 3. Per-method request counts and latencies, by final code.
 			metrics.UnaryServerInterceptor(),
 			// 4. A panic in an interceptor below becomes INTERNAL with
@@ -184,7 +189,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		// (stream.go). Health watches and reflection pass through.
 		grpc.ChainStreamInterceptor(
 			callerStream(cfg.GatewayProof),
-			streamLogger,
+			access.stream(),
 			metrics.StreamServerInterceptor(),
 			recovery.StreamServerInterceptor(outerRecovery),
 			errorsStream(log, cfg.Errors),
@@ -192,14 +197,6 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			guardStream(guards),
 		),
 	), nil
-}
-
-// logOptions log one line per finished call with its request id.
-var logOptions = []logging.Option{
-	logging.WithLogOnEvents(logging.FinishCall),
-	logging.WithFieldsFromContext(func(ctx context.Context) logging.Fields {
-		return logging.Fields{"request_id", requestid.From(ctx)}
-	}),
 }
 
 // MaxConcurrentStreams bounds the calls one HTTP/2 connection (gRPC or
@@ -216,12 +213,6 @@ func isInfrastructure(service string) bool {
 	return service == "grpc.health.v1.Health" ||
 		service == "grpc.reflection.v1.ServerReflection" ||
 		service == "grpc.reflection.v1alpha.ServerReflection"
-}
-
-func slogAdapter(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
 }
 
 // CheckAccess fails when a method registered on s, health and reflection

@@ -143,7 +143,8 @@ func TestStreamsPassTheUnaryGuards(t *testing.T) {
 	require.Equal(t, apierror.IdempotencyKeyReused, apierror.ReasonOf(status.Convert(err)))
 
 	require.Equal(t, 2.0, c.handled(t, "EnhanceStream", codes.OK), "counted per method and code")
-	require.Contains(t, c.logs.String(), "grpc.method=EnhanceStream", "one log line per call")
+	require.Contains(t, c.logs.String(), "msg=access request_id=", "one access line per call")
+	require.Contains(t, c.logs.String(), "method=ImageService/EnhanceStream kind=stream", "with its method")
 
 	// Health watches are infrastructure: no key, no guards.
 	watch, err := healthpb.NewHealthClient(c.conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
