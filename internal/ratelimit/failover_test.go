@@ -1,12 +1,10 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/logtest"
 	"github.com/smartimage/enhance/internal/redisclient"
 	"github.com/smartimage/enhance/internal/redisclient/redistest"
 )
@@ -56,36 +55,17 @@ func (l *flaky) Undo(ctx context.Context, key string, limit int) error {
 	return l.Limiter.Undo(ctx, key, limit)
 }
 
-// logs is a log the test reads back.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-// count is how many lines hold s.
-func (l *logs) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
-
 type failoverFixture struct {
 	f        *Failover
 	primary  *flaky
 	fallback *Local
 	clock    *clock
-	logs     *logs
+	logs     *logtest.Buffer
 }
 
 func newFailoverFixture(t *testing.T) *failoverFixture {
 	t.Helper()
-	x := &failoverFixture{clock: newClock(), logs: &logs{}}
+	x := &failoverFixture{clock: newClock(), logs: &logtest.Buffer{}}
 	x.primary = &flaky{Limiter: NewLocal(x.clock.Now)}
 	x.fallback = NewLocal(x.clock.Now)
 	f, err := NewFailover(FailoverConfig{Now: x.clock.Now}, x.primary, x.fallback, slog.New(slog.NewTextHandler(x.logs, nil)))
@@ -111,7 +91,7 @@ func TestFailoverDecidesInProcessWhilePrimaryFails(t *testing.T) {
 	require.False(t, x.f.Shared())
 	require.EqualValues(t, 5, x.f.Fallbacks())
 	require.EqualValues(t, 11, x.primary.allows.Load(), "after the failure, the primary is left alone")
-	require.Equal(t, 1, x.logs.count("level=WARN"), "one line for the outage")
+	require.Equal(t, 1, x.logs.Count("level=WARN"), "one line for the outage")
 
 	x.clock.Add(DefaultRetry - time.Millisecond)
 	allow(t, x.f, "k", 60)
@@ -121,14 +101,14 @@ func TestFailoverDecidesInProcessWhilePrimaryFails(t *testing.T) {
 	allow(t, x.f, "k", 60)
 	require.EqualValues(t, 12, x.primary.allows.Load(), "one request tries again after a Retry")
 	require.False(t, x.f.Shared())
-	require.Equal(t, 1, x.logs.count("level=WARN"), "a failed retry says nothing new")
+	require.Equal(t, 1, x.logs.Count("level=WARN"), "a failed retry says nothing new")
 
 	x.primary.down.Store(false)
 	x.clock.Add(DefaultRetry)
 	require.Equal(t, 51, allow(t, x.f, "k", 60).Remaining, "the primary's count again: 11 taken, 2 s of them back")
 	require.True(t, x.f.Shared())
-	require.Equal(t, 1, x.logs.count("level=INFO"), "one line for the return")
-	require.Equal(t, 1, x.logs.count("fallback_decisions=8"))
+	require.Equal(t, 1, x.logs.Count("level=INFO"), "one line for the return")
+	require.Equal(t, 1, x.logs.Count("fallback_decisions=8"))
 	allow(t, x.f, "k", 60)
 	require.EqualValues(t, 14, x.primary.allows.Load())
 	require.EqualValues(t, 8, x.f.Fallbacks())
@@ -266,7 +246,7 @@ func TestFailoverServesWithRedisOnAClosedPort(t *testing.T) {
 	t.Parallel()
 	var dials atomic.Int64
 	c := newClock()
-	lg := &logs{}
+	lg := &logtest.Buffer{}
 	r := newTestRedis(t, closedPortClient(t, &dials), KeyPrefix, nil)
 	f, err := NewFailover(FailoverConfig{Now: c.Now}, r, NewLocal(c.Now), slog.New(slog.NewTextHandler(lg, nil)))
 	require.NoError(t, err)
@@ -277,8 +257,8 @@ func TestFailoverServesWithRedisOnAClosedPort(t *testing.T) {
 	tried := dials.Load()
 	require.Positive(t, tried)
 	require.LessOrEqual(t, tried, int64(4), "one request's dials (a retry), not one a request")
-	require.Equal(t, 1, lg.count("level=WARN"))
-	require.Contains(t, lg.buf.String(), "connection refused")
+	require.Equal(t, 1, lg.Count("level=WARN"))
+	require.Contains(t, lg.String(), "connection refused")
 
 	require.NoError(t, f.Undo(context.Background(), "k", 60))
 	require.True(t, allow(t, f, "k", 60).Allowed, "undone in the limiter that took the share")
@@ -314,7 +294,7 @@ func TestFailoverThroughARedisOutage(t *testing.T) {
 
 			ctx := context.Background()
 			c := newClock()
-			lg := &logs{}
+			lg := &logtest.Buffer{}
 			primary := &flaky{Limiter: newTestRedis(t, client, redistest.Name("enhance-test:rl:"), c.Now)}
 			f, err := NewFailover(FailoverConfig{Now: c.Now}, primary, NewLocal(c.Now), slog.New(slog.NewTextHandler(lg, nil)))
 			require.NoError(t, err)
@@ -331,7 +311,7 @@ func TestFailoverThroughARedisOutage(t *testing.T) {
 			allow(t, f, "k", 60)
 			require.EqualValues(t, 11, primary.allows.Load(), "one request found Redis gone; the next did not try")
 			require.NoError(t, f.Undo(ctx, "k", 60))
-			require.Equal(t, 1, lg.count("level=WARN"))
+			require.Equal(t, 1, lg.Count("level=WARN"))
 
 			c.Add(DefaultRetry)
 			allow(t, f, "k", 60)
@@ -344,7 +324,7 @@ func TestFailoverThroughARedisOutage(t *testing.T) {
 			require.True(t, f.Shared(), "back")
 			require.LessOrEqual(t, d.Remaining, 51, "Redis's count: 11 taken, 2 s of them back")
 			require.GreaterOrEqual(t, d.Remaining, 51-tt.late, "and perhaps those that timed out")
-			require.Equal(t, 1, lg.count("level=INFO"))
+			require.Equal(t, 1, lg.Count("level=INFO"))
 			require.EqualValues(t, 3, f.Fallbacks())
 			require.NoError(t, f.Undo(ctx, "k", 60))
 			require.EqualValues(t, 1, primary.undo.Load(), "undone in Redis")

@@ -1,18 +1,17 @@
 package revocation
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
+	"github.com/smartimage/enhance/internal/logtest"
 	"github.com/smartimage/enhance/internal/redisclient"
 	"github.com/smartimage/enhance/internal/redisclient/redistest"
 )
@@ -20,24 +19,6 @@ import (
 // wait bounds every wait for something to arrive; a test that reaches it
 // has failed.
 const wait = 10 * time.Second
-
-// logs is a log the test reads back.
-type logs struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logs) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logs) count(s string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Count(l.buf.String(), s)
-}
 
 // listener is a Bus listening in the background, whose heard key ids
 // arrive on heard.
@@ -82,7 +63,7 @@ func subscribers(t *testing.T, c *redis.Client, channel string, n int64) {
 	}, wait, 5*time.Millisecond, "%d subscribers to %s", n, channel)
 }
 
-func newBus(t *testing.T, c redis.UniversalClient, channel string, lg *logs) *Bus {
+func newBus(t *testing.T, c redis.UniversalClient, channel string, lg *logtest.Buffer) *Bus {
 	t.Helper()
 	b, err := New(c, channel, slog.New(slog.NewTextHandler(lg, nil)))
 	require.NoError(t, err)
@@ -93,14 +74,14 @@ func TestAPublishReachesEveryInstance(t *testing.T) {
 	t.Parallel()
 	channel := redistest.Name("enhance-test:revocations:")
 	a, b := redistest.New(t), redistest.New(t)
-	onA := listen(t, newBus(t, a, channel, &logs{}))
-	onB := listen(t, newBus(t, b, channel, &logs{}))
+	onA := listen(t, newBus(t, a, channel, &logtest.Buffer{}))
+	onB := listen(t, newBus(t, b, channel, &logtest.Buffer{}))
 	subscribers(t, a, channel, 2)
 
-	require.NoError(t, newBus(t, a, channel, &logs{}).Publish(context.Background(), "key-1"))
+	require.NoError(t, newBus(t, a, channel, &logtest.Buffer{}).Publish(context.Background(), "key-1"))
 	require.Equal(t, "key-1", onB.next(t), "the other instance")
 	require.Equal(t, "key-1", onA.next(t), "and the publisher's own")
-	require.NoError(t, newBus(t, b, channel, &logs{}).Publish(context.Background(), "key-2"))
+	require.NoError(t, newBus(t, b, channel, &logtest.Buffer{}).Publish(context.Background(), "key-2"))
 	require.Equal(t, "key-2", onA.next(t))
 	require.Equal(t, "key-2", onB.next(t))
 }
@@ -110,15 +91,15 @@ func TestALaterListenerHearsLaterMessages(t *testing.T) {
 	ctx := context.Background()
 	channel := redistest.Name("enhance-test:revocations:")
 	a, b := redistest.New(t), redistest.New(t)
-	pub := newBus(t, a, channel, &logs{})
+	pub := newBus(t, a, channel, &logtest.Buffer{})
 	require.NoError(t, pub.Publish(ctx, "before"))
 
-	lg := &logs{}
+	lg := &logtest.Buffer{}
 	l := listen(t, newBus(t, b, channel, lg))
 	subscribers(t, a, channel, 1)
 	require.NoError(t, pub.Publish(ctx, "after"))
 	require.Equal(t, "after", l.next(t), "what was sent before it listened is not heard")
-	require.Equal(t, 1, lg.count("revocation: listening"))
+	require.Equal(t, 1, lg.Count("revocation: listening"))
 }
 
 func TestListenSubscribesAgainAfterLosingRedis(t *testing.T) {
@@ -133,7 +114,7 @@ func TestListenSubscribesAgainAfterLosingRedis(t *testing.T) {
 	t.Cleanup(func() { sub.Close() })
 	admin := redistest.New(t)
 
-	lg := &logs{}
+	lg := &logtest.Buffer{}
 	l := listen(t, newBus(t, sub, channel, lg))
 	subscribers(t, admin, channel, 1)
 
@@ -150,9 +131,9 @@ func TestListenSubscribesAgainAfterLosingRedis(t *testing.T) {
 	require.NotEmpty(t, id, "the listener's connection in CLIENT LIST")
 	require.NoError(t, admin.Do(ctx, "CLIENT", "KILL", "ID", id).Err())
 
-	require.Eventually(t, func() bool { return lg.count("revocation: listening again") == 1 }, wait, 5*time.Millisecond)
-	require.Equal(t, 1, lg.count("level=WARN"), "one line for the gap's start")
-	require.NoError(t, newBus(t, admin, channel, &logs{}).Publish(ctx, "after-the-gap"))
+	require.Eventually(t, func() bool { return lg.Count("revocation: listening again") == 1 }, wait, 5*time.Millisecond)
+	require.Equal(t, 1, lg.Count("level=WARN"), "one line for the gap's start")
+	require.NoError(t, newBus(t, admin, channel, &logtest.Buffer{}).Publish(ctx, "after-the-gap"))
 	require.Equal(t, "after-the-gap", l.next(t))
 }
 
@@ -166,7 +147,7 @@ func TestListenNoticesASilentlyDeadConnection(t *testing.T) {
 	t.Cleanup(func() { sub.Close() })
 	admin := redistest.New(t)
 
-	lg := &logs{}
+	lg := &logtest.Buffer{}
 	b := newBus(t, sub, channel, lg)
 	b.quiet = 50 * time.Millisecond
 	b.retry = 10 * time.Millisecond
@@ -176,11 +157,11 @@ func TestListenNoticesASilentlyDeadConnection(t *testing.T) {
 	// The network drops everything and nothing closes: only a ping that
 	// goes unanswered tells the listener.
 	p.Stall()
-	require.Eventually(t, func() bool { return lg.count("level=WARN") == 1 }, wait, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return lg.Count("level=WARN") == 1 }, wait, 5*time.Millisecond)
 	p.Restore()
-	require.Eventually(t, func() bool { return lg.count("revocation: listening again") == 1 }, wait, 5*time.Millisecond)
-	require.Equal(t, 1, lg.count("level=WARN"), "one line for the gap's start")
-	require.NoError(t, newBus(t, admin, channel, &logs{}).Publish(ctx, "after-the-gap"))
+	require.Eventually(t, func() bool { return lg.Count("revocation: listening again") == 1 }, wait, 5*time.Millisecond)
+	require.Equal(t, 1, lg.Count("level=WARN"), "one line for the gap's start")
+	require.NoError(t, newBus(t, admin, channel, &logtest.Buffer{}).Publish(ctx, "after-the-gap"))
 	require.Equal(t, "after-the-gap", l.next(t))
 }
 
@@ -194,7 +175,7 @@ func TestListenWithoutRedisKeepsTryingAndStops(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 
-	lg := &logs{}
+	lg := &logtest.Buffer{}
 	b := newBus(t, c, "enhance-test:revocations", lg)
 	b.retry = time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
@@ -203,14 +184,14 @@ func TestListenWithoutRedisKeepsTryingAndStops(t *testing.T) {
 		defer close(done)
 		b.Listen(ctx, func(string) { t.Error("heard something from no Redis") })
 	}()
-	require.Eventually(t, func() bool { return lg.count("level=WARN") == 1 }, wait, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return lg.Count("level=WARN") == 1 }, wait, 5*time.Millisecond)
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(wait):
 		t.Fatal("Listen went on after its context ended")
 	}
-	require.Equal(t, 1, lg.count("level=WARN"), "one line for the whole gap")
+	require.Equal(t, 1, lg.Count("level=WARN"), "one line for the whole gap")
 	require.Error(t, b.Publish(context.Background(), "key-1"))
 }
 
@@ -218,7 +199,7 @@ func TestListenStopsWhenItsContextEnds(t *testing.T) {
 	t.Parallel()
 	c := redistest.New(t)
 	channel := redistest.Name("enhance-test:revocations:")
-	b := newBus(t, c, channel, &logs{})
+	b := newBus(t, c, channel, &logtest.Buffer{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -1,7 +1,6 @@
 package tlsconfig
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,11 +15,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/logtest"
 )
 
 // minted is a certificate and key made for a test, in PEM.
@@ -194,7 +194,7 @@ func TestReloaderWatchLogs(t *testing.T) {
 	install(t, certPath, keyPath, a.certPEM, a.keyPEM)
 	r, err := NewReloader(certPath, keyPath)
 	require.NoError(t, err)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Watch(ctx, time.Millisecond, slog.New(slog.NewTextHandler(&logs, nil))) }()
@@ -216,22 +216,4 @@ func TestNewReloaderNeedsAPair(t *testing.T) {
 	install(t, filepath.Join(dir, "a.crt"), filepath.Join(dir, "b.key"), a.certPEM, b.keyPEM)
 	_, err = NewReloader(filepath.Join(dir, "a.crt"), filepath.Join(dir, "b.key"))
 	require.Error(t, err, "a key that does not match")
-}
-
-// syncBuffer is a log target safe for the watcher and the test at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
