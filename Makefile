@@ -54,6 +54,10 @@ bench: ## Run the benchmarks.
 harness: ## Measure quality and speed against ImageMagick and libvips, and Kodak and camera photos apart (generalise); writes docs/quality.md, docs/speed.md, docs/generalisation.md and contact sheets (needs imagemagick and libvips-tools).
 	$(GO) run -tags $(GO_TAGS) ./bench -images $(IMAGES) -out docs -only quality,speed,sheets,generalise
 
+.PHONY: load
+load: ## Load and latency through both doors with ghz and vegeta, and a 3-minute soak, against a real server on loopback; writes docs/benchmarks.md (about 13 minutes; bench/load/run.sh).
+	bash bench/load/run.sh
+
 .PHONY: fuzz
 FUZZTIME ?= 60s
 fuzz: ## Fuzz the key parser, the decoder, the JPEG encoder and REST requests, FUZZTIME each (crashers land in testdata/fuzz).
