@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,6 +55,10 @@ func report(args []string) error {
 	fmt.Fprintf(&w, "**Machine**: %d cores (%s), %s, %s/%s. The machine is shared with other work: its 1-minute load average was %.2f to %.2f during the runs "+
 		"(each run's is in its row), so absolute figures move from run to run; the differences within a round are what the targets are judged on.\n\n",
 		runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH, slices.Min(loads), slices.Max(loads))
+	if n := niceness(); n != 0 {
+		fmt.Fprintf(&w, "The whole run, server and tools, ran at niceness %d (`nice -n %d make load`), as long jobs on this shared machine do: "+
+			"other work was served first, which lengthens every time here.\n\n", n, n)
+	}
 
 	var verdicts [][3]string
 
@@ -243,4 +248,24 @@ func cpuModel() string {
 		}
 	}
 	return "unknown CPU"
+}
+
+// niceness is this process's nice value (field 19 of /proc/self/stat),
+// which the server and the tools share with it; 0 where unknown.
+func niceness() int {
+	data, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: count from its ")".
+	i := strings.LastIndexByte(string(data), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 17 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[16])
+	return n
 }
