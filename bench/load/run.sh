@@ -127,7 +127,15 @@ log_command() {
 	local round=$1
 	shift
 	if [ "$round" != 1 ]; then return 0; fi
-	echo "$*" | sed -e "s|$KEY|\$KEY|g" -e "s|$W|\$W|g" -e "s|127\.0\.0\.1:[0-9]*|127.0.0.1:PORT|g" >>"$COMMANDS"
+	local arg line=
+	for arg in "$@"; do
+		# Quoted where a shell would need it (JSON, the pipe kept bare).
+		case $arg in
+		*[!A-Za-z0-9_./:=@%+,-]* | '') [ "$arg" = "|" ] || arg="'$arg'" ;;
+		esac
+		line+="$arg "
+	done
+	echo "${line% }" | sed -e "s|$KEY|\$KEY|g" -e "s|$W|\$W|g" -e "s|127\.0\.0\.1:[0-9]*|127.0.0.1:PORT|g" >>"$COMMANDS"
 }
 
 # grpc PHASE NAME LOAD ROUND [EXPECT] -- GHZ-ARGS: one ghz run, recorded.
@@ -150,7 +158,7 @@ rest() {
 	local out
 	out=$(file vegeta "$phase" "$name" "$load" "$round")
 	local cmd=(vegeta attack -root-certs "$CA" -targets "$W/$targets.targets" "$@")
-	[ "$phase" = warmup ] || log_command "$round" "${cmd[@]} | vegeta report -type=json"
+	[ "$phase" = warmup ] || log_command "$round" "${cmd[@]}" "|" vegeta report -type=json
 	"${cmd[@]}" >"$out.bin"
 	vegeta report -type=json "$out.bin" >"$out.json"
 	"$LOAD" record -results "$RESULTS" -tool vegeta -phase "$phase" -name "$name" -door rest -load "$load" \
