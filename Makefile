@@ -51,8 +51,12 @@ bench: ## Run the benchmarks.
 	$(GO) test -tags $(GO_TAGS) -run '^$$' -bench . -benchmem ./...
 
 .PHONY: harness
-harness: ## Measure quality and speed against ImageMagick and libvips, and Kodak and camera photos apart (generalise); writes docs/*.md and contact sheets (needs imagemagick and libvips-tools).
+harness: ## Measure quality and speed against ImageMagick and libvips, and Kodak and camera photos apart (generalise); writes docs/quality.md, docs/speed.md, docs/generalisation.md and contact sheets (needs imagemagick and libvips-tools).
 	$(GO) run -tags $(GO_TAGS) ./bench -images $(IMAGES) -out docs -only quality,speed,sheets,generalise
+
+.PHONY: load
+load: ## Load and latency through both doors with ghz and vegeta, and a 3-minute soak, against a real server on loopback; writes docs/benchmarks.md (about 13 minutes; bench/load/run.sh).
+	bash bench/load/run.sh
 
 .PHONY: fuzz
 FUZZTIME ?= 60s

@@ -1,5 +1,5 @@
 // Command bench is the measurement harness behind docs/quality.md and
-// docs/benchmarks.md: super-resolution PSNR/SSIM on Set5 and Set14,
+// docs/speed.md: super-resolution PSNR/SSIM on Set5 and Set14,
 // enhancement colour error on degraded Kodak photos next to ImageMagick's
 // automatic options, colorization from sparse hints, speed against
 // ImageMagick and libvips on camera photos, and before/after contact
