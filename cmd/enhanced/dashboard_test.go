@@ -125,7 +125,9 @@ func TestDashboardInBrowser(t *testing.T) {
 		ops = append(ops, e.Operation+":"+e.State)
 	}
 	require.ElementsMatch(t, []string{"enhance:final", "enhance:final", "upscale:final"}, ops)
-	var keys struct{ APIKeys []struct{ DisplayName string } }
+	var keys struct {
+		APIKeys []struct{ DisplayName string }
+	}
 	get("/v1/keys", &keys)
 	require.Len(t, keys.APIKeys, 1)
 	require.Equal(t, "default", keys.APIKeys[0].DisplayName)
