@@ -17,12 +17,13 @@ function svg<K extends keyof SVGElementTagNameMap>(tag: K, attrs: Record<string,
 
 /** barChart draws bars with their labels under them and values over them. */
 export function barChart(bars: Bar[], label: string): SVGSVGElement {
-  const width = Math.max(320, bars.length * 28 + 40);
+  const width = Math.max(240, bars.length * 24 + 16);
   const height = 180;
   const top = 20, bottom = 28, left = 8;
   const max = Math.max(1, ...bars.map((b) => b.value));
   const step = (width - left * 2) / Math.max(1, bars.length);
-  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label, class: "chart" });
+  // Drawn at its own size, shrunk (never stretched) to fit a phone.
+  const root = svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img", "aria-label": label, class: "chart" });
   root.append(svg("title", {}, label));
   root.append(svg("line", { x1: left, x2: width - left, y1: height - bottom, y2: height - bottom, class: "axis" }));
   bars.forEach((b, i) => {

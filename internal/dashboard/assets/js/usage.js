@@ -28,7 +28,9 @@ export async function usagePage() {
 }
 function summary(u) {
     byId("plan").textContent = u.plan;
-    byId("period").textContent = `${when(u.periodStart)} to ${when(u.periodEnd)}`;
+    // Periods are calendar months in UTC: the first and last day, in UTC.
+    const day = (t) => new Date(t).toLocaleDateString(undefined, { timeZone: "UTC", dateStyle: "medium" });
+    byId("period").textContent = `${day(Date.parse(u.periodStart))} to ${day(Date.parse(u.periodEnd) - 1)}`;
     byId("credits-used").textContent = String(u.creditsUsed);
     byId("credits-left").textContent = String(u.creditsRemaining);
     byId("credits-granted").textContent = String(u.creditsGranted);
