@@ -39,12 +39,33 @@ test: clients ## Run every test (real TLS servers on loopback, real SQLite).
 	$(GO) test -tags $(GO_TAGS) -count=1 -timeout 30m $(ENGINE_PKGS)
 
 .PHONY: clients
-clients: ## Install node-fetch for the documented Node example, openapi-typescript for the generated client's test, and @grpc/grpc-js for examples/node (skipped without npm).
+clients: ## Install node-fetch for the documented Node example, openapi-typescript for the generated client's test, @grpc/grpc-js for examples/node, and playwright-core and axe-core for the dashboard's browser tests (skipped without npm).
 	@if command -v npm >/dev/null 2>&1; then \
+		[ -d web/node_modules/playwright-core ] || npm ci --prefix web --no-audit --no-fund --loglevel=error; \
 		[ -d testdata/clients/node_modules/node-fetch ] || npm ci --prefix testdata/clients --no-audit --no-fund --loglevel=error; \
 		[ -d testdata/openapi-client/node_modules/openapi-typescript ] || npm ci --prefix testdata/openapi-client --no-audit --no-fund --loglevel=error; \
 		[ -d examples/node/node_modules/@grpc/grpc-js ] || npm ci --prefix examples/node --no-audit --no-fund --loglevel=error; \
 	else echo "npm not found: the Node client examples and generated OpenAPI client tests will be skipped"; fi
+
+# The dashboard's pages and scripts are built from web/ (TypeScript by
+# tsc, pinned in web/package-lock.json) into internal/dashboard/assets,
+# committed and embedded, so that building the server needs only Go.
+.PHONY: dashboard
+dashboard: ## Rebuild the dashboard's assets (internal/dashboard/assets) from web/ (needs npm).
+	@command -v npm >/dev/null 2>&1 || { echo "make dashboard: npm not found: install Node.js with npm (apt-get install nodejs npm)" >&2; exit 1; }
+	@[ -d web/node_modules/typescript ] || npm ci --prefix web --no-audit --no-fund --loglevel=error
+	node web/build.mjs
+
+.PHONY: checkdashboard
+checkdashboard: dashboard ## Fail if internal/dashboard/assets differs from what web/ builds.
+	git diff --exit-code -- internal/dashboard/assets
+	@test -z "$$(git status --porcelain -- internal/dashboard/assets)" || (git status --porcelain -- internal/dashboard/assets; exit 1)
+
+# Screenshots of each dashboard page at desktop and phone widths, into
+# docs/dashboard/ (the browser test's ENHANCE_SCREENSHOTS; needs chromium).
+.PHONY: screenshots
+screenshots: clients ## Save screenshots of the dashboard's pages into docs/dashboard/ (needs chromium and npm).
+	ENHANCE_SCREENSHOTS=$(CURDIR)/docs/dashboard $(GO) test -tags $(GO_TAGS) -count=1 -run '^TestDashboardInBrowser$$' ./cmd/enhanced
 
 .PHONY: bench
 bench: ## Run the benchmarks.

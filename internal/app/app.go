@@ -36,6 +36,7 @@ import (
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/config"
 	"github.com/smartimage/enhance/internal/credits"
+	"github.com/smartimage/enhance/internal/dashboard"
 	"github.com/smartimage/enhance/internal/engine"
 	"github.com/smartimage/enhance/internal/fetch"
 	"github.com/smartimage/enhance/internal/gateway"
@@ -353,12 +354,17 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err != nil {
 		return nil, fmt.Errorf("app: dial gRPC: %w", err)
 	}
+	pages, err := dashboard.New()
+	if err != nil {
+		return nil, err
+	}
 	gw, err := gateway.New(ctx, gateway.Config{
 		Conn:          a.conn,
 		MaxImageBytes: cfg.MaxBodyBytes,
 		Ready:         a.ready,
 		OpenAPI:       openapi.JSON(),
 		Proof:         proof,
+		Dashboard:     pages,
 	}, log)
 	if err != nil {
 		return nil, err

@@ -15,9 +15,10 @@ import (
 	"github.com/smartimage/enhance/internal/requestid"
 )
 
-// ServeHTTP is the front handler: request id, panic safety, the api_key
-// query fallback, header checks, body limits, then health, OpenAPI, raw
-// uploads or the gateway mux.
+// ServeHTTP is the front handler: request id, HSTS, panic safety, the
+// api_key query fallback, header checks, body limits, the dashboard and
+// its session cookie, then health, OpenAPI, raw uploads or the gateway
+// mux.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A well-formed client id is kept, so that a caller can match our
 	// logs to theirs; anything else is replaced (requestid.Valid).
@@ -26,6 +27,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = requestid.New()
 	}
 	w.Header().Set("X-Request-Id", id)
+	transportSecurity(w)
 	r.Header.Set(requestid.Header, id)
 	r = r.WithContext(requestid.With(r.Context(), id))
 	rec := &refusalRecorder{ResponseWriter: w}
@@ -64,6 +66,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	g.moveQueryKey(w, r)
 	if !g.checkHeaders(w, r) {
+		return
+	}
+	// The dashboard's pages, and the calls its pages make with the
+	// session cookie (browser.go).
+	if g.serveDashboard(w, r) || g.browserSession(w, r) {
 		return
 	}
 

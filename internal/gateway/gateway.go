@@ -36,6 +36,15 @@ type Config struct {
 	// Proof is shown to the gRPC server with every call, so that it
 	// believes the gateway's word on who the client is.
 	Proof clientaddr.Proof
+	// Dashboard serves the developer dashboard's pages under /dashboard/
+	// (package dashboard); none are served when nil.
+	Dashboard Pages
+}
+
+// Pages serves static pages: Serve reports false, having written
+// nothing, for a path it has no page for.
+type Pages interface {
+	Serve(w http.ResponseWriter, r *http.Request) bool
 }
 
 // Gateway is the REST front door.
