@@ -77,7 +77,10 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 		`enhance_auth_failures_total{reason="no_key"} 1`,
 		`enhance_credits_charged_total{operation="enhance"} 1`,
 		`enhance_credits_refunded_total{operation="enhance",reason="failed"} 1`,
-		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="process"} 2`,
+		// The refunded enhance failed in decode: no pipeline, no encode.
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="decode"} 2`,
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="process"} 1`,
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="encode"} 1`,
 		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="queue"} 2`,
 		`enhance_stage_seconds_bucket{method="ImageService/Enhance",stage="process",le="0.001"}`,
 		`enhance_source_bytes_count 3`,
@@ -96,7 +99,7 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 	require.NotEmpty(t, line, "the enhance's access line")
 	for _, want := range []string{
 		"method=ImageService/Enhance", "code=OK", "account_id=" + acct.ID, "key_id=", "plan=free",
-		"credits=1", "duration=", "stages.queue=", "stages.process=", "source_bytes=", "source_pixels=",
+		"credits=1", "duration=", "stages.queue=", "stages.decode=", "stages.process=", "stages.encode=", "source_bytes=", "source_pixels=",
 		"request_bytes=", "response_bytes=",
 	} {
 		require.Contains(t, line, want)

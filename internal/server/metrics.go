@@ -44,7 +44,7 @@ func NewMetrics() *Metrics {
 		}, []string{"method", "code", "plan"}),
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "enhance_stage_seconds",
-			Help: "Time an image call spent in each stage: fetch (the source URL), queue (waiting for a worker and memory), process (decode, filters and encode).",
+			Help: "Time an image call spent in each stage: fetch (the source URL), queue (waiting for a worker and memory), decode (source to pixels), process (the pipeline alone: filters, upscale or colorization), encode (the output image).",
 			// 1 ms to about 33 s.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"method", "stage"}),
@@ -94,7 +94,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 
 // Stage records that the image call of ctx spent d in stage, in the
 // histogram and on the call's access line (apiv1.Observer).
-func (m *Metrics) Stage(ctx context.Context, stage string, d time.Duration) {
+func (m *Metrics) Stage(ctx context.Context, stage string, _ time.Time, d time.Duration) {
 	full, _ := grpc.Method(ctx)
 	m.stages.WithLabelValues(methodLabel(full), stage).Observe(d.Seconds())
 	if r := recordFrom(ctx); r != nil {
