@@ -61,8 +61,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Workers is how many images are worked on at once; Queue how many
 	// more requests may wait for a worker before new ones get 429.
-	Workers   int
-	Queue     int
+	Workers int
+	Queue   int
+	// LogFormat is text, json, or auto: text when stderr is a terminal
+	// (a person running it), JSON otherwise (a container, a service
+	// manager, a pipe to a log shipper).
 	LogFormat string
 	// PasswordHashes is how many password hashes run at once (0: half
 	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots of
@@ -222,7 +225,7 @@ func define(fs *flag.FlagSet, c *Config) {
 		}
 		return err
 	})
-	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: text, json, or auto (text when stderr is a terminal, JSON otherwise: in a container or under a service manager)")
 	fs.IntVar(&c.PasswordHashes, "password-hashes", 0, "password hashes computed at once, each holding 19 MiB and a core (0: half the CPUs, fewer under a small GOMEMLIMIT or cgroup memory limit)")
 }
 
@@ -289,8 +292,8 @@ func (c Config) Validate() error {
 	if c.PasswordHashes < 0 {
 		errs = append(errs, invalid("--password-hashes must not be negative", "password-hashes"))
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, invalid("--log-format must be text or json", "log-format"))
+	if c.LogFormat != "auto" && c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, invalid("--log-format must be auto, text or json", "log-format"))
 	}
 	return errors.Join(errs...)
 }

@@ -51,7 +51,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if cfg.Conn == nil || cfg.Ready == nil || log == nil || cfg.MaxImageBytes <= 0 {
 		return nil, errors.New("gateway: connection, readiness check, logger and byte limit are required")
 	}
-	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(cfg.Conn), log: log}
+	// Every route calls the server through upstream, which tells the
+	// front handler whether the server answered (and logged) the call.
+	up := upstream{conn: cfg.Conn}
+	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(up), log: log}
 	g.mux = runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -77,16 +80,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 			},
 		}),
 	)
-	if err := enhancev1.RegisterImageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterImageServiceHandlerClient(ctx, g.mux, g.images); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterAccountServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterAccountServiceHandlerClient(ctx, g.mux, enhancev1.NewAccountServiceClient(up)); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterKeyServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterKeyServiceHandlerClient(ctx, g.mux, enhancev1.NewKeyServiceClient(up)); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterUsageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterUsageServiceHandlerClient(ctx, g.mux, enhancev1.NewUsageServiceClient(up)); err != nil {
 		return nil, err
 	}
 	return g, nil
