@@ -16,6 +16,7 @@ import (
 	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // ServeHTTP is the front handler: request id, panic safety, the api_key
@@ -124,13 +125,18 @@ func (g *Gateway) logAccess(r *http.Request, rec *refusalRecorder, requestBytes 
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestid.From(ctx)),
+	}
+	if id := telemetry.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
+	attrs = append(attrs,
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
 		slog.String("kind", "http"),
 		slog.Int("status", status),
 		slog.Duration("duration", time.Since(start)),
 		slog.String("client", clientIP(r)),
-	}
+	)
 	if rec.code != "" {
 		attrs = append(attrs, slog.String("code", rec.code), slog.String("detail", rec.detail))
 	}

@@ -20,6 +20,7 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // Config is what the gateway needs.
@@ -36,6 +37,9 @@ type Config struct {
 	// Proof is shown to the gRPC server with every call, so that it
 	// believes the gateway's word on who the client is.
 	Proof clientaddr.Proof
+	// Tracing carries each request's trace into the gRPC calls it makes;
+	// nil is off.
+	Tracing *telemetry.Tracing
 }
 
 // Gateway is the REST front door.
@@ -53,7 +57,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	// Every route calls the server through upstream, which tells the
 	// front handler whether the server answered (and logged) the call.
-	up := upstream{conn: cfg.Conn}
+	up := upstream{conn: cfg.Conn, tracing: cfg.Tracing}
 	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(up), log: log}
 	g.mux = runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),

@@ -8,28 +8,36 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // upstream is the connection to the gRPC server as the gateway's routes
-// (generated and raw uploads alike) use it. It notes on the REST call's
-// exchange that the gRPC server answered it, and so wrote its access
-// line; the front handler writes one for every call that did not get
-// that far.
+// (generated and raw uploads alike) use it. Each call carries the REST
+// request's trace (a client span, with tracing on), and is noted on the
+// REST call's exchange when the gRPC server answered it, and so wrote its
+// access line; the front handler writes one for every call that did not
+// get that far.
 type upstream struct {
-	conn grpc.ClientConnInterface
+	conn    grpc.ClientConnInterface
+	tracing *telemetry.Tracing
 }
 
 // Invoke implements grpc.ClientConnInterface.
 func (u upstream) Invoke(ctx context.Context, method string, args, reply any, opts ...grpc.CallOption) error {
+	ctx, end := u.tracing.Client(ctx, method)
 	var header metadata.MD
 	err := u.conn.Invoke(ctx, method, args, reply, append(opts, grpc.Header(&header))...)
+	end(err)
 	markServed(ctx, header)
 	return err
 }
 
-// NewStream implements grpc.ClientConnInterface.
+// NewStream implements grpc.ClientConnInterface. The client span covers
+// the opening of the stream: what follows is the server's to trace.
 func (u upstream) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, end := u.tracing.Client(ctx, method)
 	s, err := u.conn.NewStream(ctx, desc, method, opts...)
+	end(err)
 	if err == nil {
 		if ex := exchangeFrom(ctx); ex != nil {
 			// The server answers from here on, whatever comes of it.
