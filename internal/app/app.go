@@ -180,12 +180,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		a.stopTLSWatch = func() { stop(); <-watched }
 		log.Info("TLS certificate from files, read again when they change", "cert", cfg.TLSCert, "key", cfg.TLSKey, "every", o.tlsReload)
 	}
-	// Each image's filters use every core; --workers bounds how many
-	// images run at once (the gate below).
+	// Each image's filters use every core this process may use (GOMAXPROCS
+	// follows a container's CPU limit); --workers bounds how many images
+	// run at once (the gate below).
 	eng, err := engine.New(engine.Config{
 		MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels,
 		MaxJPEGScans: cfg.MaxJPEGScans, MaxFrames: cfg.MaxFrames,
-		Workers: runtime.NumCPU(),
+		Workers: runtime.GOMAXPROCS(0),
 	})
 	if err != nil {
 		return nil, err

@@ -205,7 +205,9 @@ func define(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
-	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "images worked on at once (each also uses every core for its filters)")
+	// GOMAXPROCS, not NumCPU: since Go 1.25 it follows a container's CPU
+	// limit (rounded up, at least 2), where NumCPU counts the node's cores.
+	fs.IntVar(&c.Workers, "workers", runtime.GOMAXPROCS(0), "images worked on at once (each also uses every core for its filters); the default is GOMAXPROCS, the CPUs this process may use: a container's CPU limit, rounded up (at least 2), else the machine's")
 	c.Queue = -1 // until set: four per worker, decided after parsing
 	fs.Func("queue", "requests that may wait for a worker before new ones get 429 (default 4 × workers)", func(v string) error {
 		n, err := strconv.Atoi(v)
