@@ -376,6 +376,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		OpenAPI:       openapi.JSON(),
 		Proof:         proof,
 		Tracing:       a.tracing,
+		Answered:      ownMetrics.GatewayAnswer,
 	}, log)
 	if err != nil {
 		return nil, err

@@ -67,6 +67,10 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"grpc-id-42"}, header.Get("x-request-id"))
 
+	// Calls the gateway refuses itself are counted by status and code.
+	resp = s.post(t, "/v1/enhance", "application/json", []byte("{"), key)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp.Body.Close()
 	text := s.scrape(t)
 	for _, want := range []string{
 		`enhance_requests_total{code="OK",method="ImageService/Enhance",plan="free"} 1`,
@@ -85,6 +89,7 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 		`enhance_stage_seconds_bucket{method="ImageService/Enhance",stage="process",le="0.001"}`,
 		`enhance_source_bytes_count 3`,
 		`enhance_source_megapixels_count 3`,
+		`enhance_gateway_answers_total{code="MALFORMED_REQUEST",status="400"} 1`,
 	} {
 		require.Contains(t, text, want)
 	}

@@ -106,11 +106,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // large or that does not parse). Its fields are the gRPC line's where
 // they apply, with the HTTP status and path; the path is logged without
 // its query, which may hold a key. Probes that succeed are logged at
-// DEBUG, so that they do not drown the rest.
+// DEBUG, so that they do not drown the rest. Each is counted too
+// (Config.Answered): the gRPC server's metrics never see them.
 func (g *Gateway) logAccess(r *http.Request, rec *refusalRecorder, requestBytes int64, start time.Time) {
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	if g.cfg.Answered != nil {
+		g.cfg.Answered(status, rec.code)
 	}
 	level := slog.LevelInfo
 	switch {

@@ -40,6 +40,9 @@ type Config struct {
 	// Tracing carries each request's trace into the gRPC calls it makes;
 	// nil is off.
 	Tracing *telemetry.Tracing
+	// Answered, when set, counts each call the gateway answered without
+	// the gRPC server, by HTTP status and error code ("" on success).
+	Answered func(status int, code string)
 }
 
 // Gateway is the REST front door.
