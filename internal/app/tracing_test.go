@@ -141,6 +141,14 @@ func TestTracingRESTToStages(t *testing.T) {
 			lines := s.accessLines(id)
 			require.Len(t, lines, 1)
 			require.Contains(t, lines[0], "trace_id="+clientTraceID)
+			// A call the gateway refuses itself names the trace too.
+			refused := s.send(http.MethodGet, "/v1/nowhere", "", nil, map[string]string{"traceparent": traceparent, "X-Request-Id": id + "-404"})
+			require.NoError(t, refused.err)
+			require.Equal(t, http.StatusNotFound, refused.status)
+			lines = s.accessLines(id + "-404")
+			require.Len(t, lines, 1)
+			require.Contains(t, lines[0], "kind=http")
+			require.Contains(t, lines[0], "trace_id="+clientTraceID)
 			s.stop(t) // exports what is buffered
 
 			spans, services := r.received()
@@ -173,8 +181,8 @@ func TestTracingRESTToStages(t *testing.T) {
 			const call = "smartimage.enhance.v1.ImageService/Enhance"
 			seen := map[string]bool{}
 			for _, sp := range spans {
-				if sp == rest {
-					continue
+				if sp == rest || sp.GetName() == "REST GET" {
+					continue // the REST span, and the refused call's own
 				}
 				c := chain(sp)
 				seen[sp.GetName()] = true
