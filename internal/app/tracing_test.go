@@ -57,7 +57,7 @@ func (r *receiver) received() ([]*tracepb.Span, []string) {
 
 // startReceiver serves OTLP over protocol (grpc or http/protobuf) on
 // loopback and returns its endpoint URL.
-func startReceiver(t *testing.T, protocol string) (*receiver, string) {
+func startReceiver(t testing.TB, protocol string) (*receiver, string) {
 	t.Helper()
 	r := &receiver{}
 	if protocol == "grpc" {
@@ -93,7 +93,7 @@ var otelVariables = []string{
 	"OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS",
 }
 
-func setOTEL(t *testing.T, env map[string]string) {
+func setOTEL(t testing.TB, env map[string]string) {
 	for _, k := range otelVariables {
 		t.Setenv(k, env[k])
 	}
