@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -16,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/term"
 
 	"github.com/smartimage/enhance/internal/app"
 	"github.com/smartimage/enhance/internal/config"
@@ -38,11 +40,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var handler slog.Handler = slog.NewTextHandler(os.Stderr, nil)
-	if cfg.LogFormat == "json" {
-		handler = slog.NewJSONHandler(os.Stderr, nil)
-	}
-	log := slog.New(handler)
+	log := slog.New(logHandler(cfg.LogFormat, os.Stderr, term.IsTerminal(int(os.Stderr.Fd()))))
 	if cfg.File != "" {
 		log.Info("settings read from a file; flags and ENHANCE_* variables win over it", "file", cfg.File)
 	}
@@ -78,6 +76,17 @@ func run(ctx context.Context) error {
 	}
 	fmt.Fprintln(os.Stderr)
 	return a.Run(ctx)
+}
+
+// logHandler writes the log in format: text or json, or auto, which is
+// text for a person at a terminal (make run) and JSON where stderr is not
+// one, which is how a container, a service manager or a log shipper runs
+// the server: production, for the log's purposes.
+func logHandler(format string, w io.Writer, terminal bool) slog.Handler {
+	if format == "text" || format == "auto" && terminal {
+		return slog.NewTextHandler(w, nil)
+	}
+	return slog.NewJSONHandler(w, nil)
 }
 
 // quietRedisLog drops go-redis's own log lines.

@@ -96,14 +96,15 @@ func startWithEnv(t *testing.T, env []string, dataDir string, extra ...string) *
 	go func() { p.exited <- cmd.Wait(); pw.Close() }()
 	found := make(chan string, 1)
 	go func() {
-		// The banner comes first; "msg=serving" means it is complete.
+		// The banner comes first; "serving" means it is complete (the log
+		// is JSON here, stderr being a pipe, unless a test asks for text).
 		sc := bufio.NewScanner(pr)
 		addr := ""
 		for sc.Scan() {
 			if m := restLine.FindStringSubmatch(sc.Text()); m != nil {
 				addr = m[1]
 			}
-			if strings.Contains(sc.Text(), "msg=serving") && addr != "" {
+			if (strings.Contains(sc.Text(), "msg=serving") || strings.Contains(sc.Text(), `"msg":"serving"`)) && addr != "" {
 				found <- addr
 			}
 		}

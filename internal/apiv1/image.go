@@ -34,11 +34,11 @@ type ImageServer struct {
 }
 
 // Observer is told what each image call's stages cost and how large its
-// source is, for metrics and the access line (server.Metrics).
+// source is, for metrics, the access line (server.Metrics) and traces.
 type Observer interface {
 	// Stage reports that the call of ctx spent d in stage (one of the
-	// Stage constants).
-	Stage(ctx context.Context, stage string, d time.Duration)
+	// Stage constants), from start.
+	Stage(ctx context.Context, stage string, start time.Time, d time.Duration)
 	// Source reports the size of the call's source image.
 	Source(ctx context.Context, bytes, pixels int)
 }
@@ -49,26 +49,44 @@ const (
 	StageFetch = "fetch"
 	// StageQueue waits for a worker and the memory the work will hold.
 	StageQueue = "queue"
-	// StageProcess is the engine's work: decode, filters and encode.
+	// StageDecode reads the source (and a reference image) into pixels.
+	StageDecode = "decode"
+	// StageProcess is the operation's pipeline alone: filters, upscale or
+	// colorization, without decode and encode.
 	StageProcess = "process"
+	// StageEncode writes the output image.
+	StageEncode = "encode"
 )
 
-type noObserver struct{}
+// observers tells each of several Observers.
+type observers []Observer
 
-func (noObserver) Stage(context.Context, string, time.Duration) {}
-func (noObserver) Source(context.Context, int, int)             {}
+func (o observers) Stage(ctx context.Context, stage string, start time.Time, d time.Duration) {
+	for _, ob := range o {
+		ob.Stage(ctx, stage, start, d)
+	}
+}
+
+func (o observers) Source(ctx context.Context, bytes, pixels int) {
+	for _, ob := range o {
+		ob.Source(ctx, bytes, pixels)
+	}
+}
 
 // NewImageServer returns the image service; maxBytes bounds an inline
-// image and gate bounds how many images are worked on and waiting; obs,
-// when not nil, is told the cost of every call's stages.
-func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, maxBytes int64, log *slog.Logger, obs Observer) (*ImageServer, error) {
+// image and gate bounds how many images are worked on and waiting; each of
+// obs that is not nil is told the cost of every call's stages.
+func NewImageServer(e *engine.Engine, f *fetch.Fetcher, gate *admission.Gate, maxBytes int64, log *slog.Logger, obs ...Observer) (*ImageServer, error) {
 	if e == nil || f == nil || gate == nil || log == nil || maxBytes <= 0 {
 		return nil, errors.New("apiv1: image server needs an engine, a fetcher, a gate, a logger and a byte limit")
 	}
-	if obs == nil {
-		obs = noObserver{}
+	var told observers
+	for _, o := range obs {
+		if o != nil {
+			told = append(told, o)
+		}
 	}
-	return &ImageServer{engine: e, fetcher: f, gate: gate, maxBytes: maxBytes, log: log, observer: obs}, nil
+	return &ImageServer{engine: e, fetcher: f, gate: gate, maxBytes: maxBytes, log: log, observer: told}, nil
 }
 
 // Enhance implements enhancev1.ImageServiceServer.
@@ -246,7 +264,7 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 	}
 	started := time.Now()
 	res, err := job.work(ctx, src)
-	s.observer.Stage(ctx, StageProcess, time.Since(started))
+	s.engineStages(ctx, started, res.Timings)
 	if err != nil {
 		return imageOutput{}, err
 	}
@@ -256,6 +274,22 @@ func (s *ImageServer) run(ctx context.Context, job imageJob) (imageOutput, error
 		height: int32(res.Height),
 		steps:  appliedSteps(res.Steps),
 	}, nil
+}
+
+// engineStages reports the engine's stages of a call whose work began at
+// started, laid end to end in the order they run (a colorize reference's
+// decode is counted in decode); a stage the work never reached is left
+// out.
+func (s *ImageServer) engineStages(ctx context.Context, started time.Time, t engine.Timings) {
+	for _, st := range []struct {
+		name string
+		d    time.Duration
+	}{{StageDecode, t.Decode}, {StageProcess, t.Process}, {StageEncode, t.Encode}} {
+		if st.d > 0 {
+			s.observer.Stage(ctx, st.name, started, st.d)
+			started = started.Add(st.d)
+		}
+	}
 }
 
 // quote is what a request will cost and produce.
@@ -309,7 +343,7 @@ func (s *ImageServer) begin(ctx context.Context, ticket *admission.Ticket, q quo
 	}
 	started := time.Now()
 	err := ticket.Start(ctx, weight)
-	s.observer.Stage(ctx, StageQueue, time.Since(started))
+	s.observer.Stage(ctx, StageQueue, started, time.Since(started))
 	return err
 }
 
@@ -366,7 +400,7 @@ func (s *ImageServer) sourceNamed(ctx context.Context, urlField, inlineField, ur
 	case url != "":
 		started := time.Now()
 		data, err := s.fetcher.Fetch(ctx, url)
-		s.observer.Stage(ctx, StageFetch, time.Since(started))
+		s.observer.Stage(ctx, StageFetch, started, time.Since(started))
 		if err != nil {
 			s.logFetchFailure(ctx, urlField, url, err)
 			return nil, apierror.Param(urlField, err)

@@ -49,6 +49,7 @@ import (
 	"github.com/smartimage/enhance/internal/store"
 	"github.com/smartimage/enhance/internal/store/storepostgres"
 	"github.com/smartimage/enhance/internal/store/storesqlite"
+	"github.com/smartimage/enhance/internal/telemetry"
 	"github.com/smartimage/enhance/internal/tlsconfig"
 )
 
@@ -107,6 +108,8 @@ type App struct {
 	// revocationsHeard counts the revocations other instances (and this
 	// one) announced, for operators to see that the bus carries them.
 	revocationsHeard prometheus.Counter
+	// tracing is nil unless the OTEL_* variables turn it on.
+	tracing *telemetry.Tracing
 }
 
 // lastUseFlush is how often key last-use times are written.
@@ -153,6 +156,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 			a.close()
 		}
 	}()
+	// Traces, when the standard OTEL_* variables ask for them.
+	if a.tracing, err = telemetry.New(ctx, os.Getenv, log); err != nil {
+		return nil, err
+	}
+	if a.tracing.Enabled() {
+		log.Info("tracing on", "exporter", a.tracing.Exporter)
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("app: data dir: %w", err)
 	}
@@ -171,12 +181,13 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		a.stopTLSWatch = func() { stop(); <-watched }
 		log.Info("TLS certificate from files, read again when they change", "cert", cfg.TLSCert, "key", cfg.TLSKey, "every", o.tlsReload)
 	}
-	// Each image's filters use every core; --workers bounds how many
-	// images run at once (the gate below).
+	// Each image's filters use every core this process may use (GOMAXPROCS
+	// follows a container's CPU limit); --workers bounds how many images
+	// run at once (the gate below).
 	eng, err := engine.New(engine.Config{
 		MaxSourcePixels: cfg.MaxSourcePixels, MaxOutputPixels: cfg.MaxOutputPixels,
 		MaxJPEGScans: cfg.MaxJPEGScans, MaxFrames: cfg.MaxFrames,
-		Workers: runtime.NumCPU(),
+		Workers: runtime.GOMAXPROCS(0),
 	})
 	if err != nil {
 		return nil, err
@@ -278,7 +289,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	// The service's own metrics (server.Metrics): requests by plan, the
 	// image stages and sources, credits and authentication failures.
 	ownMetrics := server.NewMetrics()
-	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log, ownMetrics)
+	observers := []apiv1.Observer{ownMetrics}
+	if a.tracing.Enabled() {
+		observers = append(observers, a.tracing)
+	}
+	images, err := apiv1.NewImageServer(eng, fetcher, gate, cfg.MaxBodyBytes, log, observers...)
 	if err != nil {
 		return nil, err
 	}
@@ -313,6 +328,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		Instance:       a.instance,
 		GatewayProof:   proof,
 		Metrics:        ownMetrics,
+		StatsHandler:   a.tracing.ServerHandler(),
 	}, a.verifier, a.store, a.ledger, metrics, log)
 	if err != nil {
 		return nil, err
@@ -365,12 +381,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 		OpenAPI:       openapi.JSON(),
 		Proof:         proof,
 		Dashboard:     pages,
+		Tracing:       a.tracing,
+		Answered:      ownMetrics.GatewayAnswer,
 	}, log)
 	if err != nil {
 		return nil, err
 	}
 	a.httpServer = &http.Server{
-		Handler:           gw,
+		Handler:           a.tracing.Handler(gw),
 		TLSConfig:         a.tls.ServerConfig([]string{"h2", "http/1.1"}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       cfg.RequestTimeout,
@@ -749,5 +767,11 @@ func (a *App) close() {
 	}
 	if a.redis != nil {
 		a.redis.Close()
+	}
+	// Last: the spans of everything above are exported before exit.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := a.tracing.Shutdown(ctx); err != nil {
+		a.log.Warn("tracing: exporting the last spans failed", "err", err)
 	}
 }

@@ -67,6 +67,10 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"grpc-id-42"}, header.Get("x-request-id"))
 
+	// Calls the gateway refuses itself are counted by status and code.
+	resp = s.post(t, "/v1/enhance", "application/json", []byte("{"), key)
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	resp.Body.Close()
 	text := s.scrape(t)
 	for _, want := range []string{
 		`enhance_requests_total{code="OK",method="ImageService/Enhance",plan="free"} 1`,
@@ -77,11 +81,15 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 		`enhance_auth_failures_total{reason="no_key"} 1`,
 		`enhance_credits_charged_total{operation="enhance"} 1`,
 		`enhance_credits_refunded_total{operation="enhance",reason="failed"} 1`,
-		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="process"} 2`,
+		// The refunded enhance failed in decode: no pipeline, no encode.
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="decode"} 2`,
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="process"} 1`,
+		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="encode"} 1`,
 		`enhance_stage_seconds_count{method="ImageService/Enhance",stage="queue"} 2`,
 		`enhance_stage_seconds_bucket{method="ImageService/Enhance",stage="process",le="0.001"}`,
 		`enhance_source_bytes_count 3`,
 		`enhance_source_megapixels_count 3`,
+		`enhance_gateway_answers_total{code="MALFORMED_REQUEST",status="400"} 1`,
 	} {
 		require.Contains(t, text, want)
 	}
@@ -96,7 +104,7 @@ func TestServiceMetricsAndAccessLog(t *testing.T) {
 	require.NotEmpty(t, line, "the enhance's access line")
 	for _, want := range []string{
 		"method=ImageService/Enhance", "code=OK", "account_id=" + acct.ID, "key_id=", "plan=free",
-		"credits=1", "duration=", "stages.queue=", "stages.process=", "source_bytes=", "source_pixels=",
+		"credits=1", "duration=", "stages.queue=", "stages.decode=", "stages.process=", "stages.encode=", "source_bytes=", "source_pixels=",
 		"request_bytes=", "response_bytes=",
 	} {
 		require.Contains(t, line, want)

@@ -61,8 +61,11 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// Workers is how many images are worked on at once; Queue how many
 	// more requests may wait for a worker before new ones get 429.
-	Workers   int
-	Queue     int
+	Workers int
+	Queue   int
+	// LogFormat is text, json, or auto: text when stderr is a terminal
+	// (a person running it), JSON otherwise (a container, a service
+	// manager, a pipe to a log shipper).
 	LogFormat string
 	// PasswordHashes is how many password hashes run at once (0: half
 	// the CPUs, fewer under a small memory limit; auth.DefaultHashSlots of
@@ -202,7 +205,9 @@ func define(fs *flag.FlagSet, c *Config) {
 	fs.DurationVar(&c.FetchTimeout, "fetch-timeout", 10*time.Second, "time allowed to download an imageUrl")
 	fs.DurationVar(&c.RequestTimeout, "request-timeout", 30*time.Second, "longest a request may run, whatever the client asks")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", 35*time.Second, "how long SIGTERM waits for in-flight requests")
-	fs.IntVar(&c.Workers, "workers", runtime.NumCPU(), "images worked on at once (each also uses every core for its filters)")
+	// GOMAXPROCS, not NumCPU: since Go 1.25 it follows a container's CPU
+	// limit (rounded up, at least 2), where NumCPU counts the node's cores.
+	fs.IntVar(&c.Workers, "workers", runtime.GOMAXPROCS(0), "images worked on at once (each also uses every core for its filters); the default is GOMAXPROCS, the CPUs this process may use: a container's CPU limit, rounded up (at least 2), else the machine's")
 	c.Queue = -1 // until set: four per worker, decided after parsing
 	fs.Func("queue", "requests that may wait for a worker before new ones get 429 (default 4 × workers)", func(v string) error {
 		n, err := strconv.Atoi(v)
@@ -222,7 +227,7 @@ func define(fs *flag.FlagSet, c *Config) {
 		}
 		return err
 	})
-	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: text, json, or auto (text when stderr is a terminal, JSON otherwise: in a container or under a service manager)")
 	fs.IntVar(&c.PasswordHashes, "password-hashes", 0, "password hashes computed at once, each holding 19 MiB and a core (0: half the CPUs, fewer under a small GOMEMLIMIT or cgroup memory limit)")
 }
 
@@ -289,8 +294,8 @@ func (c Config) Validate() error {
 	if c.PasswordHashes < 0 {
 		errs = append(errs, invalid("--password-hashes must not be negative", "password-hashes"))
 	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		errs = append(errs, invalid("--log-format must be text or json", "log-format"))
+	if c.LogFormat != "auto" && c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, invalid("--log-format must be auto, text or json", "log-format"))
 	}
 	return errors.Join(errs...)
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -118,4 +119,17 @@ func TestMemoryBudget(t *testing.T) {
 		_, err := Load([]string{"--memory-budget", bad}, none, io.Discard)
 		require.Error(t, err, bad)
 	}
+}
+
+// TestWorkersFollowGOMAXPROCS: --workers defaults to GOMAXPROCS, which
+// follows a container's CPU limit, not to the machine's CPU count. (Not
+// parallel: it sets GOMAXPROCS, to a number no machine's count is likely
+// to match.)
+func TestWorkersFollowGOMAXPROCS(t *testing.T) {
+	procs := runtime.NumCPU() + 3
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+	c, err := Load(nil, func(string) string { return "" }, io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, procs, c.Workers)
+	require.Equal(t, 4*procs, c.Queue)
 }

@@ -165,7 +165,7 @@ func TestFlagValueProblemsAreReportedTogether(t *testing.T) {
 	_, err := Load([]string{"--workers", "many", "--fetch-timeout", "soon", "--log-format", "xml", "--dev-account=maybe"},
 		env(map[string]string{"ENHANCE_QUEUE": "long"}), io.Discard)
 	require.Error(t, err)
-	for _, want := range []string{`--workers "many"`, `--fetch-timeout "soon"`, "--log-format must be text or json", `--dev-account "maybe"`, `ENHANCE_QUEUE="long"`} {
+	for _, want := range []string{`--workers "many"`, `--fetch-timeout "soon"`, "--log-format must be auto, text or json", `--dev-account "maybe"`, `ENHANCE_QUEUE="long"`} {
 		require.ErrorContains(t, err, want)
 	}
 	require.NotContains(t, err.Error(), "(--log-format from", "a value from the command line is named by its flag already")

@@ -65,17 +65,21 @@ func CheckHintWork(hints []ColorHint) error {
 const colorizeWorkPixels = 1_500_000
 
 // ColorizeBytes decodes src, colours it from opts and encodes the result.
-func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOptions) (Result, error) {
+func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOptions) (res Result, err error) {
+	sw := startStopwatch()
+	defer sw.into(&res)
 	if len(opts.Hints) == 0 && len(opts.Reference) == 0 {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNeedsHints)
 	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
 	}
+	sw.decode()
 	img, format, err := e.Decode(src)
 	if err != nil {
 		return Result{}, err
 	}
+	sw.process()
 	mask, cb, cr, err := rasterizeHints(opts.Hints, img.Width, img.Height)
 	if err != nil {
 		return Result{}, err
@@ -83,10 +87,12 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 	luma := lumaBT601(img, e.cfg.Workers)
 	steps := sourceSteps(img)
 	if len(opts.Reference) > 0 {
+		sw.decode()
 		ref, _, err := e.Decode(opts.Reference)
 		if err != nil {
 			return Result{}, fmt.Errorf("reference image: %w", err)
 		}
+		sw.process()
 		if ref.Gray() {
 			return Result{}, errGrayReference
 		}
@@ -104,7 +110,7 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 	out.Planes = fromYCbCr([][]float32{luma, ucb, ucr}, img.Width, img.Height, e.cfg.Workers)
 	out.Alpha = img.Alpha
 	steps = append(steps, Applied{Name: "colorize", Params: map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}})
-	return e.result(out, format, opts.EncodeOptions, steps)
+	return e.result(sw, out, format, opts.EncodeOptions, steps)
 }
 
 func lumaBT601(img *Image, workers int) []float32 {

@@ -112,11 +112,16 @@ type Result struct {
 	Format        Format
 	Width, Height int
 	Steps         []Applied
+	// Timings is how long decoding, processing and encoding took, also
+	// when the operation failed.
+	Timings Timings
 }
 
 // Enhance decodes src, runs the pipeline for opts.Type and encodes the result in
 // opts.Format (the source's format when empty).
-func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (Result, error) {
+func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (res Result, err error) {
+	sw := startStopwatch()
+	defer sw.into(&res)
 	pipeline, err := PipelineFor(opts.Type)
 	if err != nil {
 		return Result{}, err
@@ -128,24 +133,27 @@ func (e *Engine) Enhance(ctx context.Context, src []byte, opts EnhanceOptions) (
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
 	}
+	sw.decode()
 	img, format, err := e.Decode(src)
 	if err != nil {
 		return Result{}, err
 	}
+	sw.process()
 	steps, err := pipeline.RunAt(ctx, img, e.cfg.Workers, strength)
 	if err != nil {
 		return Result{}, err
 	}
-	return e.result(img, format, opts.EncodeOptions, append(sourceSteps(img), steps...))
+	return e.result(sw, img, format, opts.EncodeOptions, append(sourceSteps(img), steps...))
 }
 
 // result encodes img (in the source's format unless opts names one) and
 // reports it with the steps that made it: the last stage of every
 // operation.
-func (e *Engine) result(img *Image, source Format, opts EncodeOptions, steps []Applied) (Result, error) {
+func (e *Engine) result(sw *stopwatch, img *Image, source Format, opts EncodeOptions, steps []Applied) (Result, error) {
 	if opts.Format == "" {
 		opts.Format = source
 	}
+	sw.encode()
 	data, err := e.Encode(img, opts)
 	if err != nil {
 		return Result{}, err

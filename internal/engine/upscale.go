@@ -57,7 +57,7 @@ func upscaleLuma(p []float32, w, h, factor, workers int) []float32 {
 // and averaged down again (a fifth of the time of a ×2 upscale of a
 // 10 MP photo). It needs an even output size, so that each chroma sample
 // covers exactly 2×2 output pixels.
-func (e *Engine) upscaleToJPEG(img *Image, factor, quality int) ([]byte, error) {
+func (e *Engine) upscaleToJPEG(sw *stopwatch, img *Image, factor, quality int) ([]byte, error) {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
@@ -84,6 +84,7 @@ func (e *Engine) upscaleToJPEG(img *Image, factor, quality int) ([]byte, error) 
 			}
 		})
 	}
+	sw.encode()
 	data, err := encodeJPEG(out, quality, workers)
 	if err != nil {
 		return nil, fmt.Errorf("engine: encode jpeg: %w", err)
@@ -186,13 +187,16 @@ type UpscaleOptions struct {
 
 // UpscaleBytes decodes src, checks the output size against the limit
 // before any work (the same check as Plan's), upscales and encodes.
-func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptions) (Result, error) {
+func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptions) (res Result, err error) {
+	sw := startStopwatch()
+	defer sw.into(&res)
 	if err := checkFactor(opts.Factor); err != nil {
 		return Result{}, err
 	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
 	}
+	sw.decode()
 	cfg, format, err := e.DecodeConfig(src)
 	if err != nil {
 		return Result{}, err
@@ -204,6 +208,7 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err != nil {
 		return Result{}, err
 	}
+	sw.process()
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
@@ -216,13 +221,13 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	}
 	W, H := img.Width*opts.Factor, img.Height*opts.Factor
 	if opts.Format == JPEG && !img.Gray() && img.Alpha == nil && W%2 == 0 && H%2 == 0 {
-		data, err := e.upscaleToJPEG(img, opts.Factor, opts.quality())
+		data, err := e.upscaleToJPEG(sw, img, opts.Factor, opts.quality())
 		if err != nil {
 			return Result{}, err
 		}
 		return Result{Data: data, Format: JPEG, Width: W, Height: H, Steps: steps}, nil
 	}
-	return e.result(e.Upscale(img, opts.Factor), format, opts.EncodeOptions, steps)
+	return e.result(sw, e.Upscale(img, opts.Factor), format, opts.EncodeOptions, steps)
 }
 
 // backProjectionTaps runs 1-D back-projection on a unit impulse and reads

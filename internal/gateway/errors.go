@@ -163,14 +163,15 @@ func (g *Gateway) routingError(_ context.Context, _ *runtime.ServeMux, _ runtime
 	}
 }
 
-// refusalRecorder remembers the error a REST answer carried, so that the
-// front handler can log every refusal (the gateway's own, such as 413 or
-// a body that does not parse, as well as the gRPC server's) with its
-// reason and request id.
+// refusalRecorder remembers the status and error a REST answer carried,
+// and its size, so that the front handler can log every refusal (the
+// gateway's own, such as 413 or a body that does not parse, as well as
+// the gRPC server's) with its reason and request id.
 type refusalRecorder struct {
 	http.ResponseWriter
 	status       int
 	code, detail string
+	written      int64
 }
 
 func (r *refusalRecorder) WriteHeader(status int) {
@@ -184,7 +185,9 @@ func (r *refusalRecorder) Write(b []byte) (int, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	return r.ResponseWriter.Write(b)
+	n, err := r.ResponseWriter.Write(b)
+	r.written += int64(n)
+	return n, err
 }
 
 // Unwrap lets http.ResponseController reach the connection's writer.

@@ -3,16 +3,20 @@ package gateway
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/smartimage/enhance/internal/apierror"
 	"github.com/smartimage/enhance/internal/idempotency"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // ServeHTTP is the front handler: request id, HSTS, panic safety, the
@@ -20,6 +24,7 @@ import (
 // its session cookie, then health, OpenAPI, raw uploads or the gateway
 // mux.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
 	// A well-formed client id is kept, so that a caller can match our
 	// logs to theirs; anything else is replaced (requestid.Valid).
 	id := r.Header.Get(requestid.Header)
@@ -29,12 +34,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	transportSecurity(w)
 	r.Header.Set(requestid.Header, id)
-	r = r.WithContext(requestid.With(r.Context(), id))
+	ex := &exchange{}
+	r = r.WithContext(withExchange(requestid.With(r.Context(), id), ex))
 	rec := &refusalRecorder{ResponseWriter: w}
 	w = rec
+	body := &countingBody{}
 	defer func() {
-		// One line per refused REST call: status, code and detail with the
-		// request id; the path without its query, which may hold a key.
+		if !ex.served.Load() {
+			// The gRPC server never saw the call: this is its access line.
+			g.logAccess(r, rec, body.n, start)
+			return
+		}
+		// The gRPC server wrote the access line; this adds what the REST
+		// caller was told when it was refused.
 		if rec.status >= 400 {
 			g.log.InfoContext(r.Context(), "request refused", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "code", rec.code, "detail", rec.detail)
@@ -58,7 +70,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Whatever route it takes, no body is read past the largest any call
 	// may have; the routes bound theirs tighter.
 	if r.Body != nil {
-		r.Body = http.MaxBytesReader(w, r.Body, g.cfg.MaxImageBytes*4/3+maxPlainBody)
+		body.ReadCloser = http.MaxBytesReader(w, r.Body, g.cfg.MaxImageBytes*4/3+maxPlainBody)
+		r.Body = body
 	}
 	if f := checkURL(r); f != nil {
 		g.refuse(w, r, f)
@@ -92,6 +105,66 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	g.serveAPI(w, r)
+}
+
+// logAccess writes the access line of a REST call that the gRPC server
+// never saw: one the gateway answered itself (health, the OpenAPI
+// document) or refused (an unknown route, a wrong method, a body too
+// large or that does not parse). Its fields are the gRPC line's where
+// they apply, with the HTTP status and path; the path is logged without
+// its query, which may hold a key. Probes that succeed are logged at
+// DEBUG, so that they do not drown the rest. Each is counted too
+// (Config.Answered): the gRPC server's metrics never see them.
+func (g *Gateway) logAccess(r *http.Request, rec *refusalRecorder, requestBytes int64, start time.Time) {
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK // nothing written: net/http answers 200
+	}
+	if g.cfg.Answered != nil {
+		g.cfg.Answered(status, rec.code)
+	}
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case status < 400 && (r.URL.Path == "/healthz" || r.URL.Path == "/readyz"):
+		level = slog.LevelDebug
+	}
+	ctx := r.Context()
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", requestid.From(ctx)),
+	}
+	if id := telemetry.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
+	attrs = append(attrs,
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("kind", "http"),
+		slog.Int("status", status),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("client", clientIP(r)),
+	)
+	if rec.code != "" {
+		attrs = append(attrs, slog.String("code", rec.code), slog.String("detail", rec.detail))
+	}
+	attrs = append(attrs, slog.Int64("request_bytes", requestBytes), slog.Int64("response_bytes", rec.written))
+	g.log.LogAttrs(ctx, level, "access", attrs...)
+}
+
+// countingBody counts the request body's bytes read, for the access line.
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
 }
 
 // moveQueryKey accepts the api_key query parameter as a fallback for the

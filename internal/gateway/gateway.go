@@ -20,6 +20,7 @@ import (
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // Config is what the gateway needs.
@@ -39,6 +40,12 @@ type Config struct {
 	// Dashboard serves the developer dashboard's pages under /dashboard/
 	// (package dashboard); none are served when nil.
 	Dashboard Pages
+	// Tracing carries each request's trace into the gRPC calls it makes;
+	// nil is off.
+	Tracing *telemetry.Tracing
+	// Answered, when set, counts each call the gateway answered without
+	// the gRPC server, by HTTP status and error code ("" on success).
+	Answered func(status int, code string)
 }
 
 // Pages serves static pages: Serve reports false, having written
@@ -60,7 +67,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 	if cfg.Conn == nil || cfg.Ready == nil || log == nil || cfg.MaxImageBytes <= 0 {
 		return nil, errors.New("gateway: connection, readiness check, logger and byte limit are required")
 	}
-	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(cfg.Conn), log: log}
+	// Every route calls the server through upstream, which tells the
+	// front handler whether the server answered (and logged) the call.
+	up := upstream{conn: cfg.Conn, tracing: cfg.Tracing}
+	g := &Gateway{cfg: cfg, images: enhancev1.NewImageServiceClient(up), log: log}
 	g.mux = runtime.NewServeMux(
 		runtime.WithIncomingHeaderMatcher(incomingHeader),
 		runtime.WithOutgoingHeaderMatcher(outgoingHeader),
@@ -86,16 +96,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 			},
 		}),
 	)
-	if err := enhancev1.RegisterImageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterImageServiceHandlerClient(ctx, g.mux, g.images); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterAccountServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterAccountServiceHandlerClient(ctx, g.mux, enhancev1.NewAccountServiceClient(up)); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterKeyServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterKeyServiceHandlerClient(ctx, g.mux, enhancev1.NewKeyServiceClient(up)); err != nil {
 		return nil, err
 	}
-	if err := enhancev1.RegisterUsageServiceHandler(ctx, g.mux, cfg.Conn); err != nil {
+	if err := enhancev1.RegisterUsageServiceHandlerClient(ctx, g.mux, enhancev1.NewUsageServiceClient(up)); err != nil {
 		return nil, err
 	}
 	return g, nil

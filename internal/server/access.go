@@ -15,6 +15,7 @@ import (
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/clientaddr"
 	"github.com/smartimage/enhance/internal/requestid"
+	"github.com/smartimage/enhance/internal/telemetry"
 )
 
 // record is what the interceptors and the handler learn about one call
@@ -152,9 +153,9 @@ func (s *countingStream) RecvMsg(m any) error {
 	return err
 }
 
-// finish logs the access line: request id, method, code, caller (account
-// and key id, never the key), credits charged, duration, the stages that
-// ran and the message sizes.
+// finish logs the access line: request id, trace id (with tracing on),
+// method, code, caller (account and key id, never the key), credits
+// charged, duration, the stages that ran and the message sizes.
 func (a accessLog) finish(ctx context.Context, fullMethod, kind string, r *record, start time.Time, err error) {
 	d := time.Since(start)
 	code := status.Code(err)
@@ -164,12 +165,17 @@ func (a accessLog) finish(ctx context.Context, fullMethod, kind string, r *recor
 	a.metrics.request(method, code.String(), r.plan)
 	attrs := []slog.Attr{
 		slog.String("request_id", requestid.From(ctx)),
+	}
+	if id := telemetry.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
+	}
+	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("kind", kind),
 		slog.String("code", code.String()),
 		slog.Duration("duration", d),
 		slog.String("client", clientaddr.From(ctx)),
-	}
+	)
 	if r.accountID != "" {
 		attrs = append(attrs, slog.String("account_id", r.accountID))
 	}

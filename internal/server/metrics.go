@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ type Metrics struct {
 	authFailures     *prometheus.CounterVec
 	sourceBytes      prometheus.Histogram
 	sourceMegapixels prometheus.Histogram
+	gatewayAnswers   *prometheus.CounterVec
 }
 
 // Reasons a charge is refunded (enhance_credits_refunded_total).
@@ -44,7 +46,7 @@ func NewMetrics() *Metrics {
 		}, []string{"method", "code", "plan"}),
 		stages: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "enhance_stage_seconds",
-			Help: "Time an image call spent in each stage: fetch (the source URL), queue (waiting for a worker and memory), process (decode, filters and encode).",
+			Help: "Time an image call spent in each stage: fetch (the source URL), queue (waiting for a worker and memory), decode (source to pixels), process (the pipeline alone: filters, upscale or colorization), encode (the output image).",
 			// 1 ms to about 33 s.
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16),
 		}, []string{"method", "stage"}),
@@ -71,11 +73,15 @@ func NewMetrics() *Metrics {
 			Help:    "Pixels of the source images of image calls, in millions.",
 			Buckets: []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 100},
 		}),
+		gatewayAnswers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enhance_gateway_answers_total",
+			Help: "REST calls the gateway answered without the gRPC server (which counts the rest): health, readiness and the OpenAPI document, and refusals before a call (unknown route, wrong method, body too large or that does not parse), by HTTP status and error code (none on success).",
+		}, []string{"status", "code"}),
 	}
 }
 
 func (m *Metrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.requests, m.stages, m.charged, m.refunded, m.authFailures, m.sourceBytes, m.sourceMegapixels}
+	return []prometheus.Collector{m.requests, m.stages, m.charged, m.refunded, m.authFailures, m.sourceBytes, m.sourceMegapixels, m.gatewayAnswers}
 }
 
 // Describe implements prometheus.Collector.
@@ -94,7 +100,7 @@ func (m *Metrics) Collect(ch chan<- prometheus.Metric) {
 
 // Stage records that the image call of ctx spent d in stage, in the
 // histogram and on the call's access line (apiv1.Observer).
-func (m *Metrics) Stage(ctx context.Context, stage string, d time.Duration) {
+func (m *Metrics) Stage(ctx context.Context, stage string, _ time.Time, d time.Duration) {
 	full, _ := grpc.Method(ctx)
 	m.stages.WithLabelValues(methodLabel(full), stage).Observe(d.Seconds())
 	if r := recordFrom(ctx); r != nil {
@@ -109,6 +115,15 @@ func (m *Metrics) Source(ctx context.Context, bytes, pixels int) {
 	if r := recordFrom(ctx); r != nil {
 		r.source(bytes, pixels)
 	}
+}
+
+// GatewayAnswer counts a REST call the gateway answered itself
+// (gateway.Config.Answered); code is the error code, "" on success.
+func (m *Metrics) GatewayAnswer(status int, code string) {
+	if code == "" {
+		code = "none"
+	}
+	m.gatewayAnswers.WithLabelValues(strconv.Itoa(status), code).Inc()
 }
 
 func (m *Metrics) authFailed(reason string) {

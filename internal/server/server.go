@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/stats"
 
 	"github.com/smartimage/enhance/internal/access"
 	"github.com/smartimage/enhance/internal/apierror"
@@ -58,6 +59,9 @@ type Config struct {
 	// Metrics are the service's own collectors (requests by plan, credits,
 	// authentication failures); none are kept when nil.
 	Metrics *Metrics
+	// StatsHandler, when set, sees every call before the interceptors:
+	// tracing's server spans (telemetry.Tracing.ServerHandler).
+	StatsHandler stats.Handler
 }
 
 // Store is the part of the database the interceptors use: keys (to name a
@@ -137,7 +141,11 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 		//     counted on its way out.
 		recovery.UnaryServerInterceptor(innerRecovery),
 	)
-	return grpc.NewServer(
+	var extra []grpc.ServerOption
+	if cfg.StatsHandler != nil {
+		extra = append(extra, grpc.StatsHandler(cfg.StatsHandler))
+	}
+	return grpc.NewServer(append(extra,
 		grpc.Creds(credentials.NewTLS(cfg.TLS)),
 		grpc.MaxRecvMsgSize(cfg.MaxRecvBytes),
 		grpc.MaxSendMsgSize(cfg.MaxSendBytes),
@@ -196,7 +204,7 @@ func New(cfg Config, verifier *auth.Verifier, db Store, ledger *credits.Ledger, 
 			selector.StreamServerInterceptor(deadlineStream(cfg.RequestTimeout), isAPI),
 			guardStream(guards),
 		),
-	), nil
+	)...), nil
 }
 
 // MaxConcurrentStreams bounds the calls one HTTP/2 connection (gRPC or
