@@ -122,12 +122,13 @@ func (h *Hasher) Dummy() (string, error) {
 // Slots is how many hashes may run at once.
 func (h *Hasher) Slots() int { return cap(h.slots) }
 
-// DefaultHashSlots is half the CPUs (a hash holds a core; image work and
-// everything else keep the rest), at least one, and no more than keeps
+// DefaultHashSlots is half of GOMAXPROCS, which follows a container's CPU
+// limit where NumCPU would count the node's cores (a hash holds a core;
+// image work and everything else keep the rest), at least one, and no more than keeps
 // hashes under an eighth of memoryLimit, the bytes this process may use
 // (admission.MemoryLimit reads it; 0 when unknown).
 func DefaultHashSlots(memoryLimit int64) int {
-	n := max(1, runtime.NumCPU()/2)
+	n := max(1, runtime.GOMAXPROCS(0)/2)
 	if memoryLimit > 0 {
 		n = min(n, max(1, int(memoryLimit/8/HashMemory)))
 	}

@@ -228,7 +228,7 @@ func define(fs *flag.FlagSet, c *Config) {
 		return err
 	})
 	fs.StringVar(&c.LogFormat, "log-format", "auto", "log format: text, json, or auto (text when stderr is a terminal, JSON otherwise: in a container or under a service manager)")
-	fs.IntVar(&c.PasswordHashes, "password-hashes", 0, "password hashes computed at once, each holding 19 MiB and a core (0: half the CPUs, fewer under a small GOMEMLIMIT or cgroup memory limit)")
+	fs.IntVar(&c.PasswordHashes, "password-hashes", 0, "password hashes computed at once, each holding 19 MiB and a core (0: half of GOMAXPROCS, fewer under a small GOMEMLIMIT or cgroup memory limit)")
 }
 
 // EnvName is the environment twin of a flag: "http-addr" → ENHANCE_HTTP_ADDR.
