@@ -17,12 +17,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/smartimage/enhance/internal/logtest"
 )
 
 // These tests build the real binary and drive it as an operator and the
@@ -51,25 +52,8 @@ type process struct {
 	cmd     *exec.Cmd
 	base    string
 	dataDir string
-	output  *safeBuffer
+	output  *logtest.Buffer
 	exited  chan error
-}
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 var restLine = regexp.MustCompile(`REST:\s+https://(\S+)`)
@@ -87,7 +71,7 @@ func startWithEnv(t *testing.T, env []string, dataDir string, extra ...string) *
 	args := append([]string{"--dev-account", "--data-dir", dataDir, "--http-addr", "127.0.0.1:0", "--grpc-addr", "127.0.0.1:0", "--metrics-addr", ""}, extra...)
 	cmd := exec.Command(serverBinary, args...)
 	cmd.Env = append(os.Environ(), env...)
-	out := &safeBuffer{}
+	out := &logtest.Buffer{}
 	pr, pw := io.Pipe()
 	cmd.Stdout = out
 	cmd.Stderr = io.MultiWriter(out, pw)

@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,25 +26,8 @@ import (
 
 	"github.com/smartimage/enhance/internal/auth"
 	"github.com/smartimage/enhance/internal/config"
+	"github.com/smartimage/enhance/internal/logtest"
 )
-
-// lockedBuffer collects the server's log for assertions.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testServer is a real server on loopback ports with TLS and SQLite.
 type testServer struct {
@@ -55,7 +37,7 @@ type testServer struct {
 	http   *http.Client
 	grpc   *grpc.ClientConn
 	key    string
-	logs   *lockedBuffer
+	logs   *logtest.Buffer
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -89,7 +71,7 @@ func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *tes
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	// Password hashes at a test's cost: these tests are about the API, and

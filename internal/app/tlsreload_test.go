@@ -23,6 +23,8 @@ import (
 	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/smartimage/enhance/internal/logtest"
 )
 
 // testCA signs the certificates of the reload test, as a real CA would.
@@ -97,7 +99,7 @@ func TestCertificateReloadOnBothDoors(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.TLSCert, cfg.TLSKey = certPath, keyPath
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := New(ctx, cfg, slog.New(slog.NewTextHandler(logs, nil)), WithHashCost(testHashCost),
 		func(o *options) { o.tlsReload = 20 * time.Millisecond })
