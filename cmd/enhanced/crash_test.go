@@ -91,7 +91,7 @@ func TestKilledServerReleasesItsWorkAtOnce(t *testing.T) {
 	<-first.exited
 	first.exited <- nil
 
-	second := start(t, dir, flags...)
+	second := start(t, dir, append(flags, "--metrics-addr", "127.0.0.1:0")...)
 	client = second.client(t)
 	u := usage(t, second, client, key)
 	refunds := 0
@@ -104,6 +104,8 @@ func TestKilledServerReleasesItsWorkAtOnce(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, refunds, 2)
 	require.Equal(t, 3-refunds, u.CreditsUsed, "only what finished before the kill stays charged")
+	// Operators see the refunds too, apart from the request path's own.
+	require.Equal(t, float64(refunds), metric(t, second, `enhance_abandoned_charges_refunded_total{why="dead_process"}`))
 	resp, err := post(second, client, "application/json", byURL, "order-killed")
 	require.NoError(t, err)
 	io.Copy(io.Discard, resp.Body)

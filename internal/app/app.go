@@ -97,6 +97,10 @@ type App struct {
 	// one at a time under orphansMu).
 	orphansMu sync.Mutex
 	suspects  map[string]bool
+	// leftRefunds counts the charges refunded because no request was left
+	// to settle them (enhance_abandoned_charges_refunded_total), apart
+	// from the refunds the request path makes itself.
+	leftRefunds *prometheus.CounterVec
 
 	// redis, with --redis-url, shares rate limits and carries key
 	// revocations (revocations) between instances.
@@ -150,7 +154,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: log}
+	a := &App{cfg: cfg, log: log, leftRefunds: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "enhance_abandoned_charges_refunded_total",
+		Help: "Charges refunded because the request that reserved them was gone: its process died (dead_process) or it outlived the longest request (stale).",
+	}, []string{"why"})}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -260,6 +267,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
 		return nil, fmt.Errorf("app: refund stale charges: %w", err)
 	} else if n > 0 {
+		a.leftRefunds.WithLabelValues("stale").Add(float64(n))
 		log.Warn("refunded charges left pending by an earlier run", "charges", n)
 	}
 	keyManager, err := apikeys.New(a.store, codec, forgetter(a.forgetKey), nil)
@@ -304,7 +312,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 
 	registry := prometheus.NewRegistry()
 	metrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
-	registry.MustRegister(metrics, ownMetrics, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	registry.MustRegister(metrics, ownMetrics, a.leftRefunds, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	registerGateMetrics(registry, gate)
 	registerLimiterMetrics(registry, limiter)
 	if a.revocations != nil {
@@ -735,6 +743,7 @@ func (a *App) sweepStaleCharges(ctx context.Context) {
 			if n, err := a.ledger.RefundStale(ctx, a.staleChargeAge()); err != nil {
 				a.log.Error("refunding stale charges failed", "err", err)
 			} else if n > 0 {
+				a.leftRefunds.WithLabelValues("stale").Add(float64(n))
 				a.log.Warn("refunded charges left pending by a dead request", "charges", n)
 			}
 			if _, err := a.store.SweepIdempotent(ctx, time.Now().Add(-idempotency.TTL)); err != nil {

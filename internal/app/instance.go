@@ -61,6 +61,7 @@ func (a *App) releaseOrphans(ctx context.Context, atStart bool) error {
 			errs = append(errs, fmt.Errorf("app: release an interrupted process's idempotency keys: %w", err))
 			continue
 		}
+		a.leftRefunds.WithLabelValues("dead_process").Add(float64(refunds))
 		a.log.WarnContext(ctx, "released what a dead server process held", "instance", id, "refunded_charges", refunds, "idempotency_keys", calls)
 	}
 	return errors.Join(errs...)
