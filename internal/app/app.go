@@ -76,6 +76,7 @@ type App struct {
 	// gateway's connection (conn) reaches.
 	gatewayListener *bufconn.Listener
 	conn            *grpc.ClientConn
+
 	httpServer    *http.Server
 	httpListener  net.Listener
 	metricsServer *http.Server
