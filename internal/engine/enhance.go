@@ -146,6 +146,7 @@ func (e *Engine) result(img *Image, source Format, opts EncodeOptions, steps []A
 	if opts.Format == "" {
 		opts.Format = source
 	}
+	defer img.release() // nothing reads its planes after the encoder
 	data, err := e.Encode(img, opts)
 	if err != nil {
 		return Result{}, err
