@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -222,4 +223,55 @@ func TestGRPCTimeoutHeader(t *testing.T) {
 		_, ok := grpcTimeout(v)
 		require.False(t, ok, v)
 	}
+}
+
+// onlyReader hides a reader's other methods (bytes.Reader's WriterTo), as
+// a request body does.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestReadAtMost(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	tests := []struct {
+		name     string
+		declared int64
+		max      int64
+		want     []byte
+		err      bool
+	}{
+		{name: "declared", declared: int64(len(body)), max: 20_000, want: body},
+		{name: "undeclared", declared: -1, max: 20_000, want: body},
+		{name: "declared past the limit", declared: 30_000, max: 20_000, want: body},
+		{name: "cut at the limit", declared: -1, max: 5_000, want: body[:5_000]},
+		{name: "longer than declared", declared: 4_000, max: 20_000, want: body},
+		{name: "longer than declared, cut at the limit", declared: 4_000, max: 6_000, want: body[:6_000]},
+		{name: "shorter than declared", declared: int64(len(body)) + 1, max: 20_000, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := readAtMost(onlyReader{bytes.NewReader(body)}, tt.declared, tt.max)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestReadAtMostCopiesOnce: a body of declared length is read into one
+// buffer of its size, not grown (io.ReadAll allocates several times).
+func TestReadAtMostCopiesOnce(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 10_000)
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := readAtMost(onlyReader{bytes.NewReader(body)}, int64(len(body)), 20_000); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The buffer; the reader and its wrapper are the test's.
+	require.LessOrEqual(t, allocs, 3.0)
 }
