@@ -62,6 +62,11 @@ func TestBodyKinds(t *testing.T) {
 	formText, bodyText := form(t, part{"image", "notes.txt", "text/plain", "hello there"})
 	formUnknown, bodyUnknown := form(t, part{"image", "a.png", "image/png", png}, part{"strenght", "", "", "1"})
 	formBig, bodyBig := form(t, part{"image", "a.png", "image/png", png + strings.Repeat("x", 1<<20)})
+	bigParts := []part{{"image", "a.png", "image/png", png + strings.Repeat("x", 1<<20-len(png))}}
+	for i := range 20 {
+		bigParts = append(bigParts, part{fmt.Sprintf("f%d", i), "", "", strings.Repeat("a", 4000)})
+	}
+	formHuge, bodyHuge := form(t, bigParts...)
 	formBad, bodyBad := form(t, part{"image", "a.png", "image/png", png}, part{"quality", "", "", "best"})
 	formAlias, bodyAlias := form(t, part{"image", "a.png", "image/png", png}, part{"output_format", "", "", "png"})
 
@@ -126,6 +131,7 @@ func TestBodyKinds(t *testing.T) {
 		{"multipart option in query and form", "POST", "/v1/enhance?outputFormat=jpeg", formOne, string(bodyOne), 400, "INVALID_OPTION", "outputFormat",
 			"outputFormat is given both in the query string and as a form field"},
 		{"multipart image over the limit", "POST", "/v1/enhance", formBig, string(bodyBig), 413, "BODY_TOO_LARGE", "image", "the image is larger than 1048576 bytes"},
+		{"multipart body over the limit", "POST", "/v1/enhance", formHuge, string(bodyHuge), 413, "BODY_TOO_LARGE", "", "the request body is larger than 1114112 bytes"},
 		{"raw upload, misspelt option", "POST", "/v1/enhance?strenght=1", "image/png", png, 400, "INVALID_OPTION", "strenght", `unknown query parameter "strenght": did you mean strength?`},
 		{"raw upload, option under both names", "POST", "/v1/enhance?outputFormat=png&output_format=jpeg", "image/png", png, 400, "INVALID_OPTION", "outputFormat", "outputFormat is given twice"},
 		{"raw upload, bad flag", "POST", "/v1/enhance?dryRun=maybe", "image/png", png, 400, "INVALID_OPTION", "dryRun", "query parameter dryRun must be true or false"},
