@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 )
 
 // part is one part of a test form: a file when filename is set.
@@ -280,4 +285,29 @@ func TestReadAtMostCopiesOnce(t *testing.T) {
 	})
 	// The buffer; the reader and its wrapper are the test's.
 	require.LessOrEqual(t, allocs, 3.0)
+}
+
+// TestHeldJSONTakesTheParsedMessage: the mux's decoder takes the message
+// the front handler parsed, its image not copied, and it is the message
+// the plain decoder makes of the same bytes; a decoder asked for another
+// message reads the bytes.
+func TestHeldJSONTakesTheParsedMessage(t *testing.T) {
+	t.Parallel()
+	image := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 2500)
+	body := []byte(`{"imageBase64": "` + base64.StdEncoding.EncodeToString(image) + `", "outputFormat": "png", "strength": 0.5}`)
+	plain := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{UnmarshalOptions: unmarshalJSON}}
+	var want enhancev1.EnhanceRequest
+	require.NoError(t, plain.NewDecoder(bytes.NewReader(body)).Decode(&want))
+
+	parsed, f := parseJSONBody(body, want.ProtoReflect().Descriptor(), nil)
+	require.Nil(t, f)
+	held := heldJSON{plain}
+	var got enhancev1.EnhanceRequest
+	require.NoError(t, held.NewDecoder(&heldBody{Reader: bytes.NewReader(body), parsed: parsed}).Decode(&got))
+	require.True(t, proto.Equal(&want, &got))
+	require.Same(t, &parsed.(*enhancev1.EnhanceRequest).GetImage()[0], &got.GetImage()[0], "the image was copied")
+
+	var other enhancev1.UpscaleRequest
+	err := held.NewDecoder(&heldBody{Reader: bytes.NewReader(body), parsed: parsed}).Decode(&other)
+	require.Error(t, err, "strength is not an upscale option: the bytes were read")
 }
