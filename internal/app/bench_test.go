@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"fmt"
 	"image"
@@ -99,6 +100,35 @@ func BenchmarkSmallEnhance(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkSmallCall is the cheapest call through each door (the price
+// list: public, no database), so that the difference between the doors is
+// the gateway's own cost: HTTPS, the gateway, and its gRPC hop.
+func BenchmarkSmallCall(b *testing.B) {
+	var ticks atomic.Int64
+	start := time.Now()
+	s := startServer(b, nil, WithClock(func() time.Time {
+		return start.Add(time.Duration(ticks.Add(1)) * time.Minute)
+	}))
+	usage := enhancev1.NewUsageServiceClient(s.grpc)
+	b.Run("door=grpc", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := usage.GetPricing(context.Background(), &enhancev1.GetPricingRequest{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("door=rest", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			a := s.send(http.MethodGet, "/v1/pricing", "", nil, nil)
+			if a.err != nil || a.status != http.StatusOK {
+				b.Fatalf("status %d: %v", a.status, a.err)
+			}
+		}
+	})
 }
 
 // photoPNG is the middle size×size of a test photo as an opaque PNG: real
