@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 )
@@ -129,6 +131,46 @@ func BenchmarkSmallCall(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkGatewayConnection is the choice behind the gateway's
+// connection, side by side on one server: the same calls over TLS on TCP
+// loopback (how the gateway dialled before) and over the in-memory
+// connection it uses now (also TLS).
+func BenchmarkGatewayConnection(b *testing.B) {
+	var ticks atomic.Int64
+	start := time.Now()
+	s := startServer(b, nil, WithClock(func() time.Time {
+		return start.Add(time.Duration(ticks.Add(1)) * time.Minute)
+	}))
+	s.grantDev(b, 100_000_000)
+	tcp, err := grpc.NewClient(s.app.GRPCAddr(), grpc.WithTransportCredentials(credentials.NewTLS(s.app.tls.PinnedClientConfig())))
+	require.NoError(b, err)
+	b.Cleanup(func() { tcp.Close() })
+	img := photoPNG(b, 64)
+	for _, c := range []struct {
+		name string
+		conn *grpc.ClientConn
+	}{{"tcp-loopback", tcp}, {"in-process", s.app.conn}} {
+		b.Run("call=pricing/conn="+c.name, func(b *testing.B) {
+			usage := enhancev1.NewUsageServiceClient(c.conn)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := usage.GetPricing(context.Background(), &enhancev1.GetPricingRequest{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("call=enhance-64x64/conn="+c.name, func(b *testing.B) {
+			images := enhancev1.NewImageServiceClient(c.conn)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := images.Enhance(withKey(s.key), &enhancev1.EnhanceRequest{Image: img}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 // photoPNG is the middle size×size of a test photo as an opaque PNG: real
