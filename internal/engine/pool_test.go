@@ -182,3 +182,39 @@ func TestReleasedImageHasNoPlanes(t *testing.T) {
 	a, b := p.plane(64), p.plane(64)
 	require.NotSame(t, &a[0], &b[0], "a plane given back twice is handed out twice")
 }
+
+// TestPooledBuffersUnderConcurrency: images worked on at once through one
+// pool each get their own buffers (run with -race).
+func TestPooledBuffersUnderConcurrency(t *testing.T) {
+	pooled := newTestEngine(t)
+	fresh := &Engine{cfg: pooled.cfg}
+	ctx := context.Background()
+	srcs := [][]byte{smallPNG(t, 64), smallPNG(t, 96), translucentPNG(t, 64)}
+	want := make([][]byte, len(srcs))
+	for i, src := range srcs {
+		r, err := fresh.Enhance(ctx, src, EnhanceOptions{})
+		require.NoError(t, err)
+		want[i] = r.Data
+	}
+	const workers = 4
+	errs := make(chan error, workers)
+	for w := range workers {
+		go func() {
+			for round := range 3 {
+				i := (w + round) % len(srcs)
+				r, err := pooled.Enhance(ctx, srcs[i], EnhanceOptions{})
+				if err == nil && !bytes.Equal(r.Data, want[i]) {
+					err = fmt.Errorf("worker %d, round %d, source %d: other bytes", w, round, i)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range workers {
+		require.NoError(t, <-errs)
+	}
+}
