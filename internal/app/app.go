@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/test/bufconn"
 
 	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 	"github.com/smartimage/enhance/internal/account"
@@ -72,9 +72,13 @@ type App struct {
 	// waits for it (nil with the development certificate).
 	stopTLSWatch func()
 
-	grpcServer    *grpc.Server
-	grpcListener  net.Listener
-	conn          *grpc.ClientConn
+	grpcServer   *grpc.Server
+	grpcListener net.Listener
+	// gatewayListener is the gRPC server's in-memory door, which only the
+	// gateway's connection (conn) reaches.
+	gatewayListener *bufconn.Listener
+	conn            *grpc.ClientConn
+
 	httpServer    *http.Server
 	httpListener  net.Listener
 	metricsServer *http.Server
@@ -370,13 +374,21 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, opts ...Optio
 	}
 
 	// The gateway dials the gRPC server like any client, so the full
-	// interceptor chain guards REST calls too.
-	a.conn, err = grpc.NewClient(dialTarget(a.grpcListener.Addr()),
+	// interceptor chain guards REST calls too; but over an in-memory
+	// connection the same server serves, not TCP on loopback: no kernel
+	// round trip, no port an outside caller could reach. grpc.Creds holds
+	// for every listener of the server, so this connection is TLS too,
+	// with the gateway's pin: a few microseconds of AES for a small image.
+	a.gatewayListener = bufconn.Listen(gatewayBufferBytes)
+	a.conn, err = grpc.NewClient("passthrough:///"+gatewayTarget,
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			return a.gatewayListener.DialContext(ctx)
+		}),
 		grpc.WithTransportCredentials(credentials.NewTLS(a.tls.PinnedClientConfig())),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxResponseBytes), grpc.MaxCallSendMsgSize(int(cfg.MaxBodyBytes)+1<<20)),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("app: dial gRPC: %w", err)
+		return nil, fmt.Errorf("app: gateway connection: %w", err)
 	}
 	pages, err := dashboard.New()
 	if err != nil {
@@ -532,19 +544,14 @@ func registerGateMetrics(r prometheus.Registerer, g *admission.Gate) {
 // is at most about 256 MiB uncompressed RGBA).
 const maxResponseBytes = 256 << 20
 
-// dialTarget is where the gateway reaches the gRPC listener: loopback
-// when it listens on every interface.
-func dialTarget(addr net.Addr) string {
-	tcp, ok := addr.(*net.TCPAddr)
-	if !ok || tcp.IP.IsUnspecified() {
-		port := 0
-		if ok {
-			port = tcp.Port
-		}
-		return net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	}
-	return tcp.String()
-}
+// gatewayTarget names the gateway's in-memory connection (its TLS server
+// name; the gateway trusts the server's certificate by its pin).
+const gatewayTarget = "enhance-gateway.internal"
+
+// gatewayBufferBytes is each direction's buffer of the in-memory
+// connection: a writer waits while it is full, as on a socket. 256 KiB
+// holds a small image in one write and is allocated once per connection.
+const gatewayBufferBytes = 256 << 10
 
 // HTTPAddr is the REST listener's address.
 func (a *App) HTTPAddr() string { return a.httpListener.Addr().String() }
@@ -592,8 +599,9 @@ func (a *App) ready(ctx context.Context) error {
 // Run serves until ctx ends, then stops taking new work, lets in-flight
 // requests finish (up to ShutdownTimeout) and releases everything.
 func (a *App) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	go func() { errc <- a.grpcServer.Serve(a.grpcListener) }()
+	go func() { errc <- a.grpcServer.Serve(a.gatewayListener) }()
 	go func() {
 		if err := a.httpServer.ServeTLS(a.httpListener, "", ""); !errors.Is(err, http.ErrServerClosed) {
 			errc <- err
@@ -765,6 +773,9 @@ func (a *App) close() {
 		if l != nil {
 			l.Close()
 		}
+	}
+	if a.gatewayListener != nil {
+		a.gatewayListener.Close()
 	}
 	a.liveMu.Lock()
 	if a.releaseInstance != nil {

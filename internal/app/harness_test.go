@@ -67,6 +67,13 @@ var testHashCost = auth.Cost{MemoryKiB: 8, Passes: 1}
 
 func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *testServer {
 	t.Helper()
+	return startServerWith(t, mutate, nil, opts...)
+}
+
+// startServerWith is startServer, with beforeRun given the server between
+// New and Run (to wrap a listener, say).
+func startServerWith(t testing.TB, mutate func(*config.Config), beforeRun func(*App), opts ...Option) *testServer {
+	t.Helper()
 	cfg := testConfig(t)
 	if mutate != nil {
 		mutate(&cfg)
@@ -81,6 +88,9 @@ func startServer(t testing.TB, mutate func(*config.Config), opts ...Option) *tes
 	opts = append([]Option{WithHashCost(testHashCost)}, opts...)
 	a, err := New(ctx, cfg, log, opts...)
 	require.NoError(t, err)
+	if beforeRun != nil {
+		beforeRun(a)
+	}
 	s := &testServer{app: a, cfg: cfg, base: "https://" + a.HTTPAddr(), key: a.DevKey(), logs: logs, cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- a.Run(ctx) }()
 

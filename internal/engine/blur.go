@@ -3,8 +3,9 @@ package engine
 import "math"
 
 // gaussianBlur returns a blurred copy of plane (w×h) using a separable
-// kernel: two passes of O(radius) per pixel, borders clamped.
-func gaussianBlur(plane []float32, w, h int, sigma float64, workers int) []float32 {
+// kernel: two passes of O(radius) per pixel, borders clamped. The copy
+// and the pass between come from p.
+func gaussianBlur(p *pool, plane []float32, w, h int, sigma float64, workers int) []float32 {
 	radius := int(math.Ceil(3 * sigma))
 	kernel := make([]float32, 2*radius+1)
 	var sum float32
@@ -16,8 +17,9 @@ func gaussianBlur(plane []float32, w, h int, sigma float64, workers int) []float
 	for i := range kernel {
 		kernel[i] /= sum
 	}
-	tmp := make([]float32, w*h)
-	out := make([]float32, w*h)
+	tmp := p.plane(w * h)
+	defer p.recycle(tmp)
+	out := p.plane(w * h)
 	// Horizontal pass.
 	parallelRows(h, workers, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {

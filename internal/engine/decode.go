@@ -92,7 +92,12 @@ func (e *Engine) Decode(data []byte) (*Image, Format, error) {
 	meta := ReadMetadata(data, format)
 	img := e.fromImage(src)
 	img.ICC = meta.ICC
-	return Orient(img, meta.Orientation), format, nil
+	if out := Orient(img, meta.Orientation); out != img {
+		img.release() // Orient made a turned copy
+		out.pool = e.pool
+		img = out
+	}
+	return img, format, nil
 }
 
 // fromImage converts a decoded image to planes, with fast paths for the
@@ -105,7 +110,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 	const inv16 = 1.0 / 65535
 	switch s := src.(type) {
 	case *image.Gray:
-		img := NewImage(w, h, 1, false)
+		img := e.pool.newImage(w, h, 1, false)
 		p := img.Planes[0]
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
@@ -117,7 +122,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		})
 		return img
 	case *image.Gray16:
-		img := NewImage(w, h, 1, false)
+		img := e.pool.newImage(w, h, 1, false)
 		img.HighDepth = true
 		p := img.Planes[0]
 		parallelRows(h, workers, func(y0, y1 int) {
@@ -132,9 +137,9 @@ func (e *Engine) fromImage(src image.Image) *Image {
 	case *image.YCbCr:
 		if (s.SubsampleRatio == image.YCbCrSubsampleRatio420 || s.SubsampleRatio == image.YCbCrSubsampleRatio422) &&
 			s.Rect.Min == (image.Point{}) && b == s.Rect {
-			return fromYCbCrInterpolated(s, workers)
+			return fromYCbCrInterpolated(e.pool.newImage(w, h, 3, false), s, workers)
 		}
-		img := NewImage(w, h, 3, false)
+		img := e.pool.newImage(w, h, 3, false)
 		r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
 		// Chroma subsampling as shifts: 4:2:0 halves both axes, and so on.
 		sx, sy := 0, 0
@@ -169,7 +174,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		})
 		return img
 	case *image.NRGBA:
-		img := NewImage(w, h, 3, !opaque(s))
+		img := e.pool.newImage(w, h, 3, !opaque(s))
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
 				row := s.Pix[y*s.Stride : y*s.Stride+4*w]
@@ -186,7 +191,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		})
 		return img
 	case *image.NRGBA64:
-		img := NewImage(w, h, 3, !opaque(s))
+		img := e.pool.newImage(w, h, 3, !opaque(s))
 		img.HighDepth = true
 		parallelRows(h, workers, func(y0, y1 int) {
 			for y := y0; y < y1; y++ {
@@ -223,7 +228,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 		at = func(x, y int) (r, g, b, a uint32) { return s.NYCbCrAAt(x, y).RGBA() }
 	}
 	hasAlpha := !opaque(src)
-	img := NewImage(w, h, 3, hasAlpha)
+	img := e.pool.newImage(w, h, 3, hasAlpha)
 	_, deep := src.(*image.RGBA64)
 	img.HighDepth = deep
 	parallelRows(h, workers, func(y0, y1 int) {
@@ -256,7 +261,7 @@ func (e *Engine) fromImage(src image.Image) *Image {
 // instead leaves colour edges in 2-pixel steps. Measured on the 24 Kodak
 // photos through a q90 JPEG of our encoder: mean ΔE00 1.71 → 1.56, PSNR
 // 37.57 → 38.14 dB; decoding 6.3 MP takes about 5% longer.
-func fromYCbCrInterpolated(s *image.YCbCr, workers int) *Image {
+func fromYCbCrInterpolated(img *Image, s *image.YCbCr, workers int) *Image {
 	w, h := s.Rect.Dx(), s.Rect.Dy()
 	cw := (w + 1) / 2
 	ch := h
@@ -264,7 +269,6 @@ func fromYCbCrInterpolated(s *image.YCbCr, workers int) *Image {
 	if halfRows {
 		ch = (h + 1) / 2
 	}
-	img := NewImage(w, h, 3, false)
 	r, g, bl := img.Planes[0], img.Planes[1], img.Planes[2]
 	parallelRows(h, workers, func(y0, y1 int) {
 		// Chroma in units of 1/255 around zero, padded with a repeat of

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"fmt"
 	"image"
 	"image/png"
@@ -42,18 +41,22 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		return nil, err
 	}
 	quality := opts.quality()
-	var buf bytes.Buffer
+	// PNG and WebP write into a buffer from the pool, copied out at its
+	// exact size; the 8-bit image they read goes back to the pool too.
+	buf := e.pool.outputBuffer()
 	var data []byte // the JPEG encoder's own output, not copied into buf
 	var err error
 	switch opts.Format {
 	case PNG:
 		// BestSpeed: the default level costs several times the time of the
 		// whole enhancement for files only a few percent smaller.
-		enc := png.Encoder{CompressionLevel: png.BestSpeed}
+		enc := png.Encoder{CompressionLevel: png.BestSpeed, BufferPool: e.pool.pngEncoders()}
 		if img.HighDepth {
-			err = enc.Encode(&buf, e.toImage16(img))
+			err = enc.Encode(buf, e.toImage16(img))
 		} else {
-			err = enc.Encode(&buf, e.toImage(img, img.Alpha != nil))
+			m := e.toImage(img, img.Alpha != nil)
+			err = enc.Encode(buf, m)
+			e.pool.recycleBytes(pixels(m))
 		}
 	case JPEG:
 		src := img
@@ -68,7 +71,9 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		}
 		data, err = encodeJPEG(m, quality, e.cfg.Workers)
 	case WebP:
-		err = webp.Encode(&buf, e.toImage(img, img.Alpha != nil), webp.Options{Quality: quality, Method: 4})
+		m := e.toImage(img, img.Alpha != nil)
+		err = webp.Encode(buf, m, webp.Options{Quality: quality, Method: 4})
+		e.pool.recycleBytes(pixels(m))
 	default:
 		return nil, fmt.Errorf("%w: unknown output format %q", ErrInvalidOption, opts.Format)
 	}
@@ -76,7 +81,7 @@ func (e *Engine) Encode(img *Image, opts EncodeOptions) ([]byte, error) {
 		return nil, fmt.Errorf("engine: encode %s: %w", opts.Format, err)
 	}
 	if data == nil {
-		data = buf.Bytes()
+		data = e.pool.takeOutput(buf)
 	}
 	return embedICC(data, opts.Format, img.ICC, img.Alpha != nil, img.Width, img.Height)
 }
@@ -116,14 +121,14 @@ func (e *Engine) toImage16(img *Image) image.Image {
 	return out
 }
 
-// toImage converts planes to the standard image type each encoder handles
-// fastest: Gray for one plane, RGBA when opaque (Go's JPEG encoder
+// toImage converts planes, into pixels from the pool, to the standard
+// image type each encoder handles fastest: Gray for one plane, RGBA when opaque (Go's JPEG encoder
 // allocates per pixel on NRGBA), NRGBA to keep alpha.
 func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 	w, h := img.Width, img.Height
 	rect := image.Rect(0, 0, w, h)
 	if img.Gray() && (!keepAlpha || img.Alpha == nil) {
-		out := image.NewGray(rect)
+		out := &image.Gray{Pix: e.pool.byteBuffer(w * h), Stride: w, Rect: rect}
 		p := img.Planes[0]
 		parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
 			for i := y0 * w; i < y1*w; i++ {
@@ -137,7 +142,7 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 		g, b = img.Planes[1], img.Planes[2]
 	}
 	if keepAlpha && img.Alpha != nil {
-		out := image.NewNRGBA(rect)
+		out := &image.NRGBA{Pix: e.pool.byteBuffer(4 * w * h), Stride: 4 * w, Rect: rect}
 		parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
 			for i := y0 * w; i < y1*w; i++ {
 				out.Pix[4*i] = to8(r[i])
@@ -148,7 +153,7 @@ func (e *Engine) toImage(img *Image, keepAlpha bool) image.Image {
 		})
 		return out
 	}
-	out := image.NewRGBA(rect)
+	out := &image.RGBA{Pix: e.pool.byteBuffer(4 * w * h), Stride: 4 * w, Rect: rect}
 	parallelRows(h, e.cfg.Workers, func(y0, y1 int) {
 		for i := y0 * w; i < y1*w; i++ {
 			out.Pix[4*i] = to8(r[i])
@@ -220,4 +225,17 @@ func flattenOverWhite(img *Image, workers int) *Image {
 
 func to8(v float32) uint8 {
 	return uint8(clamp01(v)*255 + 0.5)
+}
+
+// pixels is the pixel buffer of an image toImage made.
+func pixels(m image.Image) []byte {
+	switch m := m.(type) {
+	case *image.Gray:
+		return m.Pix
+	case *image.RGBA:
+		return m.Pix
+	case *image.NRGBA:
+		return m.Pix
+	}
+	return nil
 }

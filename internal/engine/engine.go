@@ -85,6 +85,8 @@ type Config struct {
 // Engine runs image operations within its Config.
 type Engine struct {
 	cfg Config
+	// pool recycles buffers from one image to the next (pool.go).
+	pool *pool
 }
 
 // New returns an Engine after checking cfg.
@@ -107,5 +109,5 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxFrames == 0 {
 		cfg.MaxFrames = DefaultMaxFrames
 	}
-	return &Engine{cfg: cfg}, nil
+	return &Engine{cfg: cfg, pool: &pool{}}, nil
 }

@@ -154,6 +154,7 @@ func (e *Engine) result(sw *stopwatch, img *Image, source Format, opts EncodeOpt
 		opts.Format = source
 	}
 	sw.encode()
+	defer img.release() // nothing reads its planes after the encoder
 	data, err := e.Encode(img, opts)
 	if err != nil {
 		return Result{}, err

@@ -18,35 +18,37 @@ type Image struct {
 	ICC []byte
 	// Orientation is the EXIF orientation applied at decoding (0 if none).
 	Orientation int
+	// pool is where the engine's images take their planes and working
+	// copies from, and give them back (nil: allocated afresh).
+	pool *pool
 }
 
 // like returns an empty image of the given size that carries m's
 // depth and colour profile.
 func (m *Image) like(w, h int) *Image {
-	return &Image{Width: w, Height: h, HighDepth: m.HighDepth, ICC: m.ICC, Orientation: m.Orientation}
+	return &Image{Width: w, Height: h, HighDepth: m.HighDepth, ICC: m.ICC, Orientation: m.Orientation, pool: m.pool}
 }
 
 // NewImage allocates an image with n colour planes (1 or 3).
 func NewImage(width, height, n int, alpha bool) *Image {
-	img := &Image{Width: width, Height: height, Planes: make([][]float32, n)}
-	for i := range img.Planes {
-		img.Planes[i] = make([]float32, width*height)
-	}
-	if alpha {
-		img.Alpha = make([]float32, width*height)
-	}
-	return img
+	return (*pool)(nil).newImage(width, height, n, alpha)
 }
+
+// recycle gives working planes back to the image's pool once the caller
+// is done with them (it must hold no other reference).
+func (m *Image) recycle(planes ...[]float32) { m.pool.recycle(planes...) }
 
 // Gray reports whether the image has a single colour plane.
 func (m *Image) Gray() bool { return len(m.Planes) == 1 }
 
-// Luma returns the Rec. 709 luma of every pixel in a new plane.
+// Luma returns the Rec. 709 luma of every pixel in a new plane (from the
+// image's pool: a step may give it back with recycle).
 func (m *Image) Luma(workers int) []float32 {
+	y := m.pool.plane(m.Width * m.Height)
 	if m.Gray() {
-		return append([]float32(nil), m.Planes[0]...)
+		copy(y, m.Planes[0])
+		return y
 	}
-	y := make([]float32, m.Width*m.Height)
 	r, g, b := m.Planes[0], m.Planes[1], m.Planes[2]
 	parallelRows(m.Height, workers, func(y0, y1 int) {
 		for i := y0 * m.Width; i < y1*m.Width; i++ {

@@ -140,14 +140,18 @@ const maxExposureGain = 8
 // curve chooses the tone curve for img; ok is false when the photo needs
 // none.
 func (l Levels) curve(img *Image, workers int) (toneCurve, bool) {
-	return l.curveFrom(histograms(img, 1, workers))
+	h := histograms(img, 1, workers)
+	defer img.pool.recycleHists(h)
+	return l.curveFrom(h)
 }
 
 // previewCurve is curve from about previewPixels of img's rows, for a
 // step that only needs to know roughly what levels will do (reading all
 // of a 24 MP photo a second time cost 52 ms).
 func (l Levels) previewCurve(img *Image, workers int) (toneCurve, bool) {
-	return l.curveFrom(histograms(img, max(1, img.Width*img.Height/previewPixels), workers))
+	h := histograms(img, max(1, img.Width*img.Height/previewPixels), workers)
+	defer img.pool.recycleHists(h)
+	return l.curveFrom(h)
 }
 
 const previewPixels = 2_000_000
@@ -327,9 +331,7 @@ func histograms(img *Image, rowStep, workers int) hists {
 	for i := range parts {
 		bands <- i
 	}
-	newHists := func() hists {
-		return hists{min: make([]int, histBins), max: make([]int, histBins), luma: make([]int, histBins)}
-	}
+	newHists := img.pool.newHists
 	parallelRows(img.Height, workers, func(y0, y1 int) {
 		k := <-bands
 		h := newHists()
@@ -368,6 +370,7 @@ func histograms(img *Image, rowStep, workers int) hists {
 		add(out.max, p.max)
 		add(out.luma, p.luma)
 		out.total += p.total
+		img.pool.recycleHists(p)
 	}
 	return out
 }

@@ -43,6 +43,7 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 		return nil, false
 	}
 	luma := img.Luma(workers)
+	defer img.recycle(luma)
 	tx, ty := lc.Tiles, lc.Tiles
 	maps := make([][]float32, tx*ty)
 	parallelRows(ty, workers, func(j0, j1 int) {
@@ -52,7 +53,8 @@ func (lc LocalContrast) Apply(img *Image, workers int) (map[string]string, bool)
 			}
 		}
 	})
-	delta := make([]float32, w*h)
+	delta := img.pool.plane(w * h)
+	defer img.recycle(delta)
 	parallelRows(h, workers, func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
 			// Position between tile centres.

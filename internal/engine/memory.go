@@ -27,6 +27,11 @@ import (
 //     (workCost; an upscale counts them at the output's size);
 //   - the encoder's, at the output's size (encodeMemory).
 //
+// Planes, working copies and encoder buffers of images up to a megapixel
+// come from the engine's pool and go back to it (pool.go): the model
+// counts them as it counts fresh ones, an eighth of size class aside,
+// which its margins hold (TestPooledPipelineWorkCoversItsAllocations).
+//
 // The phases come one after another, so the sum is above the true peak;
 // it is kept so that no image is ever under-weighed. The figures come
 // from bench/budget.go, which measures the peak resident memory one

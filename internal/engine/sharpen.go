@@ -50,6 +50,7 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 	}
 	w := img.Width
 	luma := img.Luma(workers)
+	defer img.recycle(luma)
 	amount := s.Amount
 	params := map[string]string{"sigma": formatFloat(float32(s.Sigma))}
 	if s.SharpAt > 0 {
@@ -62,7 +63,8 @@ func (s Sharpen) Apply(img *Image, workers int) (map[string]string, bool) {
 		return nil, false
 	}
 	params["amount"] = formatFloat(amount)
-	blur := gaussianBlur(luma, w, img.Height, s.Sigma, workers)
+	blur := gaussianBlur(img.pool, luma, w, img.Height, s.Sigma, workers)
+	defer img.recycle(blur)
 	var skin []float32
 	if s.SparesSkin {
 		skin = skinMask(img, workers)

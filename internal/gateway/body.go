@@ -7,7 +7,12 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
+
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/smartimage/enhance/internal/apierror"
 )
@@ -101,14 +106,19 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 			detail: fmt.Sprintf("%s bodies are not accepted: send a JSON object with Content-Type: application/json (curl: -H 'Content-Type: application/json' -d '{...}')", mt)})
 		return
 	}
+	var parsed proto.Message
 	if md := rt.bodyMessage(); md != nil {
 		bound := rt.pathBound
 		if rt.body != "*" {
 			bound = nil
 		}
-		if f := checkJSONBody(body, md, bound); f != nil {
+		m, f := parseJSONBody(body, md, bound)
+		if f != nil {
 			g.refuse(w, r, f)
 			return
+		}
+		if rt.body == "*" {
+			parsed = m
 		}
 	}
 	check := checkQuery
@@ -122,9 +132,53 @@ func (g *Gateway) serveAPI(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, f)
 		return
 	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
+	r.Body = &heldBody{Reader: bytes.NewReader(body), parsed: parsed}
 	r.ContentLength = int64(len(body))
 	g.mux.ServeHTTP(w, r)
+}
+
+// heldBody is a request body the front handler has read, checked and, for
+// a route whose body is the whole request, parsed: the mux's decoder
+// (heldJSON) takes the parsed message instead of parsing the bytes again.
+type heldBody struct {
+	*bytes.Reader
+	parsed proto.Message
+}
+
+func (*heldBody) Close() error { return nil }
+
+// heldJSON is the gateway's marshaler with a decoder that takes a parsed
+// heldBody's message as it is: the JSON of an image call is parsed, and
+// its base64 image decoded, once, where json.Decoder's buffer, its copy
+// of the value and protojson copied a large body three times more.
+// Anything else it decodes as the marshaler it wraps; the message is the
+// one that marshaler would make, since the check parsed it with the same
+// options (unmarshalJSON).
+type heldJSON struct{ *runtime.HTTPBodyMarshaler }
+
+// NewDecoder implements runtime.Marshaler.
+func (m heldJSON) NewDecoder(r io.Reader) runtime.Decoder {
+	h, ok := r.(*heldBody)
+	if !ok || h.parsed == nil {
+		return m.HTTPBodyMarshaler.NewDecoder(r)
+	}
+	return runtime.DecoderFunc(func(v any) error {
+		dst, ok := v.(proto.Message)
+		if !ok || h.parsed == nil || dst.ProtoReflect().Descriptor() != h.parsed.ProtoReflect().Descriptor() {
+			return m.HTTPBodyMarshaler.NewDecoder(r).Decode(v)
+		}
+		// The fields move, not copied: the parsed message is not used
+		// again, and the body counts as read.
+		proto.Reset(dst)
+		to := dst.ProtoReflect()
+		h.parsed.ProtoReflect().Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			to.Set(fd, v)
+			return true
+		})
+		h.parsed = nil
+		h.Reader.Reset(nil)
+		return nil
+	})
 }
 
 // mediaType is the lower-case media type of a Content-Type header, ""
@@ -161,7 +215,7 @@ func unsupportedType(mt string, upload bool) *fault {
 // readBody reads the whole body, refusing one over limit with tooLarge (a
 // format taking the limit).
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limit int64, tooLarge string) ([]byte, bool) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	body, err := readAtMost(r.Body, r.ContentLength, limit+1)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		// The front handler's bound on every body, met first.
@@ -177,6 +231,31 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, limit int64, 
 		return nil, false
 	}
 	return body, true
+}
+
+// readAtMost reads r to its end or to max bytes, into one buffer of the
+// declared length when the request declared one within max: the body is
+// then copied once, from the connection. io.ReadAll grows its buffer as
+// it reads, copying as it goes (a 10 KB image took 22 KB).
+func readAtMost(r io.Reader, declared, max int64) ([]byte, error) {
+	if declared <= 0 || declared > max {
+		return io.ReadAll(io.LimitReader(r, max))
+	}
+	// One byte more, to see the end.
+	body := make([]byte, declared, declared+1)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return nil, err
+	}
+	// net/http ends a body at its Content-Length; a reader that does not
+	// is read on, as io.ReadAll would.
+	if n, err := io.ReadFull(r, body[declared:declared+1]); n == 0 {
+		if errors.Is(err, io.EOF) {
+			return body, nil
+		}
+		return nil, err
+	}
+	rest, err := io.ReadAll(io.LimitReader(r, max-declared-1))
+	return slices.Concat(body[:declared+1], rest), err
 }
 
 // sniffImage is the type of an image the engine reads, by its first

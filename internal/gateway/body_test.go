@@ -3,8 +3,10 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -13,7 +15,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
+
+	enhancev1 "github.com/smartimage/enhance/gen/smartimage/enhance/v1"
 )
 
 // part is one part of a test form: a file when filename is set.
@@ -61,6 +67,11 @@ func TestBodyKinds(t *testing.T) {
 	formText, bodyText := form(t, part{"image", "notes.txt", "text/plain", "hello there"})
 	formUnknown, bodyUnknown := form(t, part{"image", "a.png", "image/png", png}, part{"strenght", "", "", "1"})
 	formBig, bodyBig := form(t, part{"image", "a.png", "image/png", png + strings.Repeat("x", 1<<20)})
+	bigParts := []part{{"image", "a.png", "image/png", png + strings.Repeat("x", 1<<20-len(png))}}
+	for i := range 20 {
+		bigParts = append(bigParts, part{fmt.Sprintf("f%d", i), "", "", strings.Repeat("a", 4000)})
+	}
+	formHuge, bodyHuge := form(t, bigParts...)
 	formBad, bodyBad := form(t, part{"image", "a.png", "image/png", png}, part{"quality", "", "", "best"})
 	formAlias, bodyAlias := form(t, part{"image", "a.png", "image/png", png}, part{"output_format", "", "", "png"})
 
@@ -125,6 +136,7 @@ func TestBodyKinds(t *testing.T) {
 		{"multipart option in query and form", "POST", "/v1/enhance?outputFormat=jpeg", formOne, string(bodyOne), 400, "INVALID_OPTION", "outputFormat",
 			"outputFormat is given both in the query string and as a form field"},
 		{"multipart image over the limit", "POST", "/v1/enhance", formBig, string(bodyBig), 413, "BODY_TOO_LARGE", "image", "the image is larger than 1048576 bytes"},
+		{"multipart body over the limit", "POST", "/v1/enhance", formHuge, string(bodyHuge), 413, "BODY_TOO_LARGE", "", "the request body is larger than 1114112 bytes"},
 		{"raw upload, misspelt option", "POST", "/v1/enhance?strenght=1", "image/png", png, 400, "INVALID_OPTION", "strenght", `unknown query parameter "strenght": did you mean strength?`},
 		{"raw upload, option under both names", "POST", "/v1/enhance?outputFormat=png&output_format=jpeg", "image/png", png, 400, "INVALID_OPTION", "outputFormat", "outputFormat is given twice"},
 		{"raw upload, bad flag", "POST", "/v1/enhance?dryRun=maybe", "image/png", png, 400, "INVALID_OPTION", "dryRun", "query parameter dryRun must be true or false"},
@@ -222,4 +234,80 @@ func TestGRPCTimeoutHeader(t *testing.T) {
 		_, ok := grpcTimeout(v)
 		require.False(t, ok, v)
 	}
+}
+
+// onlyReader hides a reader's other methods (bytes.Reader's WriterTo), as
+// a request body does.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+func TestReadAtMost(t *testing.T) {
+	t.Parallel()
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	tests := []struct {
+		name     string
+		declared int64
+		max      int64
+		want     []byte
+		err      bool
+	}{
+		{name: "declared", declared: int64(len(body)), max: 20_000, want: body},
+		{name: "undeclared", declared: -1, max: 20_000, want: body},
+		{name: "declared past the limit", declared: 30_000, max: 20_000, want: body},
+		{name: "cut at the limit", declared: -1, max: 5_000, want: body[:5_000]},
+		{name: "longer than declared", declared: 4_000, max: 20_000, want: body},
+		{name: "longer than declared, cut at the limit", declared: 4_000, max: 6_000, want: body[:6_000]},
+		{name: "shorter than declared", declared: int64(len(body)) + 1, max: 20_000, err: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := readAtMost(onlyReader{bytes.NewReader(body)}, tt.declared, tt.max)
+			if tt.err {
+				require.Error(t, err)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tt.want, got)
+		})
+	}
+}
+
+// TestReadAtMostCopiesOnce: a body of declared length is read into one
+// buffer of its size, not grown (io.ReadAll allocates several times).
+func TestReadAtMostCopiesOnce(t *testing.T) {
+	body := bytes.Repeat([]byte("x"), 10_000)
+	allocs := testing.AllocsPerRun(20, func() {
+		if _, err := readAtMost(onlyReader{bytes.NewReader(body)}, int64(len(body)), 20_000); err != nil {
+			t.Fatal(err)
+		}
+	})
+	// The buffer; the reader and its wrapper are the test's.
+	require.LessOrEqual(t, allocs, 3.0)
+}
+
+// TestHeldJSONTakesTheParsedMessage: the mux's decoder takes the message
+// the front handler parsed, its image not copied, and it is the message
+// the plain decoder makes of the same bytes; a decoder asked for another
+// message reads the bytes.
+func TestHeldJSONTakesTheParsedMessage(t *testing.T) {
+	t.Parallel()
+	image := bytes.Repeat([]byte{0x89, 'P', 'N', 'G'}, 2500)
+	body := []byte(`{"imageBase64": "` + base64.StdEncoding.EncodeToString(image) + `", "outputFormat": "png", "strength": 0.5}`)
+	plain := &runtime.HTTPBodyMarshaler{Marshaler: &runtime.JSONPb{UnmarshalOptions: unmarshalJSON}}
+	var want enhancev1.EnhanceRequest
+	require.NoError(t, plain.NewDecoder(bytes.NewReader(body)).Decode(&want))
+
+	parsed, f := parseJSONBody(body, want.ProtoReflect().Descriptor(), nil)
+	require.Nil(t, f)
+	held := heldJSON{plain}
+	var got enhancev1.EnhanceRequest
+	require.NoError(t, held.NewDecoder(&heldBody{Reader: bytes.NewReader(body), parsed: parsed}).Decode(&got))
+	require.True(t, proto.Equal(&want, &got))
+	require.Same(t, &parsed.(*enhancev1.EnhanceRequest).GetImage()[0], &got.GetImage()[0], "the image was copied")
+
+	var other enhancev1.UpscaleRequest
+	err := held.NewDecoder(&heldBody{Reader: bytes.NewReader(body), parsed: parsed}).Decode(&other)
+	require.Error(t, err, "strength is not an upscale option: the bytes were read")
 }

@@ -85,16 +85,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger) (*Gateway, error) {
 			return cfg.Proof.Metadata(clientIP(r))
 		}),
 		runtime.WithForwardResponseOption(imageHeaders),
-		runtime.WithMarshalerOption(runtime.MIMEWildcard, &runtime.HTTPBodyMarshaler{
+		// A body the front handler parsed is not parsed again (heldJSON).
+		runtime.WithMarshalerOption(runtime.MIMEWildcard, heldJSON{&runtime.HTTPBodyMarshaler{
 			Marshaler: &runtime.JSONPb{
 				// Every field is in every answer, zero and empty ones
 				// included ("creditsRemaining": 0, "entries": []): a
 				// client reading a field must never find it undefined.
 				MarshalOptions: protojson.MarshalOptions{EmitUnpopulated: true},
 				// A misspelt option must be an error, not silently ignored.
-				UnmarshalOptions: protojson.UnmarshalOptions{DiscardUnknown: false},
+				UnmarshalOptions: unmarshalJSON,
 			},
-		}),
+		}}),
 	)
 	if err := enhancev1.RegisterImageServiceHandlerClient(ctx, g.mux, g.images); err != nil {
 		return nil, err

@@ -58,15 +58,31 @@ var unmarshalJSON = protojson.UnmarshalOptions{DiscardUnknown: false}
 //
 // An empty body is an empty request, as in the gateway.
 func checkJSONBody(body []byte, md protoreflect.MessageDescriptor, pathBound func(protoreflect.FieldDescriptor) bool) *fault {
+	_, f := parseJSONBody(body, md, pathBound)
+	return f
+}
+
+// parseJSONBody is checkJSONBody that also returns the message body
+// holds when it fits (nil for an empty body, which the mux reads as an
+// empty request).
+func parseJSONBody(body []byte, md protoreflect.MessageDescriptor, pathBound func(protoreflect.FieldDescriptor) bool) (proto.Message, *fault) {
 	if len(bytes.Trim(body, jsonSpace)) == 0 {
-		return nil
+		return nil, nil
 	}
 	if f := tooManyElements(body); f != nil {
-		return f
+		return nil, f
 	}
 	if m := newMessage(md); unmarshalJSON.Unmarshal(body, m) == nil {
-		return longString(m.ProtoReflect(), "")
+		if f := longString(m.ProtoReflect(), ""); f != nil {
+			return nil, f
+		}
+		return m, nil
 	}
+	return nil, checkMalformedJSON(body, md, pathBound)
+}
+
+// checkMalformedJSON says how a body that protojson refused does not fit.
+func checkMalformedJSON(body []byte, md protoreflect.MessageDescriptor, pathBound func(protoreflect.FieldDescriptor) bool) *fault {
 	if f := checkJSONSyntax(body); f != nil {
 		return f
 	}

@@ -32,12 +32,25 @@ func (g *Gateway) multipartUpload(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, r, badf("", "a multipart/form-data body needs the boundary parameter in its Content-Type header (curl -F and browsers add it)"))
 		return
 	}
-	body, ok := g.readBody(w, r, g.cfg.MaxImageBytes+maxPlainBody, "the request body is larger than %d bytes")
-	if !ok {
+	// The form is parsed as it arrives, so that the image is copied once,
+	// from the connection into its own buffer, not read whole and then
+	// copied out of the whole.
+	limit := g.cfg.MaxImageBytes + maxPlainBody
+	body := &cappedReader{r: r.Body, left: limit}
+	fields, image, f := readForm(body, params["boundary"], g.cfg.MaxImageBytes, min(r.ContentLength, limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case body.over:
+		writeError(w, r, http.StatusRequestEntityTooLarge, apierror.BodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", limit))
 		return
-	}
-	fields, image, f := readForm(body, params["boundary"], g.cfg.MaxImageBytes)
-	if f != nil {
+	case errors.As(body.err, &tooBig):
+		// The front handler's bound on every body, met first.
+		writeError(w, r, http.StatusRequestEntityTooLarge, apierror.BodyTooLarge, fmt.Sprintf("the request body is larger than %d bytes", tooBig.Limit))
+		return
+	case body.err != nil:
+		writeError(w, r, http.StatusBadRequest, apierror.BadBody, "the request body could not be read")
+		return
+	case f != nil:
 		g.refuse(w, r, f)
 		return
 	}
@@ -46,11 +59,42 @@ func (g *Gateway) multipartUpload(w http.ResponseWriter, r *http.Request) {
 	g.upload(w, r, image, q)
 }
 
+// cappedReader reads at most left bytes of r, noting whether r held more
+// (over) and the first error of r's other than its end.
+type cappedReader struct {
+	r    io.Reader
+	left int64
+	over bool
+	err  error
+}
+
+func (c *cappedReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		// One byte more says whether the body goes on.
+		var b [1]byte
+		if n, _ := io.ReadFull(c.r, b[:]); n > 0 {
+			c.over = true
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	if err != nil && !errors.Is(err, io.EOF) && c.err == nil {
+		c.err = err
+	}
+	return n, err
+}
+
 // readForm reads a multipart form: its text fields, and the image of its
 // one file part. A part is a file when it has a file name, or when its
 // bytes are a JPEG, PNG or WebP (curl -F 'image=<photo.jpg' sends none).
-func readForm(body []byte, boundary string, maxImage int64) (map[string][]string, []byte, *fault) {
-	mr := multipart.NewReader(bytes.NewReader(body), boundary)
+// A file is read into a buffer of the body's declared size (sizeHint,
+// when known), so that it is not copied as it grows.
+func readForm(body io.Reader, boundary string, maxImage, sizeHint int64) (map[string][]string, []byte, *fault) {
+	mr := multipart.NewReader(body, boundary)
 	fields := map[string][]string{}
 	var image []byte
 	var file string // the file part's name, for messages
@@ -68,7 +112,12 @@ func readForm(body []byte, boundary string, maxImage int64) (map[string][]string
 		if n == maxFormParts {
 			return nil, nil, badf("", "the form has more than %d parts: send one image file and the options", maxFormParts)
 		}
-		data, err := io.ReadAll(io.LimitReader(p, maxImage+1))
+		var buf bytes.Buffer
+		if p.FileName() != "" && sizeHint > 0 {
+			buf.Grow(int(min(sizeHint, maxImage+1)) + bytes.MinRead) // ReadFrom wants MinRead free
+		}
+		_, err = buf.ReadFrom(io.LimitReader(p, maxImage+1))
+		data := buf.Bytes()
 		if err != nil {
 			return nil, nil, badf("", "the multipart/form-data body is malformed: a part is cut short")
 		}

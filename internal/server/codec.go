@@ -37,16 +37,20 @@ func newBoundedCodec() boundedCodec {
 }
 
 func (c boundedCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if m, ok := v.(proto.Message); ok {
-		buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
-		n := 0
-		err := countElements(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), &n, 0)
-		buf.Free()
-		if err != nil {
-			return err
-		}
+	m, ok := v.(proto.Message)
+	if !ok {
+		return c.CodecV2.Unmarshal(data, v)
 	}
-	return c.CodecV2.Unmarshal(data, v)
+	// A request larger than a frame arrives in pieces: they are joined
+	// once, counted, and decoded from the joined copy (a buffer of one
+	// piece is not joined again).
+	buf := data.MaterializeToBuffer(mem.DefaultBufferPool())
+	defer buf.Free()
+	n := 0
+	if err := countElements(buf.ReadOnlyData(), m.ProtoReflect().Descriptor(), &n, 0); err != nil {
+		return err
+	}
+	return c.CodecV2.Unmarshal(mem.BufferSlice{buf}, v)
 }
 
 // countElements adds to n one for each message and list item in b, the
