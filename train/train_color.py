@@ -1,0 +1,119 @@
+"""Trains the colorization network (colormodel.ColorNet) on the training split.
+
+Usage: python3 train_color.py [--iters N] [--run runs/color] [--seed 1]
+Resumes from <run>/last.pt. Images are shrunk (MATLAB bicubic) so their
+long side is 160, 192 or 256 pixels (three scales, so that the working
+size of 192 is not the only one seen), converted to CIELAB, and cut into
+random 80x80 crops with horizontal flips. The loss is L1 on ab/100 at a
+quarter of the crop's size (ab averaged over 4x4 blocks).
+"""
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import dataset
+from colormodel import ColorNet
+from common import CACHE, to_uint8
+from imresize import imresize
+from lab import rgb_to_lab
+
+SIDES = [160, 192, 256]
+
+
+def lab_images():
+    path = os.path.join(CACHE, 'color_lab.npz')
+    if os.path.exists(path):
+        d = np.load(path)
+        return [d[k] for k in sorted(d.files)]
+    out = []
+    for rel, rgb in dataset.load().items():
+        h, w = rgb.shape[:2]
+        for side in SIDES:
+            s = side / max(h, w)
+            small = to_uint8(imresize(rgb.astype(np.float64), shape=(round(h * s), round(w * s))))
+            out.append(rgb_to_lab(small / 255.0).astype(np.float32))
+    np.savez(path, **{'%03d' % i: a for i, a in enumerate(out)})
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--iters', type=int, default=4000)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--crop', type=int, default=80)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--run', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'color'))
+    ap.add_argument('--ckpt-seconds', type=float, default=180)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.run, exist_ok=True)
+    torch.manual_seed(args.seed)
+    model = ColorNet()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+    rng = np.random.default_rng(args.seed)
+    it, elapsed = 0, 0.0
+    ck = os.path.join(args.run, 'last.pt')
+    if os.path.exists(ck):
+        st = torch.load(ck)
+        model.load_state_dict(st['model'])
+        opt.load_state_dict(st['opt'])
+        it, elapsed = st['iter'], st['elapsed']
+        rng.bit_generator.state = st['rng']
+        torch.set_rng_state(st['torch_rng'])
+    imgs = lab_images()
+    area = np.array([a.shape[0] * a.shape[1] for a in imgs], np.float64)
+    prob = area / area.sum()
+    log = open(os.path.join(args.run, 'log.txt'), 'a')
+
+    def say(msg):
+        log.write(msg + '\n')
+        log.flush()
+
+    def save():
+        tmp = ck + '.tmp'
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
+                    'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
+        os.replace(tmp, ck)
+
+    say('start iter=%d params=%d args=%s' % (it, sum(p.numel() for p in model.parameters()), vars(args)))
+    t0, last_ck, base, run_loss = time.time(), time.time(), elapsed, 0.0
+    c = args.crop
+    while it < args.iters:
+        for g in opt.param_groups:
+            g['lr'] = sched(it)
+        batch = np.empty((args.batch, c, c, 3), np.float32)
+        for b in range(args.batch):
+            lab = imgs[rng.choice(len(imgs), p=prob)]
+            i = rng.integers(0, lab.shape[0] - c + 1)
+            j = rng.integers(0, lab.shape[1] - c + 1)
+            crop = lab[i:i + c, j:j + c]
+            batch[b] = crop[:, ::-1] if rng.integers(0, 2) else crop
+        t = torch.from_numpy(batch).permute(0, 3, 1, 2)
+        x = t[:, :1] / 100
+        y = F.avg_pool2d(t[:, 1:] / 100, 4)
+        loss = F.l1_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        it += 1
+        run_loss += loss.item()
+        elapsed = base + time.time() - t0
+        if it % 100 == 0:
+            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 100, sched(it), elapsed))
+            run_loss = 0.0
+        if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
+            save()
+            last_ck = time.time()
+    say('done iter=%d elapsed=%.0fs' % (it, elapsed))
+
+
+if __name__ == '__main__':
+    main()
