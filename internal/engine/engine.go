@@ -14,6 +14,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/smartimage/enhance/internal/neural"
 )
 
 // Errors callers map to responses. Each is wrapped with details that are
@@ -85,6 +87,10 @@ type Config struct {
 // Engine runs image operations within its Config.
 type Engine struct {
 	cfg Config
+	// sr and colorizer are the trained networks built into the binary
+	// (internal/neural/models), nil where a build carries none.
+	sr        *neural.SR
+	colorizer *neural.Colorizer
 }
 
 // New returns an Engine after checking cfg.
@@ -107,5 +113,13 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxFrames == 0 {
 		cfg.MaxFrames = DefaultMaxFrames
 	}
-	return &Engine{cfg: cfg}, nil
+	sr, err := neural.EmbeddedSR()
+	if err != nil {
+		return nil, fmt.Errorf("engine: super-resolution weights: %w", err)
+	}
+	colorizer, err := neural.EmbeddedColorizer()
+	if err != nil {
+		return nil, fmt.Errorf("engine: colorization weights: %w", err)
+	}
+	return &Engine{cfg: cfg, sr: sr, colorizer: colorizer}, nil
 }

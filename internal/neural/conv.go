@@ -15,7 +15,7 @@ type conv struct {
 	// w is the weights packed for the inner loop: for each block of four
 	// output channels, for each tap, for each input channel, the four
 	// weights side by side (zeros past the last channel).
-	w    []float32
+	w    [][4]float32
 	bias []float32 // padded to a multiple of 4
 }
 
@@ -30,7 +30,7 @@ func newConv(s layerSpec, w, b []float32) *conv {
 		c.taps, c.depth = 1, c.k*c.k*c.in
 	}
 	blocks := (c.out + 3) / 4
-	c.w = make([]float32, blocks*c.k*c.k*c.in*4)
+	c.w = make([][4]float32, blocks*c.k*c.k*c.in)
 	c.bias = make([]float32, blocks*4)
 	copy(c.bias, b)
 	// Unfolded channel order is tap-major, then input channel, which is
@@ -41,8 +41,7 @@ func newConv(s layerSpec, w, b []float32) *conv {
 				for kx := range c.k {
 					t := ky*c.k + kx
 					src := ((o*c.in+i)*c.k+ky)*c.k + kx
-					dst := (((o/4)*c.k*c.k+t)*c.in+i)*4 + o%4
-					c.w[dst] = w[src]
+					c.w[((o/4)*c.k*c.k+t)*c.in+i][o%4] = w[src]
 				}
 			}
 		}
@@ -113,13 +112,16 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 	if len(taps) > len(offs) {
 		panic("neural: kernel larger than 8x8") // newNet accepts kernels up to 7 only
 	}
-	blockW := len(taps) * d * 4
+	blockW := len(taps) * d
 	for y := y0; y < y1; y++ {
 		rowBase := y * s * in.W * d
 		for b := 0; b*4 < c.out; b++ {
 			wb := c.w[b*blockW : (b+1)*blockW]
-			bias := c.bias[b*4 : b*4+4]
+			bias := (*[4]float32)(c.bias[b*4:])
 			x := 0
+			// Two pixels by four channels: eight accumulators, the two
+			// inputs and the weights fit the sixteen registers the
+			// compiler has on amd64; three pixels (twelve) spill.
 			for ; x+1 < out.W; x += 2 {
 				p0 := rowBase + x*s*d
 				p1 := p0 + s*d
@@ -127,18 +129,20 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 				for t, off := range taps {
 					in0 := in.Data[p0+off : p0+off+d]
 					in1 := in.Data[p1+off : p1+off+d]
-					wt := wb[t*d*4 : (t+1)*d*4]
+					wt := wb[t*d : (t+1)*d]
+					in1, wt = in1[:len(in0)], wt[:len(in0)]
 					for i, v0 := range in0 {
 						v1 := in1[i]
-						ww := wt[i*4 : i*4+4 : i*4+4]
-						a0 += v0 * ww[0]
-						a1 += v0 * ww[1]
-						a2 += v0 * ww[2]
-						a3 += v0 * ww[3]
-						b0 += v1 * ww[0]
-						b1 += v1 * ww[1]
-						b2 += v1 * ww[2]
-						b3 += v1 * ww[3]
+						ww := &wt[i]
+						w0, w1, w2, w3 := ww[0], ww[1], ww[2], ww[3]
+						a0 += v0 * w0
+						b0 += v1 * w0
+						a1 += v0 * w1
+						b1 += v1 * w1
+						a2 += v0 * w2
+						b2 += v1 * w2
+						a3 += v0 * w3
+						b3 += v1 * w3
 					}
 				}
 				c.store(out, y, x, b, [4]float32{a0 + bias[0], a1 + bias[1], a2 + bias[2], a3 + bias[3]})
@@ -149,9 +153,10 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 				var a0, a1, a2, a3 float32
 				for t, off := range taps {
 					in0 := in.Data[p0+off : p0+off+d]
-					wt := wb[t*d*4 : (t+1)*d*4]
+					wt := wb[t*d : (t+1)*d]
+					wt = wt[:len(in0)]
 					for i, v0 := range in0 {
-						ww := wt[i*4 : i*4+4 : i*4+4]
+						ww := &wt[i]
 						a0 += v0 * ww[0]
 						a1 += v0 * ww[1]
 						a2 += v0 * ww[2]

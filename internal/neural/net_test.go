@@ -92,3 +92,19 @@ func TestPixelShuffleOrder(t *testing.T) {
 	pixelShuffle(in, out, 2)
 	require.Equal(t, []float32{0, 4, 1, 5, 2, 6, 3, 7}, out.Data)
 }
+
+// BenchmarkConv3x3 is the mapping layers' shape (16 to 16 channels, 3×3)
+// on a 138×138 tile, in multiply-adds per CPU second.
+func BenchmarkConv3x3(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 4))
+	s := layerSpec{Op: "conv", In: 16, Out: 16, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1}
+	c := newConv(s, randoms(r, 16*16*9), randoms(r, 16))
+	n := &Net{layers: []layer{c}}
+	in := Tensor{H: 138, W: 138, C: 16, Data: randoms(r, 138*138*16)}
+	var a Arena
+	cpu0 := cpuSeconds(b)
+	for b.Loop() {
+		n.Forward(in, &a, 1)
+	}
+	b.ReportMetric(float64(b.N)*138*138*16*16*9/(cpuSeconds(b)-cpu0)/1e9, "GMAC/cpu-s")
+}

@@ -96,11 +96,16 @@ func maxPad(n *Net) int {
 // of Radius pixels so that it comes out exactly as on the whole image;
 // workers goroutines take tiles in turn.
 func (s *SR) Upscale2(src []float32, w, h, workers int) []float32 {
+	return s.upscale2(src, w, h, workers, srTile)
+}
+
+// upscale2 is Upscale2 with tiles of a given side.
+func (s *SR) upscale2(src []float32, w, h, workers, tile int) []float32 {
 	W := 2 * w
 	out := make([]float32, W*2*h)
 	bicubic2(src, w, h, out, workers)
 	r := s.net.Radius
-	tx, ty := (w+srTile-1)/srTile, (h+srTile-1)/srTile
+	tx, ty := (w+tile-1)/tile, (h+tile-1)/tile
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range max(1, min(workers, tx*ty)) {
@@ -112,8 +117,8 @@ func (s *SR) Upscale2(src []float32, w, h, workers int) []float32 {
 				if t >= tx*ty {
 					return
 				}
-				x0, y0 := (t%tx)*srTile, (t/tx)*srTile
-				x1, y1 := min(x0+srTile, w), min(y0+srTile, h)
+				x0, y0 := (t%tx)*tile, (t/tx)*tile
+				x1, y1 := min(x0+tile, w), min(y0+tile, h)
 				// The region with its margin, clipped to the image: at
 				// the image's edges the network's own zero padding applies.
 				mx0, my0 := max(x0-r, 0), max(y0-r, 0)
