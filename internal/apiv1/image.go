@@ -154,7 +154,7 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if err != nil {
 		return nil, err
 	}
-	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
+	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 && !s.engine.ColorizesAlone() {
 		return nil, apierror.Param("hints", fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
 	}
 	var ref []byte

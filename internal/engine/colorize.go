@@ -25,7 +25,8 @@ type ColorizeOptions struct {
 	EncodeOptions
 }
 
-// ErrNeedsHints means colorization was asked for with nothing to go on.
+// ErrNeedsHints means colorization was asked for with nothing to go on,
+// of a build without the automatic colorization network.
 var ErrNeedsHints = errors.New("colorization needs colour hints (points or strokes with a colour) or a reference image")
 
 // maxHintPixels bounds the pixels hints may cover.
@@ -64,9 +65,12 @@ func CheckHintWork(hints []ColorHint) error {
 // upsampled guided by the full-resolution luma.
 const colorizeWorkPixels = 1_500_000
 
-// ColorizeBytes decodes src, colours it from opts and encodes the result.
+// ColorizeBytes decodes src, colours it from opts and encodes the result:
+// with the network's colours where the build carries it (steered by hints
+// and a reference when given), else from hints and a reference alone.
 func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOptions) (Result, error) {
-	if len(opts.Hints) == 0 && len(opts.Reference) == 0 {
+	hinted := len(opts.Hints) > 0 || len(opts.Reference) > 0
+	if !hinted && e.colorizer == nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNeedsHints)
 	}
 	if err := opts.Validate(); err != nil {
@@ -96,14 +100,36 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	ucb, ucr, err := e.solveChroma(ctx, luma, img.Width, img.Height, mask, cb, cr)
+	params := map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}
+	var ucb, ucr []float32
+	switch {
+	case e.colorizer == nil:
+		ucb, ucr, err = e.solveChroma(ctx, luma, img.Width, img.Height, mask, cb, cr)
+	case !hinted:
+		// No hints and no reference: the network's colours alone.
+		ucb, ucr = e.learnedChroma(luma, img.Width, img.Height)
+		params = map[string]string{"method": "learned"}
+	default:
+		// The network's colours as the base, the hints' differences from
+		// them spread on top.
+		bcb, bcr := e.learnedChroma(luma, img.Width, img.Height)
+		anchorHints(mask, cb, cr, bcb, bcr, img.Width, img.Height)
+		ucb, ucr, err = e.solveChroma(ctx, luma, img.Width, img.Height, mask, cb, cr)
+		if err == nil {
+			for i := range ucb {
+				ucb[i] += bcb[i]
+				ucr[i] += bcr[i]
+			}
+		}
+		params["method"] = "learned+levin-lischinski-weiss"
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	out := img.like(img.Width, img.Height)
 	out.Planes = fromYCbCr([][]float32{luma, ucb, ucr}, img.Width, img.Height, e.cfg.Workers)
 	out.Alpha = img.Alpha
-	steps = append(steps, Applied{Name: "colorize", Params: map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}})
+	steps = append(steps, Applied{Name: "colorize", Params: params})
 	return e.result(out, format, opts.EncodeOptions, steps)
 }
 
@@ -399,3 +425,7 @@ func (l *chromaLevel) sweep(iterations, workers int) {
 		}
 	}
 }
+
+// ColorizesAlone reports whether Colorize needs neither hints nor a
+// reference: the build carries the automatic colorization network.
+func (e *Engine) ColorizesAlone() bool { return e.colorizer != nil }

@@ -95,7 +95,7 @@ func (e *Engine) Plan(src []byte, opts PlanOptions) (Plan, error) {
 		p.Width, p.Height = w*opts.Factor, h*opts.Factor
 		p.Memory = upscaleMemory(l, opts.Factor, out) + e.upscaleWork(learned)
 	case OpColorize:
-		if len(opts.Hints) == 0 && len(opts.Reference) == 0 {
+		if len(opts.Hints) == 0 && len(opts.Reference) == 0 && e.colorizer == nil {
 			return Plan{}, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNeedsHints)
 		}
 		if err := checkHints(opts.Hints, w, h); err != nil {
@@ -113,7 +113,7 @@ func (e *Engine) Plan(src []byte, opts PlanOptions) (Plan, error) {
 			l := sourceLayout(opts.Reference, rcfg, rformat)
 			ref = &l
 		}
-		p.Memory = colorizeMemory(l, ref, out)
+		p.Memory = colorizeMemory(l, ref, out) + e.colorizeWork(l.pixels)
 	default:
 		return Plan{}, fmt.Errorf("engine: unknown operation %q", opts.Operation)
 	}
