@@ -82,6 +82,9 @@ type Config struct {
 	MaxJPEGScans int
 	// MaxFrames bounds an animation's frames (DefaultMaxFrames when zero).
 	MaxFrames int
+	// Classical leaves the trained networks out: Upscale and Colorize
+	// behave as in a build without their weights (for comparisons).
+	Classical bool
 }
 
 // Engine runs image operations within its Config.
@@ -120,6 +123,9 @@ func New(cfg Config) (*Engine, error) {
 	colorizer, err := neural.EmbeddedColorizer()
 	if err != nil {
 		return nil, fmt.Errorf("engine: colorization weights: %w", err)
+	}
+	if cfg.Classical {
+		sr, colorizer = nil, nil
 	}
 	return &Engine{cfg: cfg, sr: sr, colorizer: colorizer}, nil
 }
