@@ -2,15 +2,17 @@
 
 Usage: python3 train_color.py [--iters N] [--run runs/color] [--seed 1]
 Resumes from <run>/last.pt. Images are shrunk (MATLAB bicubic) so their
-long side is 160, 192 or 256 pixels (three scales, so that the working
-size of 192 is not the only one seen), converted to CIELAB, and cut into
+long side is 160, 192, 256, 384 or 512 pixels (the larger ones give
+many more distinct crops of surfaces and their colours from so few photos), converted to CIELAB, and cut into
 random 80x80 crops with horizontal flips. The loss is the mean square
 error on ab/100 at a quarter of the crop's size (ab averaged over 4x4
 blocks): where a colour is uncertain it predicts the mean, nearer gray,
 which costs less colour error than a confident wrong hue (L1, the median,
 scored worse than the gray image on kodim13-24). Three training photos
 (--holdout) are kept out to choose a shrink factor on the predicted ab
-(shrink_factor), which export_color.py folds into the last layer.
+(shrink_factor), which export_color.py folds into the last layer, and to
+keep the weights that colour them best (best.pt, checked every
+--val-every iterations), which export_color.py exports.
 """
 import argparse
 import math
@@ -27,12 +29,12 @@ from common import CACHE, to_uint8
 from imresize import imresize
 from lab import rgb_to_lab
 
-SIDES = [160, 192, 256]
+SIDES = [160, 192, 256, 384, 512]
 
 
 def lab_images():
     """{(image, side): Lab float32} for every training image at every side."""
-    path = os.path.join(CACHE, 'color_lab_by_name.npz')
+    path = os.path.join(CACHE, 'color_lab_%s.npz' % '-'.join(map(str, SIDES)))
     if os.path.exists(path):
         d = np.load(path)
         return {(k.rsplit('@', 1)[0], int(k.rsplit('@', 1)[1])): d[k] for k in d.files}
@@ -79,6 +81,8 @@ def main():
     ap.add_argument('--run', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'color'))
     ap.add_argument('--ckpt-seconds', type=float, default=180)
     ap.add_argument('--loss', choices=['l1', 'mse'], default='mse')
+    ap.add_argument('--val-every', type=int, default=250)
+    ap.add_argument('--channels', type=int, default=32, help='width of the quarter-size layers')
     ap.add_argument('--weight-decay', type=float, default=1e-4)
     ap.add_argument('--holdout', default='kodak/kodim10.png,kodak/kodim11.png,kodak/kodim12.png',
                     help='training photos kept out to choose the shrink factor')
@@ -86,7 +90,7 @@ def main():
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = ColorNet()
+    model = ColorNet(args.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
     rng = np.random.default_rng(args.seed)
@@ -146,6 +150,18 @@ def main():
         if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
             save()
             last_ck = time.time()
+        if val and (it % args.val_every == 0 or it == args.iters):
+            # Early stopping on the held-out training photos: the weights
+            # kept are those that colour them best (after the shrink).
+            model.eval()
+            alpha, de, gray = shrink_factor(model, val)
+            model.train()
+            say('iter %d held-out dE00 %.3f at shrink %.2f (gray %.3f)' % (it, de, alpha, gray))
+            best_path = os.path.join(args.run, 'best.pt')
+            prev = torch.load(best_path)['held_out_de'] if os.path.exists(best_path) else None
+            if prev is None or de < prev:
+                torch.save({'model': model.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
+                            'shrink': alpha, 'held_out_de': de, 'held_out_gray_de': gray}, best_path)
     if val:
         model.eval()
         alpha, de, gray = shrink_factor(model, val)
