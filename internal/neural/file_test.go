@@ -78,9 +78,9 @@ func TestNewNetRefusesBadShapes(t *testing.T) {
 	t.Parallel()
 	f := file{data: make([]float32, 1000)}
 	for i, specs := range [][]layerSpec{
-		{{Op: "conv", In: 2, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1, Weight: []int{0, 72}, Bias: []int{72, 4}}}, // input has 1 channel
-		{{Op: "conv", In: 1, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 0, Weight: []int{0, 36}, Bias: []int{36, 4}}}, // not same-padded
-		{{Op: "conv", In: 1, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1, Weight: []int{0, 35}, Bias: []int{36, 4}}}, // wrong weight count
+		{{Op: "conv", In: 2, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1, Weight: []int{0, 72}, Bias: []int{72, 4}}},   // input has 1 channel
+		{{Op: "conv", In: 1, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 0, Weight: []int{0, 36}, Bias: []int{36, 4}}},   // not same-padded
+		{{Op: "conv", In: 1, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1, Weight: []int{0, 35}, Bias: []int{36, 4}}},   // wrong weight count
 		{{Op: "conv", In: 1, Out: 4, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1, Weight: []int{990, 36}, Bias: []int{36, 4}}}, // past the data
 		{{Op: "relu"}}, // activation without a convolution
 		{{Op: "conv", In: 1, Out: 3, Kernel: 1, Stride: 1, Dilation: 1, Weight: []int{0, 3}, Bias: []int{3, 3}}, {Op: "pixel_shuffle", Factor: 2}}, // 3 channels cannot shuffle by 2
