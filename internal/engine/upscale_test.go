@@ -287,8 +287,9 @@ func BenchmarkUpscale2xModes(b *testing.B) {
 	}
 }
 
-// The committed weights' ×2 Y-PSNR on the two images, less 0.1 dB.
+// The committed weights' ×2 Y-PSNR on the two images (40.96 and 30.94
+// dB; classical 39.03 and 29.69), less 0.1 dB.
 const (
-	learnedFloorBird      = 0.0
-	learnedFloorButterfly = 0.0
+	learnedFloorBird      = 40.86
+	learnedFloorButterfly = 30.84
 )
