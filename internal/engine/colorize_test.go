@@ -120,8 +120,8 @@ func TestColorizeFromReferenceAndStrokes(t *testing.T) {
 
 // TestColorizeAutomatically: with neither hints nor a reference, the
 // network colours a photo it never saw (kodim23, held out of training):
-// closer to the original than the gray image, luma untouched; one hint
-// then recolours its surroundings and leaves far regions as they were.
+// closer to the original than the gray image, luma untouched; with a
+// hint, the hint solver colours as before.
 func TestColorizeAutomatically(t *testing.T) {
 	t.Parallel()
 	e := newEngine(t)
@@ -151,18 +151,14 @@ func TestColorizeAutomatically(t *testing.T) {
 	lumaErr /= float64(len(grayImg.Planes[0]))
 	require.Less(t, lumaErr, 1.0/255, "luma is kept (up to 8-bit rounding and clamping to the gamut)")
 
-	// One red hint at the top left: red there, the far corner unchanged.
+	// A hint takes over: the hint solver colours from it alone.
 	hint := engine.ColorHint{Points: [][2]int{{20, 20}}, R: 0.9, G: 0.1, B: 0.1, Width: 5}
 	res, err = e.ColorizeBytes(context.Background(), gray, engine.ColorizeOptions{Hints: []engine.ColorHint{hint}, EncodeOptions: engine.EncodeOptions{Format: engine.PNG}})
 	require.NoError(t, err)
-	require.Equal(t, "learned+levin-lischinski-weiss", res.Steps[len(res.Steps)-1].Params["method"])
+	require.Equal(t, "levin-lischinski-weiss", res.Steps[len(res.Steps)-1].Params["method"])
 	hinted := decodeResult(t, e, res.Data)
 	i := 20*hinted.Width + 20
 	require.Greater(t, hinted.Planes[0][i], hinted.Planes[2][i]+0.1, "the hint's colour at the hint")
-	far := (hinted.Height-20)*hinted.Width + hinted.Width - 20
-	for c := range 3 {
-		require.InDelta(t, auto.Planes[c][far], hinted.Planes[c][far], 2.0/255, "far from the hint, the network's colour")
-	}
 }
 
 func BenchmarkColorize1MP(b *testing.B) {
