@@ -88,7 +88,7 @@ func (e *Engine) Plan(src []byte, opts PlanOptions) (Plan, error) {
 		if err := e.checkOutput(cfg.Width, cfg.Height, opts.Factor); err != nil {
 			return Plan{}, err
 		}
-		learned, err := e.learned(opts.Factor, opts.Mode)
+		learned, err := e.learned(opts.Factor, cfg.Width*cfg.Height*opts.Factor*opts.Factor, opts.Mode)
 		if err != nil {
 			return Plan{}, err
 		}

@@ -111,6 +111,17 @@ func TestPlanWithoutTheNetworks(t *testing.T) {
 	learned, err := with.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
 	require.NoError(t, err)
 	require.Equal(t, classical.Memory+int64(with.cfg.Workers)*with.sr.TileBytes(), learned.Memory)
+
+	// Above learnedDefaultMaxPixels of output the default is classical.
+	big := enginetest.PNGHeaderOnly(2000, 1500) // ×2: 12 MP
+	bigDefault, err := with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2})
+	require.NoError(t, err)
+	bigClassical, err := with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeClassical})
+	require.NoError(t, err)
+	require.Equal(t, bigClassical.Memory, bigDefault.Memory)
+	learned, err = with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
+	require.NoError(t, err)
+	require.Greater(t, learned.Memory, bigClassical.Memory)
 }
 
 // TestPlanAgreesWithTheOperations: what Plan accepts, the operation runs,

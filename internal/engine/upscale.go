@@ -40,8 +40,17 @@ var ErrNoLearnedModel = errors.New("this server carries no trained super-resolut
 // result by 1.5 with Lanczos (docs/learned.md has the scores).
 var learnedByDefault = map[int]bool{2: true, 3: true, 4: true}
 
-// learned resolves mode for factor: whether the network upscales.
-func (e *Engine) learned(factor int, mode UpscaleMode) (bool, error) {
+// learnedDefaultMaxPixels is the largest output the default mode makes
+// with the network: it costs about 2.4 CPU-seconds per output megapixel
+// (docs/learned.md), so 8 MP takes about 10 s on two idle cores, a third
+// of the default request timeout; larger outputs default to the classical
+// method, which is about 75 times cheaper, and mode learned still asks for
+// the network (which stops when the request's deadline passes).
+const learnedDefaultMaxPixels = 8_000_000
+
+// learned resolves mode for a factor and output size: whether the
+// network upscales.
+func (e *Engine) learned(factor, outPixels int, mode UpscaleMode) (bool, error) {
 	switch mode {
 	case ModeClassical:
 		return false, nil
@@ -51,7 +60,7 @@ func (e *Engine) learned(factor int, mode UpscaleMode) (bool, error) {
 		}
 		return true, nil
 	case ModeDefault:
-		return e.sr != nil && learnedByDefault[factor], nil
+		return e.sr != nil && learnedByDefault[factor] && outPixels <= learnedDefaultMaxPixels, nil
 	}
 	_, err := ParseUpscaleMode(string(mode))
 	return false, err
@@ -59,17 +68,17 @@ func (e *Engine) learned(factor int, mode UpscaleMode) (bool, error) {
 
 // Upscale enlarges img by an integer factor in the default mode.
 func (e *Engine) Upscale(img *Image, factor int) *Image {
-	learned, _ := e.learned(factor, ModeDefault) // the default never fails
-	return e.upscale(img, factor, learned)
+	out, _ := e.UpscaleWith(img, factor, ModeDefault) // the default never fails
+	return out
 }
 
 // UpscaleWith enlarges img by an integer factor in the given mode.
 func (e *Engine) UpscaleWith(img *Image, factor int, mode UpscaleMode) (*Image, error) {
-	learned, err := e.learned(factor, mode)
+	learned, err := e.learned(factor, img.Width*img.Height*factor*factor, mode)
 	if err != nil {
 		return nil, err
 	}
-	return e.upscale(img, factor, learned), nil
+	return e.upscale(context.Background(), img, factor, learned)
 }
 
 // upscale enlarges luma with the network (learned) or by iterative
@@ -83,16 +92,24 @@ func (e *Engine) UpscaleWith(img *Image, factor int, mode UpscaleMode) (*Image, 
 // produce at edges. Chroma, which the eye resolves far less finely, is
 // interpolated linearly: it cannot overshoot, and it costs a third of
 // Lanczos.
-func (e *Engine) upscale(img *Image, factor int, learned bool) *Image {
+func (e *Engine) upscale(ctx context.Context, img *Image, factor int, learned bool) (*Image, error) {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
 	out := img.like(W, H)
 	if img.Gray() {
-		out.Planes = [][]float32{e.upscaleLuma(img.Planes[0], w, h, factor, learned)}
+		y, err := e.upscaleLuma(ctx, img.Planes[0], w, h, factor, learned)
+		if err != nil {
+			return nil, err
+		}
+		out.Planes = [][]float32{y}
 	} else {
 		ycc := toYCbCr(img, workers)
-		ycc[0] = e.upscaleLuma(ycc[0], w, h, factor, learned)
+		y, err := e.upscaleLuma(ctx, ycc[0], w, h, factor, learned)
+		if err != nil {
+			return nil, err
+		}
+		ycc[0] = y
 		for i := 1; i < 3; i++ {
 			ycc[i] = resizePlane(ycc[i], w, h, W, H, Linear, workers)
 		}
@@ -102,44 +119,49 @@ func (e *Engine) upscale(img *Image, factor int, learned bool) *Image {
 		out.Alpha = resizePlane(img.Alpha, w, h, W, H, Lanczos3, workers)
 		clampToNeighbours(img.Alpha, out.Alpha, w, h, W, H, workers)
 	}
-	return out
+	return out, nil
 }
 
 // upscaleLuma enlarges a luma (or gray) plane with the network, or by
 // back-projection clamped to the neighbouring source pixels.
-func (e *Engine) upscaleLuma(p []float32, w, h, factor int, learned bool) []float32 {
+func (e *Engine) upscaleLuma(ctx context.Context, p []float32, w, h, factor int, learned bool) ([]float32, error) {
 	if learned {
-		return e.learnedLuma(p, w, h, factor)
+		return e.learnedLuma(ctx, p, w, h, factor)
 	}
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
 	up := resizeWith(p, w, h, W, H, backProjectionWeights(w, factor), backProjectionWeights(h, factor), workers)
 	clampToNeighbours(p, up, w, h, W, H, workers)
-	return up
+	return up, nil
 }
 
 // learnedLuma enlarges full-range luma with the ×2 network, which works
 // on studio-range luma (16..235 over 255, the SR literature's
 // convention): once for ×2, twice for ×4, and once then Lanczos ×1.5 for
 // ×3.
-func (e *Engine) learnedLuma(p []float32, w, h, factor int) []float32 {
+func (e *Engine) learnedLuma(ctx context.Context, p []float32, w, h, factor int) ([]float32, error) {
 	workers := e.cfg.Workers
 	s := make([]float32, w*h)
 	for i, v := range p[:w*h] {
 		s[i] = (16 + 219*v) / 255
 	}
-	s = e.sr.Upscale2(s, w, h, workers)
+	s, err := e.sr.Upscale2(ctx, s, w, h, workers)
+	if err != nil {
+		return nil, err
+	}
 	cw, ch := 2*w, 2*h
 	switch factor {
 	case 3:
 		s = resizePlane(s, cw, ch, 3*w, 3*h, Lanczos3, workers)
 	case 4:
-		s = e.sr.Upscale2(s, cw, ch, workers)
+		if s, err = e.sr.Upscale2(ctx, s, cw, ch, workers); err != nil {
+			return nil, err
+		}
 	}
 	for i, v := range s {
 		s[i] = (255*v - 16) / 219
 	}
-	return s
+	return s, nil
 }
 
 // upscaleMethod names the luma method for the steps a result reports.
@@ -170,12 +192,15 @@ func (e *Engine) upscaleWork(learned bool) int64 {
 // and averaged down again (a fifth of the time of a ×2 upscale of a
 // 10 MP photo). It needs an even output size, so that each chroma sample
 // covers exactly 2×2 output pixels.
-func (e *Engine) upscaleToJPEG(img *Image, factor, quality int, learned bool) ([]byte, error) {
+func (e *Engine) upscaleToJPEG(ctx context.Context, img *Image, factor, quality int, learned bool) ([]byte, error) {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
 	ycc := toYCbCr(img, workers)
-	y := e.upscaleLuma(ycc[0], w, h, factor, learned)
+	y, err := e.upscaleLuma(ctx, ycc[0], w, h, factor, learned)
+	if err != nil {
+		return nil, err
+	}
 	out := image.NewYCbCr(image.Rect(0, 0, W, H), image.YCbCrSubsampleRatio420)
 	parallelRows(H, workers, func(y0, y1 int) {
 		for r := y0; r < y1; r++ {
@@ -304,10 +329,6 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err := checkFactor(opts.Factor); err != nil {
 		return Result{}, err
 	}
-	learned, err := e.learned(opts.Factor, opts.Mode)
-	if err != nil {
-		return Result{}, err
-	}
 	if err := opts.Validate(); err != nil {
 		return Result{}, err
 	}
@@ -316,6 +337,10 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 		return Result{}, err
 	}
 	if err := e.checkOutput(cfg.Width, cfg.Height, opts.Factor); err != nil {
+		return Result{}, err
+	}
+	learned, err := e.learned(opts.Factor, cfg.Width*cfg.Height*opts.Factor*opts.Factor, opts.Mode)
+	if err != nil {
 		return Result{}, err
 	}
 	img, _, err := e.Decode(src)
@@ -334,13 +359,17 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	}
 	W, H := img.Width*opts.Factor, img.Height*opts.Factor
 	if opts.Format == JPEG && !img.Gray() && img.Alpha == nil && W%2 == 0 && H%2 == 0 {
-		data, err := e.upscaleToJPEG(img, opts.Factor, opts.quality(), learned)
+		data, err := e.upscaleToJPEG(ctx, img, opts.Factor, opts.quality(), learned)
 		if err != nil {
 			return Result{}, err
 		}
 		return Result{Data: data, Format: JPEG, Width: W, Height: H, Steps: steps}, nil
 	}
-	return e.result(e.upscale(img, opts.Factor, learned), format, opts.EncodeOptions, steps)
+	out, err := e.upscale(ctx, img, opts.Factor, learned)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.result(out, format, opts.EncodeOptions, steps)
 }
 
 // backProjectionTaps runs 1-D back-projection on a unit impulse and reads

@@ -1,6 +1,7 @@
 package neural
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -95,12 +96,13 @@ func maxPad(n *Net) int {
 // The network runs on tiles of srTile² source pixels, each with a margin
 // of Radius pixels so that it comes out exactly as on the whole image;
 // workers goroutines take tiles in turn.
-func (s *SR) Upscale2(src []float32, w, h, workers int) []float32 {
-	return s.upscale2(src, w, h, workers, srTile)
+// It stops between tiles once ctx is done, answering ctx's error.
+func (s *SR) Upscale2(ctx context.Context, src []float32, w, h, workers int) ([]float32, error) {
+	return s.upscale2(ctx, src, w, h, workers, srTile)
 }
 
 // upscale2 is Upscale2 with tiles of a given side.
-func (s *SR) upscale2(src []float32, w, h, workers, tile int) []float32 {
+func (s *SR) upscale2(ctx context.Context, src []float32, w, h, workers, tile int) ([]float32, error) {
 	W := 2 * w
 	out := make([]float32, W*2*h)
 	bicubic2(src, w, h, out, workers)
@@ -114,7 +116,7 @@ func (s *SR) upscale2(src []float32, w, h, workers, tile int) []float32 {
 			var in Tensor
 			for {
 				t := int(next.Add(1) - 1)
-				if t >= tx*ty {
+				if t >= tx*ty || ctx.Err() != nil {
 					return
 				}
 				x0, y0 := (t%tx)*tile, (t/tx)*tile
@@ -140,7 +142,10 @@ func (s *SR) upscale2(src []float32, w, h, workers, tile int) []float32 {
 		})
 	}
 	wg.Wait()
-	return out
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // bicubicEven and bicubicOdd are the weights of source samples i-2..i+2

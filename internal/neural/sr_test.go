@@ -1,6 +1,7 @@
 package neural
 
 import (
+	"context"
 	"syscall"
 	"testing"
 
@@ -35,7 +36,8 @@ func TestSRMatchesPyTorch(t *testing.T) {
 		require.Greater(t, maxDiff(t, want.Data, base), 0.02)
 		for _, tile := range []int{srTile, 7, 16} {
 			for _, workers := range []int{1, 2} {
-				got := sr.upscale2(in.Data, in.W, in.H, workers, tile)
+				got, err := sr.upscale2(context.Background(), in.Data, in.W, in.H, workers, tile)
+				require.NoError(t, err)
 				d := maxDiff(t, got, want.Data)
 				t.Logf("%s tile %d workers %d: max |Go - PyTorch| = %.2g", c.Name, tile, workers, d)
 				require.Less(t, d, 1e-4, "%s tile %d workers %d", c.Name, tile, workers)
@@ -72,7 +74,9 @@ func BenchmarkSRUpscale2(b *testing.B) {
 	b.ReportAllocs()
 	cpu0 := cpuSeconds(b)
 	for b.Loop() {
-		sr.Upscale2(src, w, h, 2)
+		if _, err := sr.Upscale2(context.Background(), src, w, h, 2); err != nil {
+			b.Fatal(err)
+		}
 	}
 	// On a shared machine wall time says more about the neighbours than
 	// about the code: the CPU time is reported beside it.
@@ -88,4 +92,13 @@ func cpuSeconds(b *testing.B) float64 {
 		b.Fatal(err)
 	}
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+func TestSRStopsWhenTheContextIsDone(t *testing.T) {
+	t.Parallel()
+	sr := embeddedSR(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := sr.Upscale2(ctx, make([]float32, 300*300), 300, 300, 2)
+	require.ErrorIs(t, err, context.Canceled)
 }

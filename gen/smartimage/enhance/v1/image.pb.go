@@ -220,7 +220,8 @@ type UpscaleRequest struct {
 	DryRun bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	// How luma is enlarged: "learned" (the project's own trained network),
 	// "classical" (back-projection), or empty for the default, which is
-	// learned when the server carries the network's weights.
+	// learned when the server carries the network's weights and the output
+	// is at most 8 megapixels, classical otherwise.
 	Mode          string `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
