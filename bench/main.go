@@ -46,6 +46,10 @@ func main() {
 			h.generalise()
 		case "speed":
 			h.speed()
+		case "learned":
+			var b strings.Builder
+			h.learned(&b)
+			fmt.Print(b.String())
 		case "sheets":
 			h.sheets()
 		case "steps-general", "steps-portrait", "steps-landscape":

@@ -138,15 +138,19 @@ func (s *ImageServer) Upscale(ctx context.Context, req *enhancev1.UpscaleRequest
 	if factor < 2 || factor > 4 {
 		return nil, apierror.Paramf("scaleFactor", engine.ErrInvalidOption, "scaleFactor must be 2, 3 or 4 (got %d)", factor)
 	}
+	mode, err := engine.ParseUpscaleMode(req.GetMode())
+	if err != nil {
+		return nil, apierror.Param("mode", err)
+	}
 	out, err := s.run(ctx, imageJob{
 		url: req.GetImageUrl(), inline: req.GetImage(), dryRun: req.GetDryRun(),
 		operation: credits.OpUpscale, steps: []string{"upscale"},
 		price: func(pixels int) int { return credits.UpscalePrice(pixels * factor * factor) },
 		plan: func() engine.PlanOptions {
-			return engine.PlanOptions{Operation: engine.OpUpscale, Factor: factor, Output: opts.Format}
+			return engine.PlanOptions{Operation: engine.OpUpscale, Factor: factor, Mode: mode, Output: opts.Format}
 		},
 		work: func(ctx context.Context, src []byte) (engine.Result, error) {
-			return s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, EncodeOptions: opts})
+			return s.engine.UpscaleBytes(ctx, src, engine.UpscaleOptions{Factor: factor, Mode: mode, EncodeOptions: opts})
 		},
 	})
 	if err != nil {
@@ -168,7 +172,7 @@ func (s *ImageServer) Colorize(ctx context.Context, req *enhancev1.ColorizeReque
 	if err != nil {
 		return nil, err
 	}
-	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 {
+	if len(hints) == 0 && req.GetReferenceImageUrl() == "" && len(req.GetReferenceImage()) == 0 && !s.engine.ColorizesAlone() {
 		return nil, apierror.Param("hints", fmt.Errorf("%w: %w: give hints, or referenceImageUrl or referenceImageBase64", engine.ErrInvalidOption, engine.ErrNeedsHints))
 	}
 	var ref []byte

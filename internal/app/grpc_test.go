@@ -58,8 +58,24 @@ func TestGRPCEnhance(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int32(576), up.GetHeightPixels())
 
-	_, err = client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png")})
+	// Upscale's mode: learned by default (this build carries the network),
+	// classical on request, anything else refused.
+	for mode, method := range map[string]string{"": "fsrcnn-x2", "learned": "fsrcnn-x2", "classical": "back-projection"} {
+		up, err := client.Upscale(withKey(s.key), &enhancev1.UpscaleRequest{Image: testImage(t, "bird.png"), ScaleFactor: 2, Mode: mode})
+		require.NoError(t, err, "mode %q", mode)
+		last := up.GetSteps()[len(up.GetSteps())-1]
+		require.Equal(t, "upscale", last.GetName())
+		require.Equal(t, method, last.GetParameters()["method"], "mode %q", mode)
+	}
+	_, err = client.Upscale(withKey(s.key), &enhancev1.UpscaleRequest{Image: testImage(t, "bird.png"), Mode: "neural"})
 	require.Equal(t, codes.InvalidArgument, status.Code(err))
+	require.Equal(t, "INVALID_OPTION", reasonOf(err))
+	require.Contains(t, status.Convert(err).Message(), `mode "neural" is not one of learned, classical`)
+
+	// With neither hints nor a reference, Colorize colours automatically.
+	auto, err := client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png")})
+	require.NoError(t, err)
+	require.Equal(t, "learned", auto.GetSteps()[len(auto.GetSteps())-1].GetParameters()["method"])
 	col, err := client.Colorize(withKey(s.key), &enhancev1.ColorizeRequest{Image: testImage(t, "bird.png"),
 		Hints: []*enhancev1.ColorHint{{Points: []*enhancev1.Point{{X: 5, Y: 5}}, Color: "#20a040"}}})
 	require.NoError(t, err)

@@ -193,7 +193,7 @@ func TestRESTErrors(t *testing.T) {
 		{"upscale past the output limit", func() *http.Response {
 			return s.postJSON(t, "/v1/upscale", map[string]any{"imageUrl": img.URL + "/bird.png", "scaleFactor": 4}, s.key)
 		}, 400, "IMAGE_TOO_LARGE", "1152x1152"},
-		{"colorize with nothing to go on", func() *http.Response { return s.post(t, "/v1/colorize", "image/png", png, key) }, 400, "INVALID_OPTION", "colorization needs colour hints"},
+		{"upscale in an unknown mode", func() *http.Response { return s.post(t, "/v1/upscale?mode=neural", "image/png", png, key) }, 400, "INVALID_OPTION", `mode "neural" is not one of learned, classical`},
 		{"colorize with a bad colour", func() *http.Response {
 			return s.postJSON(t, "/v1/colorize", map[string]any{"imageUrl": img.URL + "/bird.png", "hints": []map[string]any{{"points": []map[string]int{{"x": 1, "y": 1}}, "color": "red"}}}, s.key)
 		}, 400, "INVALID_OPTION", "not #rrggbb"},

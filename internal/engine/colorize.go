@@ -25,7 +25,8 @@ type ColorizeOptions struct {
 	EncodeOptions
 }
 
-// ErrNeedsHints means colorization was asked for with nothing to go on.
+// ErrNeedsHints means colorization was asked for with nothing to go on,
+// of a build without the automatic colorization network.
 var ErrNeedsHints = errors.New("colorization needs colour hints (points or strokes with a colour) or a reference image")
 
 // maxHintPixels bounds the pixels hints may cover.
@@ -64,11 +65,14 @@ func CheckHintWork(hints []ColorHint) error {
 // upsampled guided by the full-resolution luma.
 const colorizeWorkPixels = 1_500_000
 
-// ColorizeBytes decodes src, colours it from opts and encodes the result.
+// ColorizeBytes decodes src, colours it from opts and encodes the result:
+// from hints and a reference when given, else with the network's colours
+// where the build carries it.
 func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOptions) (res Result, err error) {
 	sw := startStopwatch()
 	defer sw.into(&res)
-	if len(opts.Hints) == 0 && len(opts.Reference) == 0 {
+	hinted := len(opts.Hints) > 0 || len(opts.Reference) > 0
+	if !hinted && e.colorizer == nil {
 		return Result{}, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNeedsHints)
 	}
 	if err := opts.Validate(); err != nil {
@@ -102,14 +106,26 @@ func (e *Engine) ColorizeBytes(ctx context.Context, src []byte, opts ColorizeOpt
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	ucb, ucr, err := e.solveChroma(ctx, luma, img.Width, img.Height, mask, cb, cr)
+	params := map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}
+	var ucb, ucr []float32
+	if hinted {
+		// Hints and a reference alone: on kodim13-24 with 16 point hints
+		// the hint solver scored mean ΔE00 7.45, and 7.71 when it spread
+		// the hints' differences over the network's colours instead
+		// (docs/learned.md), so the network only colours what has
+		// nothing else to go on.
+		ucb, ucr, err = e.solveChroma(ctx, luma, img.Width, img.Height, mask, cb, cr)
+	} else {
+		ucb, ucr = e.learnedChroma(luma, img.Width, img.Height)
+		params = map[string]string{"method": "learned"}
+	}
 	if err != nil {
 		return Result{}, err
 	}
 	out := img.like(img.Width, img.Height)
 	out.Planes = fromYCbCr([][]float32{luma, ucb, ucr}, img.Width, img.Height, e.cfg.Workers)
 	out.Alpha = img.Alpha
-	steps = append(steps, Applied{Name: "colorize", Params: map[string]string{"method": "levin-lischinski-weiss", "hinted_pixels": strconv.Itoa(countHints(mask))}})
+	steps = append(steps, Applied{Name: "colorize", Params: params})
 	return e.result(sw, out, format, opts.EncodeOptions, steps)
 }
 
@@ -405,3 +421,7 @@ func (l *chromaLevel) sweep(iterations, workers int) {
 		}
 	}
 }
+
+// ColorizesAlone reports whether Colorize needs neither hints nor a
+// reference: the build carries the automatic colorization network.
+func (e *Engine) ColorizesAlone() bool { return e.colorizer != nil }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -107,7 +108,6 @@ func TestColorizeFromReferenceAndStrokes(t *testing.T) {
 	require.Greater(t, out.Planes[0][i], out.Planes[2][i]+0.1, "stroke colour on the stroke")
 
 	for _, bad := range []engine.ColorizeOptions{
-		{},
 		{Hints: []engine.ColorHint{{R: 1}}},
 		{Hints: []engine.ColorHint{{Points: [][2]int{{9999, 1}}}}},
 		{Hints: []engine.ColorHint{{Points: [][2]int{{1, 1}}, Width: 1000}}},
@@ -116,6 +116,49 @@ func TestColorizeFromReferenceAndStrokes(t *testing.T) {
 		_, err := e.ColorizeBytes(context.Background(), gray, bad)
 		require.ErrorIs(t, err, engine.ErrInvalidOption)
 	}
+}
+
+// TestColorizeAutomatically: with neither hints nor a reference, the
+// network colours a photo it never saw (kodim23, held out of training):
+// closer to the original than the gray image, luma untouched; with a
+// hint, the hint solver colours as before.
+func TestColorizeAutomatically(t *testing.T) {
+	t.Parallel()
+	e := newEngine(t)
+	orig := decodeResult(t, e, readTestdata(t, "kodim23.jpg"))
+	gray := grayPNG(t, orig)
+	res, err := e.ColorizeBytes(context.Background(), gray, engine.ColorizeOptions{EncodeOptions: engine.EncodeOptions{Format: engine.PNG}})
+	require.NoError(t, err)
+	require.Equal(t, "learned", res.Steps[len(res.Steps)-1].Params["method"])
+	auto := decodeResult(t, e, res.Data)
+	require.False(t, auto.Gray())
+	grayImg := decodeResult(t, e, gray)
+	p, err := quality.PSNR(orig, auto)
+	require.NoError(t, err)
+	grayRGB := engine.NewImage(grayImg.Width, grayImg.Height, 3, false)
+	for c := range 3 {
+		copy(grayRGB.Planes[c], grayImg.Planes[0])
+	}
+	pGray, err := quality.PSNR(orig, grayRGB)
+	require.NoError(t, err)
+	t.Logf("kodim23 automatic: PSNR %.2f dB (gray %.2f)", p, pGray)
+	require.Greater(t, p, pGray)
+	var lumaErr float64
+	for i, y := range grayImg.Planes[0] {
+		ya := 0.299*auto.Planes[0][i] + 0.587*auto.Planes[1][i] + 0.114*auto.Planes[2][i]
+		lumaErr += math.Abs(float64(ya - y))
+	}
+	lumaErr /= float64(len(grayImg.Planes[0]))
+	require.Less(t, lumaErr, 1.0/255, "luma is kept (up to 8-bit rounding and clamping to the gamut)")
+
+	// A hint takes over: the hint solver colours from it alone.
+	hint := engine.ColorHint{Points: [][2]int{{20, 20}}, R: 0.9, G: 0.1, B: 0.1, Width: 5}
+	res, err = e.ColorizeBytes(context.Background(), gray, engine.ColorizeOptions{Hints: []engine.ColorHint{hint}, EncodeOptions: engine.EncodeOptions{Format: engine.PNG}})
+	require.NoError(t, err)
+	require.Equal(t, "levin-lischinski-weiss", res.Steps[len(res.Steps)-1].Params["method"])
+	hinted := decodeResult(t, e, res.Data)
+	i := 20*hinted.Width + 20
+	require.Greater(t, hinted.Planes[0][i], hinted.Planes[2][i]+0.1, "the hint's colour at the hint")
 }
 
 func BenchmarkColorize1MP(b *testing.B) {

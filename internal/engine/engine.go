@@ -14,6 +14,8 @@ package engine
 import (
 	"errors"
 	"fmt"
+
+	"github.com/smartimage/enhance/internal/neural"
 )
 
 // Errors callers map to responses. Each is wrapped with details that are
@@ -80,6 +82,9 @@ type Config struct {
 	MaxJPEGScans int
 	// MaxFrames bounds an animation's frames (DefaultMaxFrames when zero).
 	MaxFrames int
+	// Classical leaves the trained networks out: Upscale and Colorize
+	// behave as in a build without their weights (for comparisons).
+	Classical bool
 }
 
 // Engine runs image operations within its Config.
@@ -87,6 +92,10 @@ type Engine struct {
 	cfg Config
 	// pool recycles buffers from one image to the next (pool.go).
 	pool *pool
+	// sr and colorizer are the trained networks built into the binary
+	// (internal/neural/models), nil where a build carries none.
+	sr        *neural.SR
+	colorizer *neural.Colorizer
 }
 
 // New returns an Engine after checking cfg.
@@ -109,5 +118,16 @@ func New(cfg Config) (*Engine, error) {
 	if cfg.MaxFrames == 0 {
 		cfg.MaxFrames = DefaultMaxFrames
 	}
-	return &Engine{cfg: cfg, pool: &pool{}}, nil
+	sr, err := neural.EmbeddedSR()
+	if err != nil {
+		return nil, fmt.Errorf("engine: super-resolution weights: %w", err)
+	}
+	colorizer, err := neural.EmbeddedColorizer()
+	if err != nil {
+		return nil, fmt.Errorf("engine: colorization weights: %w", err)
+	}
+	if cfg.Classical {
+		sr, colorizer = nil, nil
+	}
+	return &Engine{cfg: cfg, pool: &pool{}, sr: sr, colorizer: colorizer}, nil
 }

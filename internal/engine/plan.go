@@ -26,6 +26,8 @@ type PlanOptions struct {
 	Output Format
 	// Factor is an upscale's scale factor: 2, 3 or 4.
 	Factor int
+	// Mode is an upscale's mode ("" is the default).
+	Mode UpscaleMode
 	// Hints and Reference are a colorization's: hint points must lie in
 	// the image as it will be seen (EXIF orientation applied), and the
 	// reference's header must pass the same limits as the source's.
@@ -86,10 +88,14 @@ func (e *Engine) Plan(src []byte, opts PlanOptions) (Plan, error) {
 		if err := e.checkOutput(cfg.Width, cfg.Height, opts.Factor); err != nil {
 			return Plan{}, err
 		}
+		learned, err := e.learned(opts.Factor, cfg.Width*cfg.Height*opts.Factor*opts.Factor, opts.Mode)
+		if err != nil {
+			return Plan{}, err
+		}
 		p.Width, p.Height = w*opts.Factor, h*opts.Factor
-		p.Memory = upscaleMemory(l, opts.Factor, out)
+		p.Memory = upscaleMemory(l, opts.Factor, out) + e.upscaleWork(learned)
 	case OpColorize:
-		if len(opts.Hints) == 0 && len(opts.Reference) == 0 {
+		if len(opts.Hints) == 0 && len(opts.Reference) == 0 && e.colorizer == nil {
 			return Plan{}, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNeedsHints)
 		}
 		if err := checkHints(opts.Hints, w, h); err != nil {
@@ -107,7 +113,7 @@ func (e *Engine) Plan(src []byte, opts PlanOptions) (Plan, error) {
 			l := sourceLayout(opts.Reference, rcfg, rformat)
 			ref = &l
 		}
-		p.Memory = colorizeMemory(l, ref, out)
+		p.Memory = colorizeMemory(l, ref, out) + e.colorizeWork(l.pixels)
 	default:
 		return Plan{}, fmt.Errorf("engine: unknown operation %q", opts.Operation)
 	}

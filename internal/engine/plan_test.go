@@ -59,7 +59,6 @@ func TestPlanAppliesEveryHeaderLimit(t *testing.T) {
 		{"scale factor", bird, PlanOptions{Operation: OpUpscale, Factor: 5}, ErrInvalidOption, "scaleFactor 5 is not one of 2, 3, 4"},
 		{"output over the limit", enginetest.PNGHeaderOnly(1000, 1000), PlanOptions{Operation: OpUpscale, Factor: 2}, ErrTooLarge,
 			"the output would be 2000x2000 (4.0 megapixels); the limit is 2.1 megapixels"},
-		{"colorize with nothing to go on", bird, PlanOptions{Operation: OpColorize}, ErrNeedsHints, ""},
 		{"hint with no points", bird, PlanOptions{Operation: OpColorize, Hints: []ColorHint{{R: 1}}}, ErrInvalidOption, "hint 0 has no points"},
 		{"hint too wide", bird, PlanOptions{Operation: OpColorize, Hints: hint(1, 1, 65)}, ErrInvalidOption, "hint 0 is 65 pixels wide; the most is 64"},
 		{"hint outside the image", bird, PlanOptions{Operation: OpColorize, Hints: hint(288, 0, 1)}, ErrInvalidOption, "hint 0 point (288, 0) is outside the 288x288 image"},
@@ -76,6 +75,53 @@ func TestPlanAppliesEveryHeaderLimit(t *testing.T) {
 			require.ErrorContains(t, err, tt.detail)
 		})
 	}
+}
+
+// TestPlanWithoutTheNetworks: a build without trained weights plans
+// colorization with nothing to go on as a 400, and refuses the learned
+// upscale mode, where one with them accepts both.
+func TestPlanWithoutTheNetworks(t *testing.T) {
+	t.Parallel()
+	bird := readTestdata(t, "bird.png")
+	with := newTestEngine(t)
+	require.NotNil(t, with.sr)
+	require.NotNil(t, with.colorizer)
+	without := newTestEngine(t)
+	without.sr, without.colorizer = nil, nil
+
+	_, err := with.Plan(bird, PlanOptions{Operation: OpColorize})
+	require.NoError(t, err)
+	_, err = without.Plan(bird, PlanOptions{Operation: OpColorize})
+	require.ErrorIs(t, err, ErrNeedsHints)
+	_, err = without.ColorizeBytes(context.Background(), bird, ColorizeOptions{})
+	require.ErrorIs(t, err, ErrNeedsHints)
+
+	_, err = with.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
+	require.NoError(t, err)
+	_, err = without.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
+	require.ErrorIs(t, err, ErrNoLearnedModel)
+	_, err = without.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2})
+	require.NoError(t, err, "the default falls back to the classical method")
+	_, err = with.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: "neural"})
+	require.ErrorIs(t, err, ErrInvalidOption)
+
+	// The learned upscale weighs its tile buffers on top of the classical one.
+	classical, err := with.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeClassical})
+	require.NoError(t, err)
+	learned, err := with.Plan(bird, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
+	require.NoError(t, err)
+	require.Equal(t, classical.Memory+int64(with.cfg.Workers)*with.sr.TileBytes(), learned.Memory)
+
+	// Above learnedDefaultMaxPixels of output the default is classical.
+	big := enginetest.PNGHeaderOnly(2000, 1500) // ×2: 12 MP
+	bigDefault, err := with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2})
+	require.NoError(t, err)
+	bigClassical, err := with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeClassical})
+	require.NoError(t, err)
+	require.Equal(t, bigClassical.Memory, bigDefault.Memory)
+	learned, err = with.Plan(big, PlanOptions{Operation: OpUpscale, Factor: 2, Mode: ModeLearned})
+	require.NoError(t, err)
+	require.Greater(t, learned.Memory, bigClassical.Memory)
 }
 
 // TestPlanAgreesWithTheOperations: what Plan accepts, the operation runs,

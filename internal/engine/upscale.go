@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	"math"
@@ -9,9 +10,80 @@ import (
 	"sync"
 )
 
-// Upscale enlarges img by an integer factor. Luma is estimated by
-// iterative back-projection (Irani and Peleg 1991) from a Lanczos start:
-// the estimate is corrected until, shrunk the way cameras and thumbnails
+// UpscaleMode chooses how Upscale enlarges luma.
+type UpscaleMode string
+
+// The upscale modes. The default is learned for the factors where the
+// network beats the classical method on Set5 and Set14 (learnedByDefault)
+// and the build carries its weights, classical otherwise.
+const (
+	ModeDefault   UpscaleMode = ""
+	ModeLearned   UpscaleMode = "learned"
+	ModeClassical UpscaleMode = "classical"
+)
+
+// ParseUpscaleMode reads a request's mode ("" is the default).
+func ParseUpscaleMode(s string) (UpscaleMode, error) {
+	switch m := UpscaleMode(s); m {
+	case ModeDefault, ModeLearned, ModeClassical:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: mode %q is not one of learned, classical", ErrInvalidOption, s)
+}
+
+// ErrNoLearnedModel means the learned mode was asked of a build without
+// the network's weights.
+var ErrNoLearnedModel = errors.New("this server carries no trained super-resolution network: use mode classical")
+
+// learnedByDefault are the factors the default mode upscales with the
+// network: ×2 runs it once, ×4 twice; ×3 runs it once and enlarges the
+// result by 1.5 with Lanczos (docs/learned.md has the scores).
+var learnedByDefault = map[int]bool{2: true, 3: true, 4: true}
+
+// learnedDefaultMaxPixels is the largest output the default mode makes
+// with the network: it costs about 2.4 CPU-seconds per output megapixel
+// (docs/learned.md), so 8 MP takes about 10 s on two idle cores, a third
+// of the default request timeout; larger outputs default to the classical
+// method, which is about 75 times cheaper, and mode learned still asks for
+// the network (which stops when the request's deadline passes).
+const learnedDefaultMaxPixels = 8_000_000
+
+// learned resolves mode for a factor and output size: whether the
+// network upscales.
+func (e *Engine) learned(factor, outPixels int, mode UpscaleMode) (bool, error) {
+	switch mode {
+	case ModeClassical:
+		return false, nil
+	case ModeLearned:
+		if e.sr == nil {
+			return false, fmt.Errorf("%w: %w", ErrInvalidOption, ErrNoLearnedModel)
+		}
+		return true, nil
+	case ModeDefault:
+		return e.sr != nil && learnedByDefault[factor] && outPixels <= learnedDefaultMaxPixels, nil
+	}
+	_, err := ParseUpscaleMode(string(mode))
+	return false, err
+}
+
+// Upscale enlarges img by an integer factor in the default mode.
+func (e *Engine) Upscale(img *Image, factor int) *Image {
+	out, _ := e.UpscaleWith(img, factor, ModeDefault) // the default never fails
+	return out
+}
+
+// UpscaleWith enlarges img by an integer factor in the given mode.
+func (e *Engine) UpscaleWith(img *Image, factor int, mode UpscaleMode) (*Image, error) {
+	learned, err := e.learned(factor, img.Width*img.Height*factor*factor, mode)
+	if err != nil {
+		return nil, err
+	}
+	return e.upscale(context.Background(), img, factor, learned)
+}
+
+// upscale enlarges luma with the network (learned) or by iterative
+// back-projection (Irani and Peleg 1991) from a Lanczos start: the
+// estimate is corrected until, shrunk the way cameras and thumbnails
 // shrink (antialiased bicubic), it reproduces the source. The iteration is
 // linear, so it is precomputed as one polyphase filter per factor
 // (backProjectionTaps) and costs a single resample. Each luma pixel
@@ -20,16 +92,24 @@ import (
 // produce at edges. Chroma, which the eye resolves far less finely, is
 // interpolated linearly: it cannot overshoot, and it costs a third of
 // Lanczos.
-func (e *Engine) Upscale(img *Image, factor int) *Image {
+func (e *Engine) upscale(ctx context.Context, img *Image, factor int, learned bool) (*Image, error) {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
 	out := img.like(W, H)
 	if img.Gray() {
-		out.Planes = [][]float32{upscaleLuma(img.Planes[0], w, h, factor, workers)}
+		y, err := e.upscaleLuma(ctx, img.Planes[0], w, h, factor, learned)
+		if err != nil {
+			return nil, err
+		}
+		out.Planes = [][]float32{y}
 	} else {
 		ycc := toYCbCr(img, workers)
-		ycc[0] = upscaleLuma(ycc[0], w, h, factor, workers)
+		y, err := e.upscaleLuma(ctx, ycc[0], w, h, factor, learned)
+		if err != nil {
+			return nil, err
+		}
+		ycc[0] = y
 		for i := 1; i < 3; i++ {
 			ycc[i] = resizePlane(ycc[i], w, h, W, H, Linear, workers)
 		}
@@ -39,16 +119,71 @@ func (e *Engine) Upscale(img *Image, factor int) *Image {
 		out.Alpha = resizePlane(img.Alpha, w, h, W, H, Lanczos3, workers)
 		clampToNeighbours(img.Alpha, out.Alpha, w, h, W, H, workers)
 	}
-	return out
+	return out, nil
 }
 
-// upscaleLuma enlarges a luma (or gray) plane by back-projection and
-// clamps it to the neighbouring source pixels.
-func upscaleLuma(p []float32, w, h, factor, workers int) []float32 {
+// upscaleLuma enlarges a luma (or gray) plane with the network, or by
+// back-projection clamped to the neighbouring source pixels.
+func (e *Engine) upscaleLuma(ctx context.Context, p []float32, w, h, factor int, learned bool) ([]float32, error) {
+	if learned {
+		return e.learnedLuma(ctx, p, w, h, factor)
+	}
 	W, H := w*factor, h*factor
+	workers := e.cfg.Workers
 	up := resizeWith(p, w, h, W, H, backProjectionWeights(w, factor), backProjectionWeights(h, factor), workers)
 	clampToNeighbours(p, up, w, h, W, H, workers)
-	return up
+	return up, nil
+}
+
+// learnedLuma enlarges full-range luma with the ×2 network, which works
+// on studio-range luma (16..235 over 255, the SR literature's
+// convention): once for ×2, twice for ×4, and once then Lanczos ×1.5 for
+// ×3.
+func (e *Engine) learnedLuma(ctx context.Context, p []float32, w, h, factor int) ([]float32, error) {
+	workers := e.cfg.Workers
+	s := make([]float32, w*h)
+	for i, v := range p[:w*h] {
+		s[i] = (16 + 219*v) / 255
+	}
+	s, err := e.sr.Upscale2(ctx, s, w, h, workers)
+	if err != nil {
+		return nil, err
+	}
+	cw, ch := 2*w, 2*h
+	switch factor {
+	case 3:
+		s = resizePlane(s, cw, ch, 3*w, 3*h, Lanczos3, workers)
+	case 4:
+		if s, err = e.sr.Upscale2(ctx, s, cw, ch, workers); err != nil {
+			return nil, err
+		}
+	}
+	for i, v := range s {
+		s[i] = (255*v - 16) / 219
+	}
+	return s, nil
+}
+
+// upscaleMethod names the luma method for the steps a result reports.
+func upscaleMethod(factor int, learned bool) string {
+	switch {
+	case !learned:
+		return "back-projection"
+	case factor == 3:
+		return "fsrcnn-x2+lanczos3"
+	case factor == 4:
+		return "fsrcnn-x2-twice"
+	}
+	return "fsrcnn-x2"
+}
+
+// upscaleWork is the working memory of a learned upscale beyond the
+// planes upscaleCost counts: each worker's tile buffers.
+func (e *Engine) upscaleWork(learned bool) int64 {
+	if !learned {
+		return 0
+	}
+	return int64(e.cfg.Workers) * e.sr.TileBytes()
 }
 
 // upscaleToJPEG is Upscale then Encode for an opaque colour photo written
@@ -57,12 +192,15 @@ func upscaleLuma(p []float32, w, h, factor, workers int) []float32 {
 // and averaged down again (a fifth of the time of a ×2 upscale of a
 // 10 MP photo). It needs an even output size, so that each chroma sample
 // covers exactly 2×2 output pixels.
-func (e *Engine) upscaleToJPEG(sw *stopwatch, img *Image, factor, quality int) ([]byte, error) {
+func (e *Engine) upscaleToJPEG(ctx context.Context, sw *stopwatch, img *Image, factor, quality int, learned bool) ([]byte, error) {
 	w, h := img.Width, img.Height
 	W, H := w*factor, h*factor
 	workers := e.cfg.Workers
 	ycc := toYCbCr(img, workers)
-	y := upscaleLuma(ycc[0], w, h, factor, workers)
+	y, err := e.upscaleLuma(ctx, ycc[0], w, h, factor, learned)
+	if err != nil {
+		return nil, err
+	}
 	out := image.NewYCbCr(image.Rect(0, 0, W, H), image.YCbCrSubsampleRatio420)
 	parallelRows(H, workers, func(y0, y1 int) {
 		for r := y0; r < y1; r++ {
@@ -182,6 +320,7 @@ func fromYCbCr(ycc [][]float32, w, h, workers int) [][]float32 {
 // UpscaleOptions are the choices of an upscale request.
 type UpscaleOptions struct {
 	Factor int
+	Mode   UpscaleMode
 	EncodeOptions
 }
 
@@ -204,6 +343,10 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	if err := e.checkOutput(cfg.Width, cfg.Height, opts.Factor); err != nil {
 		return Result{}, err
 	}
+	learned, err := e.learned(opts.Factor, cfg.Width*cfg.Height*opts.Factor*opts.Factor, opts.Mode)
+	if err != nil {
+		return Result{}, err
+	}
 	img, _, err := e.Decode(src)
 	if err != nil {
 		return Result{}, err
@@ -214,20 +357,24 @@ func (e *Engine) UpscaleBytes(ctx context.Context, src []byte, opts UpscaleOptio
 	}
 	steps := append(sourceSteps(img), Applied{Name: "upscale", Params: map[string]string{
 		"factor": strconv.Itoa(opts.Factor),
-		"method": "back-projection",
+		"method": upscaleMethod(opts.Factor, learned),
 	}})
 	if opts.Format == "" {
 		opts.Format = format
 	}
 	W, H := img.Width*opts.Factor, img.Height*opts.Factor
 	if opts.Format == JPEG && !img.Gray() && img.Alpha == nil && W%2 == 0 && H%2 == 0 {
-		data, err := e.upscaleToJPEG(sw, img, opts.Factor, opts.quality())
+		data, err := e.upscaleToJPEG(ctx, sw, img, opts.Factor, opts.quality(), learned)
 		if err != nil {
 			return Result{}, err
 		}
 		return Result{Data: data, Format: JPEG, Width: W, Height: H, Steps: steps}, nil
 	}
-	return e.result(sw, e.Upscale(img, opts.Factor), format, opts.EncodeOptions, steps)
+	out, err := e.upscale(ctx, img, opts.Factor, learned)
+	if err != nil {
+		return Result{}, err
+	}
+	return e.result(sw, out, format, opts.EncodeOptions, steps)
 }
 
 // backProjectionTaps runs 1-D back-projection on a unit impulse and reads

@@ -148,7 +148,7 @@ func (g *Gateway) upload(w http.ResponseWriter, r *http.Request, image []byte, q
 		}
 	case "upscale":
 		q.md = (*enhancev1.UpscaleRequest)(nil).ProtoReflect().Descriptor()
-		req := &enhancev1.UpscaleRequest{Image: image, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), DryRun: q.bool("dryRun")}
+		req := &enhancev1.UpscaleRequest{Image: image, ScaleFactor: q.int32("scaleFactor"), OutputFormat: q.str("outputFormat"), Quality: q.int32("quality"), DryRun: q.bool("dryRun"), Mode: q.str("mode")}
 		if q.check(w, r) {
 			resp, err = g.images.Upscale(ctx, req, grpc.Header(&header))
 		}

@@ -217,7 +217,12 @@ type UpscaleRequest struct {
 	// Quote instead of working: the answer is a JSON quote (operation,
 	// credits, output size, steps) in place of the image, and nothing is
 	// charged.
-	DryRun        bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	DryRun bool `protobuf:"varint,6,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
+	// How luma is enlarged: "learned" (the project's own trained network),
+	// "classical" (back-projection), or empty for the default, which is
+	// learned when the server carries the network's weights and the output
+	// is at most 8 megapixels, classical otherwise.
+	Mode          string `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -292,6 +297,13 @@ func (x *UpscaleRequest) GetDryRun() bool {
 		return x.DryRun
 	}
 	return false
+}
+
+func (x *UpscaleRequest) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
 }
 
 // UpscaleResponse is the enlarged image.
@@ -1133,14 +1145,15 @@ const file_smartimage_enhance_v1_image_proto_rawDesc = "" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +
 	"\rheight_pixels\x18\x03 \x01(\x05R\fheightPixels\x128\n" +
-	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xc4\x01\n" +
+	"\x05steps\x18\x04 \x03(\v2\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xd8\x01\n" +
 	"\x0eUpscaleRequest\x12\x1b\n" +
 	"\timage_url\x18\x01 \x01(\tR\bimageUrl\x12\x1a\n" +
 	"\x05image\x18\x02 \x01(\fR\vimageBase64\x12!\n" +
 	"\fscale_factor\x18\x03 \x01(\x05R\vscaleFactor\x12#\n" +
 	"\routput_format\x18\x04 \x01(\tR\foutputFormat\x12\x18\n" +
 	"\aquality\x18\x05 \x01(\x05R\aquality\x12\x17\n" +
-	"\adry_run\x18\x06 \x01(\bR\x06dryRun\"\xbf\x01\n" +
+	"\adry_run\x18\x06 \x01(\bR\x06dryRun\x12\x12\n" +
+	"\x04mode\x18\a \x01(\tR\x04mode\"\xbf\x01\n" +
 	"\x0fUpscaleResponse\x12*\n" +
 	"\x05image\x18\x01 \x01(\v2\x14.google.api.HttpBodyR\x05image\x12!\n" +
 	"\fwidth_pixels\x18\x02 \x01(\x05R\vwidthPixels\x12#\n" +

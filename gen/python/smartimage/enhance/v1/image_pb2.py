@@ -16,7 +16,7 @@ from google.api import httpbody_pb2 as google_dot_api_dot_httpbody__pb2
 from protoc_gen_openapiv2.options import annotations_pb2 as protoc__gen__openapiv2_dot_options_dot_annotations__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xfa\x01\n\x0e\x45nhanceRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12)\n\x10\x65nhancement_type\x18\x03 \x01(\tR\x0f\x65nhancementType\x12#\n\routput_format\x18\x04 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x05 \x01(\x05R\x07quality\x12\x1f\n\x08strength\x18\x06 \x01(\x02H\x00R\x08strength\x88\x01\x01\x12\x17\n\x07\x64ry_run\x18\x07 \x01(\x08R\x06\x64ryRunB\x0b\n\t_strength\"\xbf\x01\n\x0f\x45nhanceResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xc4\x01\n\x0eUpscaleRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12!\n\x0cscale_factor\x18\x03 \x01(\x05R\x0bscaleFactor\x12#\n\routput_format\x18\x04 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x05 \x01(\x05R\x07quality\x12\x17\n\x07\x64ry_run\x18\x06 \x01(\x08R\x06\x64ryRun\"\xbf\x01\n\x0fUpscaleResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xb9\x02\n\x0f\x43olorizeRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12#\n\routput_format\x18\x03 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x04 \x01(\x05R\x07quality\x12\x36\n\x05hints\x18\x05 \x03(\x0b\x32 .smartimage.enhance.v1.ColorHintR\x05hints\x12.\n\x13reference_image_url\x18\x06 \x01(\tR\x11referenceImageUrl\x12-\n\x0freference_image\x18\x07 \x01(\x0cR\x14referenceImageBase64\x12\x17\n\x07\x64ry_run\x18\x08 \x01(\x08R\x06\x64ryRun\"z\n\tColorHint\x12\x34\n\x06points\x18\x01 \x03(\x0b\x32\x1c.smartimage.enhance.v1.PointR\x06points\x12\x14\n\x05\x63olor\x18\x02 \x01(\tR\x05\x63olor\x12!\n\x0cwidth_pixels\x18\x03 \x01(\x05R\x0bwidthPixels\"#\n\x05Point\x12\x0c\n\x01x\x18\x01 \x01(\x05R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x05R\x01y\"\xc0\x01\n\x10\x43olorizeResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xb4\x01\n\x0b\x41ppliedStep\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12R\n\nparameters\x18\x02 \x03(\x0b\x32\x32.smartimage.enhance.v1.AppliedStep.ParametersEntryR\nparameters\x1a=\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"W\n\x14\x45nhanceStreamRequest\x12?\n\x07request\x18\x01 \x01(\x0b\x32%.smartimage.enhance.v1.EnhanceRequestR\x07request\"g\n\x15\x45nhanceStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"W\n\x14UpscaleStreamRequest\x12?\n\x07request\x18\x01 \x01(\x0b\x32%.smartimage.enhance.v1.UpscaleRequestR\x07request\"g\n\x15UpscaleStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"Y\n\x15\x43olorizeStreamRequest\x12@\n\x07request\x18\x01 \x01(\x0b\x32&.smartimage.enhance.v1.ColorizeRequestR\x07request\"h\n\x16\x43olorizeStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"\xd5\x01\n\rStreamedImage\x12!\n\x0c\x63ontent_type\x18\x01 \x01(\tR\x0b\x63ontentType\x12\x1f\n\x0btotal_bytes\x18\x02 \x01(\x03R\ntotalBytes\x12!\n\x0cwidth_pixels\x18\x03 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x04 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x05 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps2\xca\x05\n\x0cImageService\x12w\n\x07\x45nhance\x12%.smartimage.enhance.v1.EnhanceRequest\x1a&.smartimage.enhance.v1.EnhanceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\x0b/v1/enhance\x12w\n\x07Upscale\x12%.smartimage.enhance.v1.UpscaleRequest\x1a&.smartimage.enhance.v1.UpscaleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\x0b/v1/upscale\x12{\n\x08\x43olorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a\'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\x0c/v1/colorize\x12l\n\rEnhanceStream\x12+.smartimage.enhance.v1.EnhanceStreamRequest\x1a,.smartimage.enhance.v1.EnhanceStreamResponse0\x01\x12l\n\rUpscaleStream\x12+.smartimage.enhance.v1.UpscaleStreamRequest\x1a,.smartimage.enhance.v1.UpscaleStreamResponse0\x01\x12o\n\x0e\x43olorizeStream\x12,.smartimage.enhance.v1.ColorizeStreamRequest\x1a-.smartimage.enhance.v1.ColorizeStreamResponse0\x01\x42\xc1\x03ZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1\x92\x41\xfa\x02\x12\xd4\x01\n\x1bSmart Image Enhancement API\x12\xaf\x01\x45nhance, upscale and colorize photos. Image methods answer with the raw image bytes and its Content-Type; every failure answers JSON {\"detail\", \"code\", \"status\", \"requestId\"}.2\x03\x31.0*\x01\x02\x32\x10\x61pplication/jsonZ~\n\x19\n\x06\x41piKey\x12\x0f\x08\x02\x1a\tx-api-key \x02\na\n\x07Session\x12V\x08\x02\x12\x41\x41 session token from POST /v1/sessions, sent as `Bearer <token>`.\x1a\rAuthorization \x02\x62\x0c\n\n\n\x06\x41piKey\x12\x00\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!smartimage/enhance/v1/image.proto\x12\x15smartimage.enhance.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19google/api/httpbody.proto\x1a.protoc-gen-openapiv2/options/annotations.proto\"\xfa\x01\n\x0e\x45nhanceRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12)\n\x10\x65nhancement_type\x18\x03 \x01(\tR\x0f\x65nhancementType\x12#\n\routput_format\x18\x04 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x05 \x01(\x05R\x07quality\x12\x1f\n\x08strength\x18\x06 \x01(\x02H\x00R\x08strength\x88\x01\x01\x12\x17\n\x07\x64ry_run\x18\x07 \x01(\x08R\x06\x64ryRunB\x0b\n\t_strength\"\xbf\x01\n\x0f\x45nhanceResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xd8\x01\n\x0eUpscaleRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12!\n\x0cscale_factor\x18\x03 \x01(\x05R\x0bscaleFactor\x12#\n\routput_format\x18\x04 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x05 \x01(\x05R\x07quality\x12\x17\n\x07\x64ry_run\x18\x06 \x01(\x08R\x06\x64ryRun\x12\x12\n\x04mode\x18\x07 \x01(\tR\x04mode\"\xbf\x01\n\x0fUpscaleResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xb9\x02\n\x0f\x43olorizeRequest\x12\x1b\n\timage_url\x18\x01 \x01(\tR\x08imageUrl\x12\x1a\n\x05image\x18\x02 \x01(\x0cR\x0bimageBase64\x12#\n\routput_format\x18\x03 \x01(\tR\x0coutputFormat\x12\x18\n\x07quality\x18\x04 \x01(\x05R\x07quality\x12\x36\n\x05hints\x18\x05 \x03(\x0b\x32 .smartimage.enhance.v1.ColorHintR\x05hints\x12.\n\x13reference_image_url\x18\x06 \x01(\tR\x11referenceImageUrl\x12-\n\x0freference_image\x18\x07 \x01(\x0cR\x14referenceImageBase64\x12\x17\n\x07\x64ry_run\x18\x08 \x01(\x08R\x06\x64ryRun\"z\n\tColorHint\x12\x34\n\x06points\x18\x01 \x03(\x0b\x32\x1c.smartimage.enhance.v1.PointR\x06points\x12\x14\n\x05\x63olor\x18\x02 \x01(\tR\x05\x63olor\x12!\n\x0cwidth_pixels\x18\x03 \x01(\x05R\x0bwidthPixels\"#\n\x05Point\x12\x0c\n\x01x\x18\x01 \x01(\x05R\x01x\x12\x0c\n\x01y\x18\x02 \x01(\x05R\x01y\"\xc0\x01\n\x10\x43olorizeResponse\x12*\n\x05image\x18\x01 \x01(\x0b\x32\x14.google.api.HttpBodyR\x05image\x12!\n\x0cwidth_pixels\x18\x02 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x03 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x04 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps\"\xb4\x01\n\x0b\x41ppliedStep\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12R\n\nparameters\x18\x02 \x03(\x0b\x32\x32.smartimage.enhance.v1.AppliedStep.ParametersEntryR\nparameters\x1a=\n\x0fParametersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\tR\x05value:\x02\x38\x01\"W\n\x14\x45nhanceStreamRequest\x12?\n\x07request\x18\x01 \x01(\x0b\x32%.smartimage.enhance.v1.EnhanceRequestR\x07request\"g\n\x15\x45nhanceStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"W\n\x14UpscaleStreamRequest\x12?\n\x07request\x18\x01 \x01(\x0b\x32%.smartimage.enhance.v1.UpscaleRequestR\x07request\"g\n\x15UpscaleStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"Y\n\x15\x43olorizeStreamRequest\x12@\n\x07request\x18\x01 \x01(\x0b\x32&.smartimage.enhance.v1.ColorizeRequestR\x07request\"h\n\x16\x43olorizeStreamResponse\x12:\n\x05image\x18\x01 \x01(\x0b\x32$.smartimage.enhance.v1.StreamedImageR\x05image\x12\x12\n\x04\x64\x61ta\x18\x02 \x01(\x0cR\x04\x64\x61ta\"\xd5\x01\n\rStreamedImage\x12!\n\x0c\x63ontent_type\x18\x01 \x01(\tR\x0b\x63ontentType\x12\x1f\n\x0btotal_bytes\x18\x02 \x01(\x03R\ntotalBytes\x12!\n\x0cwidth_pixels\x18\x03 \x01(\x05R\x0bwidthPixels\x12#\n\rheight_pixels\x18\x04 \x01(\x05R\x0cheightPixels\x12\x38\n\x05steps\x18\x05 \x03(\x0b\x32\".smartimage.enhance.v1.AppliedStepR\x05steps2\xca\x05\n\x0cImageService\x12w\n\x07\x45nhance\x12%.smartimage.enhance.v1.EnhanceRequest\x1a&.smartimage.enhance.v1.EnhanceResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\x0b/v1/enhance\x12w\n\x07Upscale\x12%.smartimage.enhance.v1.UpscaleRequest\x1a&.smartimage.enhance.v1.UpscaleResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*b\x05image\"\x0b/v1/upscale\x12{\n\x08\x43olorize\x12&.smartimage.enhance.v1.ColorizeRequest\x1a\'.smartimage.enhance.v1.ColorizeResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*b\x05image\"\x0c/v1/colorize\x12l\n\rEnhanceStream\x12+.smartimage.enhance.v1.EnhanceStreamRequest\x1a,.smartimage.enhance.v1.EnhanceStreamResponse0\x01\x12l\n\rUpscaleStream\x12+.smartimage.enhance.v1.UpscaleStreamRequest\x1a,.smartimage.enhance.v1.UpscaleStreamResponse0\x01\x12o\n\x0e\x43olorizeStream\x12,.smartimage.enhance.v1.ColorizeStreamRequest\x1a-.smartimage.enhance.v1.ColorizeStreamResponse0\x01\x42\xc1\x03ZAgithub.com/smartimage/enhance/gen/smartimage/enhance/v1;enhancev1\x92\x41\xfa\x02\x12\xd4\x01\n\x1bSmart Image Enhancement API\x12\xaf\x01\x45nhance, upscale and colorize photos. Image methods answer with the raw image bytes and its Content-Type; every failure answers JSON {\"detail\", \"code\", \"status\", \"requestId\"}.2\x03\x31.0*\x01\x02\x32\x10\x61pplication/jsonZ~\n\x19\n\x06\x41piKey\x12\x0f\x08\x02\x1a\tx-api-key \x02\na\n\x07Session\x12V\x08\x02\x12\x41\x41 session token from POST /v1/sessions, sent as `Bearer <token>`.\x1a\rAuthorization \x02\x62\x0c\n\n\n\x06\x41piKey\x12\x00\x62\x06proto3')
 
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, globals())
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smartimage.enhance.v1.image_pb2', globals())
@@ -37,35 +37,35 @@ if _descriptor._USE_C_DESCRIPTORS == False:
   _ENHANCERESPONSE._serialized_start=419
   _ENHANCERESPONSE._serialized_end=610
   _UPSCALEREQUEST._serialized_start=613
-  _UPSCALEREQUEST._serialized_end=809
-  _UPSCALERESPONSE._serialized_start=812
-  _UPSCALERESPONSE._serialized_end=1003
-  _COLORIZEREQUEST._serialized_start=1006
-  _COLORIZEREQUEST._serialized_end=1319
-  _COLORHINT._serialized_start=1321
-  _COLORHINT._serialized_end=1443
-  _POINT._serialized_start=1445
-  _POINT._serialized_end=1480
-  _COLORIZERESPONSE._serialized_start=1483
-  _COLORIZERESPONSE._serialized_end=1675
-  _APPLIEDSTEP._serialized_start=1678
-  _APPLIEDSTEP._serialized_end=1858
-  _APPLIEDSTEP_PARAMETERSENTRY._serialized_start=1797
-  _APPLIEDSTEP_PARAMETERSENTRY._serialized_end=1858
-  _ENHANCESTREAMREQUEST._serialized_start=1860
-  _ENHANCESTREAMREQUEST._serialized_end=1947
-  _ENHANCESTREAMRESPONSE._serialized_start=1949
-  _ENHANCESTREAMRESPONSE._serialized_end=2052
-  _UPSCALESTREAMREQUEST._serialized_start=2054
-  _UPSCALESTREAMREQUEST._serialized_end=2141
-  _UPSCALESTREAMRESPONSE._serialized_start=2143
-  _UPSCALESTREAMRESPONSE._serialized_end=2246
-  _COLORIZESTREAMREQUEST._serialized_start=2248
-  _COLORIZESTREAMREQUEST._serialized_end=2337
-  _COLORIZESTREAMRESPONSE._serialized_start=2339
-  _COLORIZESTREAMRESPONSE._serialized_end=2443
-  _STREAMEDIMAGE._serialized_start=2446
-  _STREAMEDIMAGE._serialized_end=2659
-  _IMAGESERVICE._serialized_start=2662
-  _IMAGESERVICE._serialized_end=3376
+  _UPSCALEREQUEST._serialized_end=829
+  _UPSCALERESPONSE._serialized_start=832
+  _UPSCALERESPONSE._serialized_end=1023
+  _COLORIZEREQUEST._serialized_start=1026
+  _COLORIZEREQUEST._serialized_end=1339
+  _COLORHINT._serialized_start=1341
+  _COLORHINT._serialized_end=1463
+  _POINT._serialized_start=1465
+  _POINT._serialized_end=1500
+  _COLORIZERESPONSE._serialized_start=1503
+  _COLORIZERESPONSE._serialized_end=1695
+  _APPLIEDSTEP._serialized_start=1698
+  _APPLIEDSTEP._serialized_end=1878
+  _APPLIEDSTEP_PARAMETERSENTRY._serialized_start=1817
+  _APPLIEDSTEP_PARAMETERSENTRY._serialized_end=1878
+  _ENHANCESTREAMREQUEST._serialized_start=1880
+  _ENHANCESTREAMREQUEST._serialized_end=1967
+  _ENHANCESTREAMRESPONSE._serialized_start=1969
+  _ENHANCESTREAMRESPONSE._serialized_end=2072
+  _UPSCALESTREAMREQUEST._serialized_start=2074
+  _UPSCALESTREAMREQUEST._serialized_end=2161
+  _UPSCALESTREAMRESPONSE._serialized_start=2163
+  _UPSCALESTREAMRESPONSE._serialized_end=2266
+  _COLORIZESTREAMREQUEST._serialized_start=2268
+  _COLORIZESTREAMREQUEST._serialized_end=2357
+  _COLORIZESTREAMRESPONSE._serialized_start=2359
+  _COLORIZESTREAMRESPONSE._serialized_end=2463
+  _STREAMEDIMAGE._serialized_start=2466
+  _STREAMEDIMAGE._serialized_end=2679
+  _IMAGESERVICE._serialized_start=2682
+  _IMAGESERVICE._serialized_end=3396
 # @@protoc_insertion_point(module_scope)

@@ -146,20 +146,22 @@ class StreamedImage(_message.Message):
     def __init__(self, content_type: _Optional[str] = ..., total_bytes: _Optional[int] = ..., width_pixels: _Optional[int] = ..., height_pixels: _Optional[int] = ..., steps: _Optional[_Iterable[_Union[AppliedStep, _Mapping]]] = ...) -> None: ...
 
 class UpscaleRequest(_message.Message):
-    __slots__ = ["dry_run", "image", "image_url", "output_format", "quality", "scale_factor"]
+    __slots__ = ["dry_run", "image", "image_url", "mode", "output_format", "quality", "scale_factor"]
     DRY_RUN_FIELD_NUMBER: _ClassVar[int]
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     IMAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FORMAT_FIELD_NUMBER: _ClassVar[int]
     QUALITY_FIELD_NUMBER: _ClassVar[int]
     SCALE_FACTOR_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     image: bytes
     image_url: str
+    mode: str
     output_format: str
     quality: int
     scale_factor: int
-    def __init__(self, image_url: _Optional[str] = ..., image: _Optional[bytes] = ..., scale_factor: _Optional[int] = ..., output_format: _Optional[str] = ..., quality: _Optional[int] = ..., dry_run: bool = ...) -> None: ...
+    def __init__(self, image_url: _Optional[str] = ..., image: _Optional[bytes] = ..., scale_factor: _Optional[int] = ..., output_format: _Optional[str] = ..., quality: _Optional[int] = ..., dry_run: bool = ..., mode: _Optional[str] = ...) -> None: ...
 
 class UpscaleResponse(_message.Message):
     __slots__ = ["height_pixels", "image", "steps", "width_pixels"]

@@ -1,0 +1,151 @@
+"""Trains the x2 super-resolution network (srmodel.FSRCNN) on the training split.
+
+Usage: python3 train_sr.py [--iters N] [--run runs/sr] [--seed 1]
+Resumes from <run>/last.pt when present. Checkpoints every --ckpt-seconds;
+logs loss and Set5 Y-PSNR (monitoring only: the weights exported are the
+final ones, never picked by an evaluation score) to <run>/log.txt.
+"""
+import argparse
+import math
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import dataset
+from common import SET5, load_rgb, modcrop, downscale_rgb, rgb_to_y, psnr_y
+from srmodel import FSRCNN, count_params
+
+SCALE = 2
+
+
+def sr_pairs():
+    """(LR Y, HR Y) float32 in [0,1] per training image; LR via MATLAB bicubic on uint8 RGB."""
+    path = os.path.join(dataset.CACHE, 'sr_x2.npz')
+    if os.path.exists(path):
+        d = np.load(path)
+        n = len(d.files) // 2
+        return [(d['lr%d' % i], d['hr%d' % i]) for i in range(n)]
+    pairs = []
+    for rel, rgb in dataset.load().items():
+        hr = modcrop(rgb, SCALE)
+        lr = downscale_rgb(hr, SCALE)
+        pairs.append(((rgb_to_y(lr) / 255).astype(np.float32), (rgb_to_y(hr) / 255).astype(np.float32)))
+    np.savez(path, **{('lr%d' % i): p[0] for i, p in enumerate(pairs)},
+             **{('hr%d' % i): p[1] for i, p in enumerate(pairs)})
+    return pairs
+
+
+class Sampler:
+    def __init__(self, pairs, patch, rng):
+        self.pairs, self.patch, self.rng = pairs, patch, rng
+        area = np.array([p[0].size for p in pairs], np.float64)
+        self.prob = area / area.sum()
+
+    def batch(self, n):
+        lp = self.patch // SCALE
+        xs, ys = np.empty((n, 1, lp, lp), np.float32), np.empty((n, 1, self.patch, self.patch), np.float32)
+        for b in range(n):
+            lr, hr = self.pairs[self.rng.choice(len(self.pairs), p=self.prob)]
+            i = self.rng.integers(0, lr.shape[0] - lp + 1)
+            j = self.rng.integers(0, lr.shape[1] - lp + 1)
+            x = lr[i:i + lp, j:j + lp]
+            y = hr[i * SCALE:(i + lp) * SCALE, j * SCALE:(j + lp) * SCALE]
+            k = self.rng.integers(0, 8)  # the eight flips/rotations
+            if k & 1:
+                x, y = x[:, ::-1], y[:, ::-1]
+            if k & 2:
+                x, y = x[::-1], y[::-1]
+            if k & 4:
+                x, y = x.T, y.T
+            xs[b, 0], ys[b, 0] = x, y
+        return torch.from_numpy(xs), torch.from_numpy(ys)
+
+
+def set5_eval(model):
+    model.eval()
+    scores = []
+    with torch.no_grad():
+        for rel in SET5:
+            hr = modcrop(load_rgb(rel), SCALE)
+            lr = downscale_rgb(hr, SCALE)
+            x = torch.from_numpy((rgb_to_y(lr) / 255).astype(np.float32))[None, None]
+            y = model(x)[0, 0].clamp(0, 1).numpy() * 255
+            scores.append(psnr_y(y, rgb_to_y(hr), SCALE))
+    model.train()
+    return float(np.mean(scores))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--iters', type=int, default=60000)
+    ap.add_argument('--batch', type=int, default=16)
+    ap.add_argument('--patch', type=int, default=72)
+    ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--run', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'sr'))
+    ap.add_argument('--ckpt-seconds', type=float, default=180)
+    ap.add_argument('--eval-every', type=int, default=2000)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    os.makedirs(args.run, exist_ok=True)
+    torch.manual_seed(args.seed)
+    model = FSRCNN()
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+    rng = np.random.default_rng(args.seed)
+    it, elapsed = 0, 0.0
+    ck = os.path.join(args.run, 'last.pt')
+    if os.path.exists(ck):
+        st = torch.load(ck)
+        model.load_state_dict(st['model'])
+        opt.load_state_dict(st['opt'])
+        it, elapsed = st['iter'], st['elapsed']
+        rng.bit_generator.state = st['rng']
+        torch.set_rng_state(st['torch_rng'])
+    pairs = sr_pairs()
+    sampler = Sampler(pairs, args.patch, rng)
+    log = open(os.path.join(args.run, 'log.txt'), 'a')
+
+    def say(msg):
+        log.write(msg + '\n')
+        log.flush()
+
+    def save():
+        tmp = ck + '.tmp'
+        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'iter': it,
+                    'elapsed': elapsed, 'rng': rng.bit_generator.state,
+                    'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
+        os.replace(tmp, ck)
+
+    say('start iter=%d params=%d args=%s' % (it, count_params(model), vars(args)))
+    last_ck = t0 = time.time()
+    base_elapsed = elapsed
+    run_loss = 0.0
+    while it < args.iters:
+        for g in opt.param_groups:
+            g['lr'] = sched(it)
+        x, y = sampler.batch(args.batch)
+        loss = F.l1_loss(model(x), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        it += 1
+        run_loss += loss.item()
+        elapsed = base_elapsed + time.time() - t0
+        if it % 200 == 0:
+            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 200, sched(it), elapsed))
+            run_loss = 0.0
+        if it % args.eval_every == 0 or it == args.iters:
+            say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model), elapsed))
+        if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
+            save()
+            last_ck = time.time()
+    say('done iter=%d elapsed=%.0fs' % (it, elapsed))
+
+
+if __name__ == '__main__':
+    main()
