@@ -87,7 +87,7 @@ func grayPNG(t testing.TB, size int) []byte {
 // in use, would show).
 func TestPooledBuffersGiveIdenticalBytes(t *testing.T) {
 	pooled := newTestEngine(t)
-	fresh := &Engine{cfg: pooled.cfg} // no pool: every buffer made afresh
+	fresh := &Engine{cfg: pooled.cfg, sr: pooled.sr, colorizer: pooled.colorizer} // no pool: every buffer made afresh
 	require.Nil(t, fresh.pool)
 	photo, err := os.ReadFile(filepath.Join("..", "..", "testdata", "images", "kodim23.jpg"))
 	require.NoError(t, err)
