@@ -230,9 +230,13 @@ func (h *harness) generaliseOne(r *genResult, shrink bool) {
 		if di == 0 {
 			// Undamaged: the steps one at a time, as Run applies them,
 			// measuring what each moved.
+			corrected := false
 			for _, s := range p {
 				before := quantize(cloneImage(fixed))
-				s.Apply(fixed, 1)
+				if !engine.Skips(s, corrected) {
+					_, ok := s.Apply(fixed, 1)
+					corrected = corrected || ok
+				}
 				de, _ := quality.MeanDeltaE2000(before, quantize(cloneImage(fixed)))
 				r.steps = append(r.steps, de)
 				r.stepNames = append(r.stepNames, s.Name())

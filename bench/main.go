@@ -6,6 +6,8 @@
 // sheets. Run it with `make harness`; it is not part of `make test`.
 // `-only generalise` writes docs/generalisation.md: the general pipeline
 // on Kodak and on camera photos at 1 MP, tuning and held-out halves apart.
+// `-only illuminant` trains the general pipeline's white balance estimator
+// on the tuning halves and writes internal/engine/illuminant.json.
 package main
 
 import (
@@ -27,6 +29,7 @@ func main() {
 	childType := flag.String("child-type", "general", "internal: the memory child's pipeline")
 	childRef := flag.String("child-ref", "", "internal: the budget child's colorization reference")
 	kodak := flag.Int("kodak", 0, "use only the first N Kodak images (0: all); for quick tuning runs")
+	weights := flag.String("weights", "internal/engine/illuminant.json", "where -only illuminant writes the trained estimator")
 	noMagick := flag.Bool("no-magick", false, "skip the ImageMagick comparisons; for quick tuning runs")
 	flag.Parse()
 	e, err := engine.New(engine.Config{MaxSourcePixels: 30_000_000, MaxOutputPixels: 200_000_000, Workers: runtime.NumCPU()})
@@ -44,6 +47,12 @@ func main() {
 			fmt.Print(b.String())
 		case "generalise":
 			h.generalise()
+		case "cast-diag":
+			h.castDiag()
+		case "illuminant-diag":
+			h.illuminantDiag()
+		case "illuminant":
+			h.illuminant(*weights)
 		case "speed":
 			h.speed()
 		case "learned":

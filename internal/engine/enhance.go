@@ -29,6 +29,10 @@ const (
 // nobody asked for (undamaged, on the tuning photos: Kodak 0.47 ΔE00 to
 // 0.04, camera 2.08 to 1.77, a near-white wood grain 1.73 to 0.03), and
 // the four damages came out as before (Kodak 3.61, camera 6.86 to 6.82).
+// Sharpening acts only after a correction (see Sharpen.AfterCorrection).
+// White balance keeps its gray-edge readings: the learned estimator (see
+// WhiteBalance.Learned) was measured in its place and not adopted
+// (docs/engine.md).
 func GeneralPipeline() Pipeline {
 	levels := Levels{ClipFraction: 0.00001, MaxGain: 3, MedianLow: 0.22, MedianHigh: 0.75, BrightScene: 0.95, KeepSceneRange: true, Found: new(float64), Balanced: new(bool)}
 	return Pipeline{
@@ -36,7 +40,7 @@ func GeneralPipeline() Pipeline {
 		Denoise{MinSigma: 3.5, Radius: 1, ChromaRadius: 4},
 		levels,
 		LocalContrast{Tiles: 8, ClipLimit: 2, Amount: 0.4, TargetStd: 0.17, Found: levels.Found, FullStretch: 0.5},
-		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85},
+		Sharpen{Sigma: 1.0, Amount: 0.5, Threshold: 0.01, MaxDelta: 0.08, SoftAt: 0.45, SharpAt: 0.85, AfterCorrection: true},
 	}
 }
 

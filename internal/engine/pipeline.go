@@ -46,6 +46,9 @@ func (p Pipeline) RunAt(ctx context.Context, img *Image, workers int, strength f
 		if err := ctx.Err(); err != nil {
 			return done, err
 		}
+		if Skips(s, len(done) > 0) {
+			continue
+		}
 		if strength < 1 {
 			before = snapshot(img.Planes, before)
 		}
@@ -60,6 +63,17 @@ func (p Pipeline) RunAt(ctx context.Context, img *Image, workers int, strength f
 		done = append(done, Applied{Name: s.Name(), Params: params})
 	}
 	return done, nil
+}
+
+// follower is a step that acts only on a photo an earlier step changed.
+type follower interface{ onlyAfterCorrection() bool }
+
+// Skips reports whether a pipeline leaves step s out, given whether an
+// earlier step changed the photo (see Sharpen.AfterCorrection). A harness
+// that applies steps one at a time asks it as Run does.
+func Skips(s Step, corrected bool) bool {
+	f, ok := s.(follower)
+	return ok && f.onlyAfterCorrection() && !corrected
 }
 
 // snapshot copies planes into dst, reusing its memory.

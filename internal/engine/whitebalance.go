@@ -75,6 +75,13 @@ type WhiteBalance struct {
 	// for coloured cups that white balance turned from cyan to blue
 	// (7.1 ΔE00).
 	MaxSpread float64
+	// Learned, when set, replaces the gray-edge readings above (and
+	// Tint, GrayEdgeRatio and MaxSpread with them) by the learned
+	// estimator (see IlluminantModel), read through the exposure
+	// correction as they are, and corrects what it estimates, along and
+	// across the locus alike: its estimate is already weighed by its
+	// confidence.
+	Learned *IlluminantModel
 	// Balanced, when set, receives whether Apply lowered a channel's
 	// gain below 0.9, enough to take a white at white into the range
 	// where Levels reads a soft white as the scene's (see
@@ -101,6 +108,9 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 	}
 	if img.Gray() {
 		return nil, false
+	}
+	if wb.Learned != nil {
+		return wb.applyLearned(img, workers)
 	}
 	identity := newLUT(toneCurve{white: 1, gamma: 1}.at)
 	plain, ok := grayEdge(img, identity, nil)
@@ -147,7 +157,58 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		return nil, false
 	}
 	share = math.Min(share, 1)
-	gains := [3]float64{math.Exp(share * corr[0]), 1, math.Exp(share * corr[1])}
+	return wb.correct(img, [2]float64{share * corr[0], share * corr[1]}, workers), true
+}
+
+// applyLearned is Apply with the learned estimator.
+func (wb WhiteBalance) applyLearned(img *Image, workers int) (map[string]string, bool) {
+	f, ok := wb.Features(img, workers)
+	if !ok {
+		return nil, false
+	}
+	cast, confidence := wb.Learned.Estimate(f.Vector())
+	// Below a hundredth of a stop in log gain the correction moves no
+	// 8-bit value by more than a level's rounding: nothing to do.
+	if math.Hypot(cast[0], cast[1]) < minLearnedCast {
+		return nil, false
+	}
+	along, across := -cast[0], -cast[1]
+	corr := [2]float64{along*locusAxis[0] - across*locusAxis[1], along*locusAxis[1] + across*locusAxis[0]}
+	params := wb.correct(img, corr, workers)
+	params["confidence"] = formatFloat(float32(confidence))
+	return params, true
+}
+
+// Features is what the learned estimator reads from img, through the
+// exposure correction when Exposure is set; ok is false for a gray or
+// flat photo. The estimator's training reads photos through it.
+func (wb WhiteBalance) Features(img *Image, workers int) (IlluminantFeatures, bool) {
+	if img.Gray() {
+		return IlluminantFeatures{}, false
+	}
+	tone, exponent := newLUT(toneCurve{white: 1, gamma: 1}.at), 1.0
+	if wb.Exposure != nil {
+		if c, ok := wb.Exposure.previewCurve(img, workers); ok {
+			tone, exponent = newLUT(c.at), c.castExponent()
+		}
+	}
+	f, ok := illuminantFeatures(img, tone, exponent)
+	if !ok {
+		return f, false
+	}
+	f.Spread = chromaSpread(img, tone)
+	return f, true
+}
+
+// minLearnedCast is the smallest estimated cast (log gain) the learned
+// path corrects.
+const minLearnedCast = 0.01
+
+// correct multiplies red and blue by the exponentials of corr (log gains
+// relative to green), normalised to keep the luma of gray, and reports
+// the gains.
+func (wb WhiteBalance) correct(img *Image, corr [2]float64, workers int) map[string]string {
+	gains := [3]float64{math.Exp(corr[0]), 1, math.Exp(corr[1])}
 	// Keep overall luminance: normalise so the luma of gray is unchanged.
 	norm := lumaR*gains[0] + lumaG*gains[1] + lumaB*gains[2]
 	for c := range gains {
@@ -173,7 +234,7 @@ func (wb WhiteBalance) Apply(img *Image, workers int) (map[string]string, bool) 
 		"gain_r": formatFloat(g[0]),
 		"gain_g": formatFloat(g[1]),
 		"gain_b": formatFloat(g[2]),
-	}, true
+	}
 }
 
 // chromaSpread is the standard deviation, over a sparse grid of pixels

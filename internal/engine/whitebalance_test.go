@@ -11,6 +11,16 @@ import (
 // generalWB is the general pipeline's white balance.
 func generalWB() WhiteBalance { return GeneralPipeline()[0].(WhiteBalance) }
 
+// grayEdgeWB is the general pipeline's white balance with the gray-edge
+// readings it had before the learned estimator (the portrait and
+// landscape pipelines' kind), for the tests of those readings.
+func grayEdgeWB() WhiteBalance {
+	wb := generalWB()
+	wb.Learned = nil
+	wb.MinCast, wb.FullCast, wb.Tint, wb.GrayEdgeRatio, wb.MaxSpread = 0.12, 0.16, 0.5, 2.5, 1.1
+	return wb
+}
+
 func TestWhiteBalanceRemovesCastAndKeepsGray(t *testing.T) {
 	t.Parallel()
 	wb := generalWB()
@@ -38,7 +48,7 @@ func TestWhiteBalanceJudgesAfterExposure(t *testing.T) {
 	t.Parallel()
 	orig := loadTestImage(t, "kodim23.jpg")
 	dark := degrade(orig, degradations[1]) // v^1.8 × 0.8
-	wb := generalWB()
+	wb := grayEdgeWB()
 	_, ok := wb.Apply(clone(dark), 2)
 	require.False(t, ok, "no cast seen through the exposure correction")
 	wb.Exposure, wb.GrayEdgeRatio = nil, 0
@@ -63,10 +73,10 @@ func TestWhiteBalanceNeedsBothReadings(t *testing.T) {
 			dark.Planes[c][i] = float32(math.Pow(math.Min(1, float64(v)*g), 1.8) * 0.8)
 		}
 	}
-	tone, ok := generalWB().Exposure.previewCurve(dark, 2)
+	tone, ok := grayEdgeWB().Exposure.previewCurve(dark, 2)
 	require.True(t, ok)
 	require.Less(t, tone.gamma, 0.9, "levels will brighten it, so both readings are taken")
-	params, ok := generalWB().Apply(dark, 2)
+	params, ok := grayEdgeWB().Apply(dark, 2)
 	require.True(t, ok, "a warm cast on a dark photo is corrected")
 	r, err := strconv.ParseFloat(params["gain_r"], 64)
 	require.NoError(t, err)
@@ -96,7 +106,7 @@ func TestWhiteBalanceIgnoresASaturatedScene(t *testing.T) {
 			img.Planes[0][i], img.Planes[1][i], img.Planes[2][i] = 0.5+stripe, 0.1+stripe/8, 0.1+stripe/8
 		}
 	}
-	wb := generalWB()
+	wb := grayEdgeWB()
 	wb.Exposure = nil
 	_, ok := wb.Apply(clone(img), 2)
 	require.False(t, ok, "the gray edges see no cast")
@@ -128,7 +138,7 @@ func TestWhiteBalanceTrustsTintLess(t *testing.T) {
 			math.Log(meanOf(m.Planes[2]) / meanOf(m.Planes[1]) / (meanOf(orig.Planes[2]) / meanOf(orig.Planes[1]))),
 		}
 	}
-	wb := generalWB()
+	wb := grayEdgeWB()
 	wb.MinCast, wb.FullCast = 0, 1e-9 // no ramp: the whole weighted cast
 	// Across the locus: (1.65, 1) is perpendicular to (1, −1.65).
 	across := [2]float64{0.3 * 1.65 / math.Hypot(1, 1.65), 0.3 / math.Hypot(1, 1.65)}
