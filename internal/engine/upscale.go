@@ -42,11 +42,13 @@ var learnedByDefault = map[int]bool{2: true, 3: true, 4: true}
 
 // learnedDefaultMaxPixels is the largest output the default mode makes
 // with the network: it costs about 2.4 CPU-seconds per output megapixel
-// (docs/learned.md), so 8 MP takes about 10 s on two idle cores, a third
-// of the default request timeout; larger outputs default to the classical
+// (docs/learned.md), so 4 MP takes about 5 s on two idle cores, a sixth
+// of the default request timeout, leaving room for a busy machine (at 8 MP
+// a ×4 of a Kodak photo, 6.3 MP, ran past 30 s on a loaded 2-core CI
+// machine); larger outputs default to the classical
 // method, which is about 75 times cheaper, and mode learned still asks for
 // the network (which stops when the request's deadline passes).
-const learnedDefaultMaxPixels = 8_000_000
+const learnedDefaultMaxPixels = 4_000_000
 
 // learned resolves mode for a factor and output size: whether the
 // network upscales.

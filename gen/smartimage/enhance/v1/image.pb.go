@@ -221,7 +221,7 @@ type UpscaleRequest struct {
 	// How luma is enlarged: "learned" (the project's own trained network),
 	// "classical" (back-projection), or empty for the default, which is
 	// learned when the server carries the network's weights and the output
-	// is at most 8 megapixels, classical otherwise.
+	// is at most 4 megapixels, classical otherwise.
 	Mode          string `protobuf:"bytes,7,opt,name=mode,proto3" json:"mode,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

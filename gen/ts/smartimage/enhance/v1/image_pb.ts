@@ -179,7 +179,7 @@ export type UpscaleRequest = Message<"smartimage.enhance.v1.UpscaleRequest"> & {
    * How luma is enlarged: "learned" (the project's own trained network),
    * "classical" (back-projection), or empty for the default, which is
    * learned when the server carries the network's weights and the output
-   * is at most 8 megapixels, classical otherwise.
+   * is at most 4 megapixels, classical otherwise.
    *
    * @generated from field: string mode = 7;
    */
