@@ -57,7 +57,7 @@ func run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "\nSmart Image Enhancement\n  REST:    https://%s\n  gRPC:    %s\n", display(a.HTTPAddr()), display(a.GRPCAddr()))
+	fmt.Fprintf(os.Stderr, "\nSmart Image Enhancement\n  REST:    https://%s\n  gRPC:    %s\n  dashboard: https://%s/dashboard/\n", display(a.HTTPAddr()), display(a.GRPCAddr()), display(a.HTTPAddr()))
 	if m := a.MetricsAddr(); m != "" {
 		fmt.Fprintf(os.Stderr, "  metrics: http://%s/metrics\n", m)
 	}
