@@ -36,11 +36,7 @@ func LoadColorizer(b []byte) (*Colorizer, error) {
 	if h.Model != "colorize-lab-ab" || h.WorkSide < 16 || h.Reduction < 1 {
 		return nil, fmt.Errorf("%w: model %q (work side %d, reduction %d) is not a colorization network", ErrFormat, h.Model, h.WorkSide, h.Reduction)
 	}
-	specs, err := parseLayers(h.Layers)
-	if err != nil {
-		return nil, err
-	}
-	net, err := newNet(specs, f, 1)
+	net, err := singleInputNet(h.Layers, f)
 	if err != nil {
 		return nil, err
 	}

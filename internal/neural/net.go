@@ -144,6 +144,17 @@ func lastConv(ls []layer) (*conv, bool) {
 	return c, ok
 }
 
+// singleInputNet builds the network a header's "layers" describe, on one
+// input channel (luma or lightness), with f's tensors: what both models'
+// loaders need.
+func singleInputNet(layers json.RawMessage, f file) (*Net, error) {
+	specs, err := parseLayers(layers)
+	if err != nil {
+		return nil, err
+	}
+	return newNet(specs, f, 1)
+}
+
 // parseLayers decodes a header's "layers".
 func parseLayers(raw json.RawMessage) ([]layerSpec, error) {
 	var specs []layerSpec

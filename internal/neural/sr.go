@@ -37,11 +37,7 @@ func LoadSR(b []byte) (*SR, error) {
 	if h.Model != "fsrcnn-residual-bicubic-x2" || h.Scale != 2 {
 		return nil, fmt.Errorf("%w: model %q ×%d is not a ×2 residual SR network", ErrFormat, h.Model, h.Scale)
 	}
-	specs, err := parseLayers(h.Layers)
-	if err != nil {
-		return nil, err
-	}
-	net, err := newNet(specs, f, 1)
+	net, err := singleInputNet(h.Layers, f)
 	if err != nil {
 		return nil, err
 	}
