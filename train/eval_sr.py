@@ -41,7 +41,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     model = FSRCNN()
-    st = torch.load(os.path.join(args.run, 'last.pt'))
+    st = torch.load(os.path.join(args.run, 'last.pt'), map_location='cpu')
     model.load_state_dict(st['model'])
     model.eval()
     print('checkpoint iter %d, %.0f s of training' % (st['iter'], st['elapsed']))

@@ -24,7 +24,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'internal', 'neural', 'models', 'sr_x2.nnw'))
     ap.add_argument('--ref', default=os.path.join(ROOT, 'testdata', 'neural', 'sr_x2_ref.nnw'))
     args = ap.parse_args()
-    st = torch.load(os.path.join(args.run, 'last.pt'))
+    st = torch.load(os.path.join(args.run, 'last.pt'), map_location='cpu')
     model = FSRCNN()
     model.load_state_dict(st['model'])
     model.eval()

@@ -1,12 +1,15 @@
 """Trains the x2 super-resolution network (srmodel.FSRCNN) on the training split.
 
-Usage: python3 train_sr.py [--iters N] [--run runs/sr] [--seed 1]
-Resumes from <run>/last.pt when present. Checkpoints every --ckpt-seconds;
+Usage: python3 train_sr.py [--iters N] [--batch B] [--run runs/sr] [--seed 1] [--device cpu|cuda]
+Resumes from <run>/last.pt when present. The same command trains on a CPU
+or, with --device cuda, on a GPU: the initial weights and every patch come
+from the same generators either way (only the arithmetic's rounding differs). Checkpoints every --ckpt-seconds;
 logs loss and Set5 Y-PSNR (monitoring only: the weights exported are the
 final ones, never picked by an evaluation score) to <run>/log.txt.
 """
 import argparse
 import math
+import multiprocessing
 import os
 import time
 
@@ -21,6 +24,12 @@ from srmodel import FSRCNN, count_params
 SCALE = 2
 
 
+def sr_pair(rgb):
+    hr = modcrop(rgb, SCALE)
+    lr = downscale_rgb(hr, SCALE)
+    return (rgb_to_y(lr) / 255).astype(np.float32), (rgb_to_y(hr) / 255).astype(np.float32)
+
+
 def sr_pairs():
     """(LR Y, HR Y) float32 in [0,1] per training image; LR via MATLAB bicubic on uint8 RGB."""
     path = os.path.join(dataset.CACHE, 'sr_x2.npz')
@@ -28,11 +37,8 @@ def sr_pairs():
         d = np.load(path)
         n = len(d.files) // 2
         return [(d['lr%d' % i], d['hr%d' % i]) for i in range(n)]
-    pairs = []
-    for rel, rgb in dataset.load().items():
-        hr = modcrop(rgb, SCALE)
-        lr = downscale_rgb(hr, SCALE)
-        pairs.append(((rgb_to_y(lr) / 255).astype(np.float32), (rgb_to_y(hr) / 255).astype(np.float32)))
+    with multiprocessing.Pool() as pool:
+        pairs = pool.map(sr_pair, dataset.load().values())
     np.savez(path, **{('lr%d' % i): p[0] for i, p in enumerate(pairs)},
              **{('hr%d' % i): p[1] for i, p in enumerate(pairs)})
     return pairs
@@ -47,13 +53,15 @@ class Sampler:
     def batch(self, n):
         lp = self.patch // SCALE
         xs, ys = np.empty((n, 1, lp, lp), np.float32), np.empty((n, 1, self.patch, self.patch), np.float32)
-        for b in range(n):
-            lr, hr = self.pairs[self.rng.choice(len(self.pairs), p=self.prob)]
-            i = self.rng.integers(0, lr.shape[0] - lp + 1)
-            j = self.rng.integers(0, lr.shape[1] - lp + 1)
+        picks = self.rng.choice(len(self.pairs), size=n, p=self.prob)
+        where = self.rng.random((n, 2))
+        turns = self.rng.integers(0, 8, size=n)  # the eight flips/rotations
+        for b, (p, (u, v), k) in enumerate(zip(picks, where, turns)):
+            lr, hr = self.pairs[p]
+            i = int(u * (lr.shape[0] - lp + 1))
+            j = int(v * (lr.shape[1] - lp + 1))
             x = lr[i:i + lp, j:j + lp]
             y = hr[i * SCALE:(i + lp) * SCALE, j * SCALE:(j + lp) * SCALE]
-            k = self.rng.integers(0, 8)  # the eight flips/rotations
             if k & 1:
                 x, y = x[:, ::-1], y[:, ::-1]
             if k & 2:
@@ -64,15 +72,15 @@ class Sampler:
         return torch.from_numpy(xs), torch.from_numpy(ys)
 
 
-def set5_eval(model):
+def set5_eval(model, device):
     model.eval()
     scores = []
     with torch.no_grad():
         for rel in SET5:
             hr = modcrop(load_rgb(rel), SCALE)
             lr = downscale_rgb(hr, SCALE)
-            x = torch.from_numpy((rgb_to_y(lr) / 255).astype(np.float32))[None, None]
-            y = model(x)[0, 0].clamp(0, 1).numpy() * 255
+            x = torch.from_numpy((rgb_to_y(lr) / 255).astype(np.float32))[None, None].to(device)
+            y = model(x)[0, 0].clamp(0, 1).cpu().numpy() * 255
             scores.append(psnr_y(y, rgb_to_y(hr), SCALE))
     model.train()
     return float(np.mean(scores))
@@ -89,23 +97,27 @@ def main():
     ap.add_argument('--run', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'sr'))
     ap.add_argument('--ckpt-seconds', type=float, default=180)
     ap.add_argument('--eval-every', type=int, default=2000)
+    ap.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    # Same algorithms on every run of a GPU: reproducible, a little slower.
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     os.makedirs(args.run, exist_ok=True)
     torch.manual_seed(args.seed)
-    model = FSRCNN()
+    model = FSRCNN().to(device)  # initialised on the CPU's generator, then moved
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
     rng = np.random.default_rng(args.seed)
     it, elapsed = 0, 0.0
     ck = os.path.join(args.run, 'last.pt')
     if os.path.exists(ck):
-        st = torch.load(ck)
+        st = torch.load(ck, map_location=device)
         model.load_state_dict(st['model'])
         opt.load_state_dict(st['opt'])
         it, elapsed = st['iter'], st['elapsed']
         rng.bit_generator.state = st['rng']
-        torch.set_rng_state(st['torch_rng'])
+        torch.set_rng_state(st['torch_rng'].cpu())
     pairs = sr_pairs()
     sampler = Sampler(pairs, args.patch, rng)
     log = open(os.path.join(args.run, 'log.txt'), 'a')
@@ -124,23 +136,24 @@ def main():
     say('start iter=%d params=%d args=%s' % (it, count_params(model), vars(args)))
     last_ck = t0 = time.time()
     base_elapsed = elapsed
-    run_loss = 0.0
+    run_loss = torch.zeros((), device=device)  # read every 200 iterations: no sync per step
     while it < args.iters:
         for g in opt.param_groups:
             g['lr'] = sched(it)
         x, y = sampler.batch(args.batch)
+        x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.l1_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         it += 1
-        run_loss += loss.item()
+        run_loss += loss.detach()
         elapsed = base_elapsed + time.time() - t0
         if it % 200 == 0:
-            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 200, sched(it), elapsed))
-            run_loss = 0.0
+            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss.item() / 200, sched(it), elapsed))
+            run_loss.zero_()
         if it % args.eval_every == 0 or it == args.iters:
-            say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model), elapsed))
+            say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model, device), elapsed))
         if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
             save()
             last_ck = time.time()
