@@ -447,7 +447,11 @@ func genReport(sets []*genSet, took time.Duration) string {
 				most = j
 			}
 		}
-		fmt.Fprintf(&b, " %s |\n", r.stepNames[most])
+		name := r.stepNames[most]
+		if r.steps[most] == 0 { // no step moved the photo: it came back as it went in
+			name = "none"
+		}
+		fmt.Fprintf(&b, " %s |\n", name)
 	}
 	return b.String()
 }
