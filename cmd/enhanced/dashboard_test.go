@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Logf("screenshots in %s", dir)
 	}
 	t.Logf("axe (minor and moderate findings allowed): %v", result.Axe)
+	steps := regexp.MustCompile(`(?m)^step: .*$`).FindAllString(string(out), -1)
+	t.Logf("the steps, with their start times:\n%s", strings.Join(steps, "\n"))
 
 	// From outside the browser: the account's ledger holds the key's
 	// enhance, its rotated secret's enhance and the try-it upscale (3
