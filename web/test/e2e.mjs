@@ -146,6 +146,26 @@ try {
   });
   check(focus.text === "Skip to content" && focus.outline !== "none" && focus.width !== "0px", "visible focus: " + JSON.stringify(focus));
 
+  step("a slow link: nothing can be pressed before the page's script is ready");
+  // main.js is held back: the page shows, its handlers do not exist yet.
+  const sent = [];
+  page.on("request", (r) => sent.push(r.url()));
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route("**/dashboard/assets/js/main.js", async (r) => { await held; await r.continue(); });
+  await page.goto(base + "/dashboard/signin", { waitUntil: "commit" });
+  const signinButton = page.getByRole("button", { name: "Sign in" });
+  await signinButton.waitFor();
+  check(await signinButton.isDisabled(), "Sign in is disabled until the script is ready");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("typed before the script came");
+  await page.getByLabel("Password").press("Enter");
+  release();
+  await page.locator("#signin-form button:enabled").waitFor();
+  await page.unroute("**/dashboard/assets/js/main.js");
+  check(!sent.some((u) => u.includes("password")), "the browser did not send the form itself: " + sent.filter((u) => u.includes("password")));
+  check(new URL(page.url()).pathname === "/dashboard/signin", "still on the sign-in page: " + page.url());
+
   step("register");
   await page.getByRole("link", { name: "Register" }).click();
   await page.getByRole("heading", { name: "Register" }).waitFor();
