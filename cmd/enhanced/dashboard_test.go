@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -57,7 +58,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	email := "browser@example.com"
 
 	// Generous: Chromium and a dozen image calls on a loaded 2-core machine.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// More than the script's own wait for any one thing (two minutes), so
+	// that a stuck step fails there, with the script's account of it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "web", "test", "e2e.mjs"))
 	cmd.Dir = filepath.Join(root, "web")
@@ -69,7 +72,7 @@ func TestDashboardInBrowser(t *testing.T) {
 		"CHROMIUM="+chromiumPath(),
 	)
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
+	require.NoError(t, err, "%s\nthe server's log, last lines:\n%s", out, logTail(p.output.String(), 40))
 	var result struct {
 		Before, After struct{ Used, Left, Rows int }
 		Failures      int
@@ -88,6 +91,8 @@ func TestDashboardInBrowser(t *testing.T) {
 		t.Logf("screenshots in %s", dir)
 	}
 	t.Logf("axe (minor and moderate findings allowed): %v", result.Axe)
+	steps := regexp.MustCompile(`(?m)^step: .*$`).FindAllString(string(out), -1)
+	t.Logf("the steps, with their start times:\n%s", strings.Join(steps, "\n"))
 
 	// From outside the browser: the account's ledger holds the key's
 	// enhance, its rotated secret's enhance and the try-it upscale (3
@@ -131,4 +136,10 @@ func TestDashboardInBrowser(t *testing.T) {
 	get("/v1/keys", &keys)
 	require.Len(t, keys.APIKeys, 1)
 	require.Equal(t, "default", keys.APIKeys[0].DisplayName)
+}
+
+// logTail is the last n lines of a log.
+func logTail(log string, n int) string {
+	lines := strings.Split(strings.TrimRight(log, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

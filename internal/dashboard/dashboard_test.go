@@ -81,3 +81,26 @@ func TestServe(t *testing.T) {
 		}
 	}
 }
+
+// TestButtonsWaitForTheScript: every button a page's HTML holds starts
+// disabled, and main.js enables them once their handlers are wired. A
+// button that worked before would, pressed while the scripts are still
+// loading (a slow link, a loaded machine), do nothing (Sign out) or let
+// the browser send its form itself, with the password in the address.
+func TestButtonsWaitForTheScript(t *testing.T) {
+	t.Parallel()
+	h, err := New()
+	require.NoError(t, err)
+	buttons := regexp.MustCompile(`<button\b[^>]*>`)
+	disabled := regexp.MustCompile(`\sdisabled[\s>]`)
+	seen := 0
+	for _, page := range Pages {
+		for _, b := range buttons.FindAllString(string(h.files[page+".html"].body), -1) {
+			require.Regexp(t, disabled, b, "%s: a button enabled before its handler exists", page)
+			seen++
+		}
+	}
+	require.Greater(t, seen, 10, "the pattern finds the pages' buttons")
+	main := string(h.files["js/main.js"].body)
+	require.Contains(t, main, `querySelectorAll("button:disabled")`, "main.js enables them")
+}

@@ -23,6 +23,14 @@ const open = page === "signin" || page === "register";
 if (!open && !signedIn()) {
   location.replace("/dashboard/signin?next=" + encodeURIComponent(location.pathname));
 } else {
+  // Every button comes disabled in the HTML, so that none is pressed
+  // before its handler exists: on a slow link the page shows well before
+  // its scripts arrive, and then Sign out would do nothing and a form
+  // would be sent by the browser itself, its password in the address.
+  // Each page wires its handlers before its first await, so they are
+  // all in place when the page's function returns.
+  const waiting = document.querySelectorAll<HTMLButtonElement>("button:disabled");
   wireSignOut();
   void pages[page]?.();
+  waiting.forEach((b) => (b.disabled = false));
 }

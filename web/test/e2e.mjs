@@ -11,7 +11,8 @@
 //   ENHANCE_IMAGES       testdata/images
 //   NODE_EXTRA_CA_CERTS  the development CA, for this script's own calls
 //   ENHANCE_SCREENSHOTS  optional: a folder for <page>-desktop.png and <page>-phone.png
-// It prints one line per step and, last, "RESULT <json>" for the Go test.
+// It prints one line per step and, last, "RESULT <json>" for the Go test;
+// on a failure, what the page showed and the API's last answers.
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -38,8 +39,10 @@ function check(cond, what) {
   if (!cond) throw new Error("check failed: " + what);
 }
 
+// Seconds since the start on each step: a slow machine shows in the log.
+const started = Date.now();
 function step(what) {
-  console.log("step:", what);
+  console.log(`step: ${((Date.now() - started) / 1000).toFixed(1)} s: ${what}`);
 }
 
 // The flags from ../shared/docs/toolchain.md; the development CA is not
@@ -51,10 +54,29 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync", "--no-first-run"],
 });
 const result = { axe: {}, screenshots: [] };
+// Generous waits: Chromium and the server share a loaded 2-core machine
+// with other tests. Every wait below is for something the page shows, so
+// a longer timeout only delays a real failure. The Go test allows more
+// than any one of these, so that a timeout here is reported with explain().
+const patience = 2 * 60_000;
+// The API's last answers the page got, for explain().
+const answers = [];
+const heard = (line) => {
+  answers.push(`${new Date().toISOString()} ${line}`);
+  if (answers.length > 20) answers.shift();
+};
+let page;
 try {
   const context = await browser.newContext({ viewport: desktop, ignoreHTTPSErrors: true });
+  context.setDefaultTimeout(patience);
+  context.setDefaultNavigationTimeout(patience);
   await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
-  const page = await context.newPage();
+  page = await context.newPage();
+  page.on("response", (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.startsWith("/v1/")) heard(`${r.status()} ${r.request().method()} ${u.pathname}${u.search} ${r.headers()["x-request-id"] ?? ""}`);
+  });
+  page.on("requestfailed", (r) => heard(`failed ${r.method()} ${r.url()}: ${r.failure()?.errorText}`));
   const problems = [];
   page.on("console", (m) => {
     // A refused call (401, 404) is logged by Chromium as a failed resource:
@@ -123,6 +145,26 @@ try {
     return { text: e.textContent, outline: s.outlineStyle, width: s.outlineWidth };
   });
   check(focus.text === "Skip to content" && focus.outline !== "none" && focus.width !== "0px", "visible focus: " + JSON.stringify(focus));
+
+  step("a slow link: nothing can be pressed before the page's script is ready");
+  // main.js is held back: the page shows, its handlers do not exist yet.
+  const sent = [];
+  page.on("request", (r) => sent.push(r.url()));
+  let release;
+  const held = new Promise((resolve) => (release = resolve));
+  await page.route("**/dashboard/assets/js/main.js", async (r) => { await held; await r.continue(); });
+  await page.goto(base + "/dashboard/signin", { waitUntil: "commit" });
+  const signinButton = page.getByRole("button", { name: "Sign in" });
+  await signinButton.waitFor();
+  check(await signinButton.isDisabled(), "Sign in is disabled until the script is ready");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill("typed before the script came");
+  await page.getByLabel("Password").press("Enter");
+  release();
+  await page.locator("#signin-form button:enabled").waitFor();
+  await page.unroute("**/dashboard/assets/js/main.js");
+  check(!sent.some((u) => u.includes("password")), "the browser did not send the form itself: " + sent.filter((u) => u.includes("password")));
+  check(new URL(page.url()).pathname === "/dashboard/signin", "still on the sign-in page: " + page.url());
 
   step("register");
   await page.getByRole("link", { name: "Register" }).click();
@@ -253,6 +295,30 @@ try {
 
   Object.assign(result, { before, after, failures });
   console.log("RESULT " + JSON.stringify(result));
+} catch (err) {
+  await explain();
+  throw err;
 } finally {
   await browser.close();
+}
+
+// explain prints where the page was, what it said, and what the API last
+// answered it, so that a failure on a CI machine can be read from its log.
+async function explain() {
+  console.log("FAILED; the page's address:", page?.url() ?? "(no page)");
+  if (page) {
+    // Bounded: a page that hangs must not hang the report too.
+    const shown = await Promise.race([
+      page.evaluate(() => ({
+        readyState: document.readyState,
+        title: document.title,
+        alerts: [...document.querySelectorAll("[role=alert]:not([hidden])")].map((e) => e.textContent),
+        disabledButtons: [...document.querySelectorAll("button:disabled")].map((e) => e.textContent),
+      })),
+      new Promise((resolve) => setTimeout(() => resolve("the page did not answer in 10 s"), 10_000)),
+    ]).catch((e) => "unreadable: " + e);
+    console.log("the page showed:", JSON.stringify(shown));
+  }
+  console.log("the API's last answers to the page (time, status, method, path, request id):");
+  for (const a of answers) console.log("  " + a);
 }
