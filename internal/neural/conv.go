@@ -187,24 +187,18 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 				c.store(out, y, x, b, [4]float32{a0 + bias[0], a1 + bias[1], a2 + bias[2], a3 + bias[3]})
 			}
 		}
+		// The activation goes over the finished row, which is still in
+		// cache, rather than in store, four channels at a time.
+		row := out.Data[y*out.W*c.out:][:out.W*c.out]
+		for x := range out.W {
+			c.act.apply(row[x*c.out:][:c.out])
+		}
 	}
 }
 
 // store writes output channels 4b..4b+3 (those that exist) of pixel (y,
-// x), through the activation.
+// x).
 func (c *conv) store(out Tensor, y, x, b int, v [4]float32) {
 	o := out.Data[(y*out.W+x)*c.out:][:c.out]
-	for j := range min(4, c.out-4*b) {
-		ch := 4*b + j
-		u := v[j]
-		if u < 0 {
-			switch {
-			case c.act.relu:
-				u = 0
-			case c.act.alpha != nil:
-				u *= c.act.alpha[ch]
-			}
-		}
-		o[ch] = u
-	}
+	copy(o[4*b:], v[:min(4, c.out-4*b)])
 }

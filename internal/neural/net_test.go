@@ -73,7 +73,7 @@ func TestConvMatchesNaive(t *testing.T) {
 				}
 			}
 			c := newConv(s, w, b)
-			c.act.alpha = alpha
+			c.act = prelu(alpha)
 			n := &Net{layers: []layer{c}}
 			for _, workers := range []int{1, 3} {
 				got := n.Forward(in, &Arena{}, workers)
@@ -158,7 +158,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 				}
 			}
 			wino := newConv(s, w, b)
-			wino.act.alpha = alpha
+			wino.act = prelu(alpha)
 			require.NotNil(t, wino.wino)
 			direct := *wino
 			direct.wino = nil

@@ -213,17 +213,9 @@ func (c *conv) winogradOutput(m, tmp []float32, out Tensor, y, x, y0, y1 int) {
 			dst := out.Data[(yy*out.W+x+q)*c.out:][:c.out]
 			bias := c.bias[:c.out]
 			for ch, u := range v {
-				u += bias[ch]
-				if u < 0 {
-					switch {
-					case c.act.relu:
-						u = 0
-					case c.act.alpha != nil:
-						u *= c.act.alpha[ch]
-					}
-				}
-				dst[ch] = u
+				dst[ch] = u + bias[ch]
 			}
+			c.act.apply(dst)
 		}
 	}
 }
