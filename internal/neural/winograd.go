@@ -44,8 +44,8 @@ func winogradWeights(w []float32, in, out int) [][4]float32 {
 		{1.0 / 24, -1.0 / 12, 1.0 / 6},
 		{0, 0, 1},
 	}
-	blocks := (out + 3) / 4
-	u := make([][4]float32, winoP*blocks*in)
+	quads := (out + 3) / 4
+	u := make([][4]float32, winoP*quads*in)
 	for o := range out {
 		for i := range in {
 			k := w[(o*in+i)*9:][:9]
@@ -64,7 +64,7 @@ func winogradWeights(w []float32, in, out int) [][4]float32 {
 					for j := range 3 {
 						v += t[r][j] * g[c][j]
 					}
-					u[((r*winoN+c)*blocks+o/4)*in+i][o%4] = float32(v)
+					u[((r*winoN+c)*quads+o/4)*in+i][o%4] = float32(v)
 				}
 			}
 		}
@@ -72,8 +72,9 @@ func winogradWeights(w []float32, in, out int) [][4]float32 {
 	return u
 }
 
-// winogradScratch is the working memory of runWinograd for a layer: two
-// blocks' transformed inputs (winoP·in each) and products (winoP·4·blocks
+// winogradScratch is the working memory of runWinograd for a layer (quads
+// are the groups of four output channels the product computes at once): two
+// blocks' transformed inputs (winoP·in each) and products (winoP·4·quads
 // each), and the half-transformed rows in between.
 func (c *conv) winogradScratch() int {
 	outP := (c.out + 3) / 4 * 4
@@ -86,8 +87,8 @@ func (c *conv) winogradScratch() int {
 // loaded in the product serves two blocks.
 func (c *conv) runWinograd(in, out Tensor, y0, y1 int) {
 	ci := c.in
-	blocks := (c.out + 3) / 4
-	outP := blocks * 4
+	quads := (c.out + 3) / 4
+	outP := quads * 4
 	scratch := make([]float32, c.winogradScratch())
 	va, scratch := scratch[:winoP*ci], scratch[winoP*ci:]
 	vb, scratch := scratch[:winoP*ci], scratch[winoP*ci:]
@@ -105,8 +106,8 @@ func (c *conv) runWinograd(in, out Tensor, y0, y1 int) {
 			}
 			for p := range winoP {
 				a, b := va[p*ci:][:ci], vb[p*ci:][:ci]
-				for k := range blocks {
-					wk := c.wino[(p*blocks+k)*ci:][:ci]
+				for k := range quads {
+					wk := c.wino[(p*quads+k)*ci:][:ci]
 					// Two blocks by four channels: the register blocking of
 					// the direct kernel (conv.run), for the same reason.
 					var a0, a1, a2, a3, b0, b1, b2, b3 float32
