@@ -73,6 +73,13 @@ func (c *conv) prepare(in Tensor, buf *[]float32) Tensor {
 				dst := out.Data[(y*in.W+x)*d:][:d]
 				for ky := range c.k {
 					sy := y + ky*c.dil - c.pad
+					// Away from the left and right edges an undilated
+					// kernel row is one contiguous run of the input.
+					if sx := x - c.pad; c.dil == 1 && sy >= 0 && sy < in.H && sx >= 0 && sx+c.k <= in.W {
+						n := c.k * c.in
+						copy(dst[ky*n:][:n], in.Data[(sy*in.W+sx)*c.in:][:n])
+						continue
+					}
 					for kx := range c.k {
 						sx := x + kx*c.dil - c.pad
 						t := (ky*c.k + kx) * c.in
