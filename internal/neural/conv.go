@@ -206,6 +206,10 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 // store writes output channels 4b..4b+3 (those that exist) of pixel (y,
 // x).
 func (c *conv) store(out Tensor, y, x, b int, v [4]float32) {
-	o := out.Data[(y*out.W+x)*c.out:][:c.out]
-	copy(o[4*b:], v[:min(4, c.out-4*b)])
+	o := out.Data[(y*out.W+x)*c.out:][4*b : c.out]
+	if len(o) >= 4 {
+		*(*[4]float32)(o) = v // not copy: a call to memmove for four floats
+		return
+	}
+	copy(o, v[:])
 }
