@@ -210,9 +210,8 @@ func (c *conv) winogradOutput(m, tmp []float32, out Tensor, y, x, y0, y1 int) {
 			continue
 		}
 		for q := range min(winoM, out.W-x) {
-			v := res[r*ts+q*outP:][:c.out]
 			dst := out.Data[(yy*out.W+x+q)*c.out:][:c.out]
-			bias := c.bias[:c.out]
+			v, bias := res[r*ts+q*outP:][:len(dst)], c.bias[:len(dst)]
 			for ch, u := range v {
 				dst[ch] = u + bias[ch]
 			}
