@@ -17,6 +17,10 @@ type conv struct {
 	// weights side by side (zeros past the last channel).
 	w    [][4]float32
 	bias []float32 // padded to a multiple of 4
+	// wino, when set, is the weights transformed for winograd's F(4×4,
+	// 3×3) (winograd.go), which then computes the layer instead of the
+	// direct product over w.
+	wino [][4]float32
 }
 
 // unfoldBelow: layers with fewer input channels are unfolded.
@@ -46,12 +50,16 @@ func newConv(s layerSpec, w, b []float32) *conv {
 			}
 		}
 	}
+	if usesWinograd(s) {
+		c.wino = winogradWeights(w, c.in, c.out)
+	}
 	return c
 }
 
 func (c *conv) channels(in int) (int, error) { return c.out, nil }
 
-// prepare copies in into *buf with a zero border of c.pad pixels, or, when
+// prepare copies in into *buf with a zero border of c.pad pixels (more on
+// the right and bottom for winograd, up to whole blocks), or, when
 // the layer is unfolded, writes each pixel's k·k·in neighbourhood as its
 // channels. Either way the result is what run reads.
 func (c *conv) prepare(in Tensor, buf *[]float32) Tensor {
@@ -65,6 +73,13 @@ func (c *conv) prepare(in Tensor, buf *[]float32) Tensor {
 				dst := out.Data[(y*in.W+x)*d:][:d]
 				for ky := range c.k {
 					sy := y + ky*c.dil - c.pad
+					// Away from the left and right edges an undilated
+					// kernel row is one contiguous run of the input.
+					if sx := x - c.pad; c.dil == 1 && sy >= 0 && sy < in.H && sx >= 0 && sx+c.k <= in.W {
+						n := c.k * c.in
+						copy(dst[ky*n:][:n], in.Data[(sy*in.W+sx)*c.in:][:n])
+						continue
+					}
 					for kx := range c.k {
 						sx := x + kx*c.dil - c.pad
 						t := (ky*c.k + kx) * c.in
@@ -80,7 +95,7 @@ func (c *conv) prepare(in Tensor, buf *[]float32) Tensor {
 		return out
 	}
 	p := c.pad
-	h, w := in.H+2*p, in.W+2*p
+	h, w := in.H+2*p+c.blockRest(in.H), in.W+2*p+c.blockRest(in.W)
 	*buf = grow(*buf, h*w*in.C)
 	out := Tensor{H: h, W: w, C: in.C, Data: *buf}
 	clear(out.Data[:p*w*in.C])
@@ -94,8 +109,21 @@ func (c *conv) prepare(in Tensor, buf *[]float32) Tensor {
 	return out
 }
 
+// blockRest is how many more zero rows (or columns) than the padding a
+// side of n pixels needs: up to a whole number of blocks for winograd.
+func (c *conv) blockRest(n int) int {
+	if c.wino == nil {
+		return 0
+	}
+	return (winoM - n%winoM) % winoM
+}
+
 // run computes output rows [y0, y1) from the padded (or unfolded) input.
 func (c *conv) run(in, out Tensor, y0, y1 int) {
+	if c.wino != nil {
+		c.runWinograd(in, out, y0, y1)
+		return
+	}
 	d, s := c.depth, c.stride
 	// Offsets of the taps from a pixel's top-left corner in the padded input.
 	var offs [64]int
@@ -166,24 +194,22 @@ func (c *conv) run(in, out Tensor, y0, y1 int) {
 				c.store(out, y, x, b, [4]float32{a0 + bias[0], a1 + bias[1], a2 + bias[2], a3 + bias[3]})
 			}
 		}
+		// The activation goes over the finished row, which is still in
+		// cache, rather than in store, four channels at a time.
+		row := out.Data[y*out.W*c.out:][:out.W*c.out]
+		for x := range out.W {
+			c.act.apply(row[x*c.out:][:c.out])
+		}
 	}
 }
 
 // store writes output channels 4b..4b+3 (those that exist) of pixel (y,
-// x), through the activation.
+// x).
 func (c *conv) store(out Tensor, y, x, b int, v [4]float32) {
-	o := out.Data[(y*out.W+x)*c.out:][:c.out]
-	for j := range min(4, c.out-4*b) {
-		ch := 4*b + j
-		u := v[j]
-		if u < 0 {
-			switch {
-			case c.act.relu:
-				u = 0
-			case c.act.alpha != nil:
-				u *= c.act.alpha[ch]
-			}
-		}
-		o[ch] = u
+	o := out.Data[(y*out.W+x)*c.out:][4*b : c.out]
+	if len(o) >= 4 {
+		*(*[4]float32)(o) = v // not copy: a call to memmove for four floats
+		return
 	}
+	copy(o, v[:])
 }

@@ -2,6 +2,7 @@ package neural
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -72,16 +73,23 @@ func TestConvMatchesNaive(t *testing.T) {
 				}
 			}
 			c := newConv(s, w, b)
-			c.act.alpha = alpha
+			c.act = prelu(alpha)
 			n := &Net{layers: []layer{c}}
 			for _, workers := range []int{1, 3} {
 				got := n.Forward(in, &Arena{}, workers)
 				require.Equal(t, [3]int{want.H, want.W, want.C}, [3]int{got.H, got.W, got.C})
-				require.Less(t, maxDiff(t, got.Data, want.Data), 1e-4)
+				require.Less(t, maxDiff(t, got.Data, want.Data), convTolerance(tt.in, tt.k))
 			}
 		})
 	}
 }
+
+// convTolerance bounds the float32 error of a k×k convolution over in
+// channels of unit-variance inputs and weights, whose outputs are of
+// order sqrt(k·k·in): winograd's transforms (winograd.go) measured up to
+// 1.3e-5 of that, the direct product about 1e-6; a wrong tap or transform
+// is off by the order of the output itself.
+func convTolerance(in, k int) float64 { return 3e-5 * math.Sqrt(float64(k*k*in)) }
 
 func TestPixelShuffleOrder(t *testing.T) {
 	t.Parallel()
@@ -94,17 +102,75 @@ func TestPixelShuffleOrder(t *testing.T) {
 }
 
 // BenchmarkConv3x3 is the mapping layers' shape (16 to 16 channels, 3×3)
-// on a 138×138 tile, in multiply-adds per CPU second.
+// on a 138×138 tile, computed by both kernels, in the direct
+// convolution's multiply-adds per CPU second.
 func BenchmarkConv3x3(b *testing.B) {
 	r := rand.New(rand.NewPCG(3, 4))
 	s := layerSpec{Op: "conv", In: 16, Out: 16, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1}
-	c := newConv(s, randoms(r, 16*16*9), randoms(r, 16))
-	n := &Net{layers: []layer{c}}
+	wino := newConv(s, randoms(r, 16*16*9), randoms(r, 16))
+	direct := *wino
+	direct.wino = nil
 	in := Tensor{H: 138, W: 138, C: 16, Data: randoms(r, 138*138*16)}
-	var a Arena
-	cpu0 := cpuSeconds(b)
-	for b.Loop() {
-		n.Forward(in, &a, 1)
+	for _, k := range []struct {
+		name string
+		c    *conv
+	}{{"direct", &direct}, {"winograd", wino}} {
+		b.Run(k.name, func(b *testing.B) {
+			n := &Net{layers: []layer{k.c}}
+			var a Arena
+			cpu0 := cpuSeconds(b)
+			for b.Loop() {
+				n.Forward(in, &a, 1)
+			}
+			b.ReportMetric(float64(b.N)*138*138*16*16*9/(cpuSeconds(b)-cpu0)/1e9, "GMAC/cpu-s")
+		})
 	}
-	b.ReportMetric(float64(b.N)*138*138*16*16*9/(cpuSeconds(b)-cpu0)/1e9, "GMAC/cpu-s")
+}
+
+// TestWinogradMatchesDirect checks the winograd kernel against the direct
+// one (and naiveConv) on the shapes it takes: sizes that are not whole
+// blocks (so the last blocks hang over the right and bottom edges), one
+// row or column, output channels not a multiple of 4, bands of rows that
+// cut blocks (three workers), each followed by PReLU.
+func TestWinogradMatchesDirect(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, tt := range []struct{ in, out, h, w int }{
+		{16, 16, 13, 11},
+		{16, 16, 4, 4},
+		{16, 16, 1, 9},
+		{16, 16, 7, 1},
+		{64, 4, 10, 17},
+		{5, 7, 6, 5},
+		{4, 1, 3, 2},
+	} {
+		t.Run(fmt.Sprintf("%+v", tt), func(t *testing.T) {
+			t.Parallel()
+			s := layerSpec{Op: "conv", In: tt.in, Out: tt.out, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1}
+			require.True(t, usesWinograd(s))
+			w, b := randoms(r, tt.out*tt.in*9), randoms(r, tt.out)
+			alpha := randoms(r, tt.out)
+			in := Tensor{H: tt.h, W: tt.w, C: tt.in, Data: randoms(r, tt.h*tt.w*tt.in)}
+			want := naiveConv(in, s, w, b)
+			for i, v := range want.Data {
+				if v < 0 {
+					want.Data[i] = v * alpha[i%tt.out]
+				}
+			}
+			wino := newConv(s, w, b)
+			wino.act = prelu(alpha)
+			require.NotNil(t, wino.wino)
+			direct := *wino
+			direct.wino = nil
+			for _, workers := range []int{1, 3} {
+				got := (&Net{layers: []layer{wino}}).Forward(in, &Arena{}, workers)
+				ref := (&Net{layers: []layer{&direct}}).Forward(in, &Arena{}, workers)
+				require.Equal(t, [3]int{want.H, want.W, want.C}, [3]int{got.H, got.W, got.C})
+				dw, dd := maxDiff(t, got.Data, want.Data), maxDiff(t, ref.Data, want.Data)
+				t.Logf("workers %d: max |winograd - naive| = %.2g, |direct - naive| = %.2g (bound %.2g)", workers, dw, dd, convTolerance(tt.in, 3))
+				require.Less(t, dw, convTolerance(tt.in, 3))
+				require.Less(t, dd, convTolerance(tt.in, 3))
+			}
+		})
+	}
 }

@@ -9,7 +9,10 @@
 // with zeros, so that the inner loop has no branch, no bounds check it can
 // avoid and no allocation; a layer with few input channels (the first, on
 // one channel of luma) is first unfolded (im2col) so that its inner loop
-// is long enough to pay for itself.
+// is long enough to pay for itself. A 3×3 stride-1 layer (most of the
+// super-resolution network's work) is computed by Winograd's F(4×4, 3×3)
+// instead (winograd.go): the same product, on blocks transformed so that
+// it needs a quarter of the multiplications.
 package neural
 
 import (

@@ -66,9 +66,10 @@ func (s *SR) Params() int { return s.net.Params }
 const srTile = 120
 
 // TileBytes is the working memory one worker holds while upscaling: its
-// arena's three buffers at the widest layer of a tile with margin.
+// arena's three buffers at the widest layer of a tile with margin (and
+// padding, up to whole winograd blocks).
 func (s *SR) TileBytes() int64 {
-	side := int64(srTile + 2*s.net.Radius + 2*maxPad(s.net))
+	side := int64(srTile + 2*s.net.Radius + 2*maxPad(s.net) + winoM - 1)
 	widest := int64(1)
 	for _, l := range s.net.layers {
 		if c, ok := l.(*conv); ok {
