@@ -41,8 +41,8 @@ var ErrNoLearnedModel = errors.New("this server carries no trained super-resolut
 var learnedByDefault = map[int]bool{2: true, 3: true, 4: true}
 
 // learnedDefaultMaxPixels is the largest output the default mode makes
-// with the network: it costs about 2.4 CPU-seconds per output megapixel
-// (docs/learned.md), so 4 MP takes about 5 s on two idle cores, a sixth
+// with the network: it costs about 1.5 CPU-seconds per output megapixel
+// (docs/learned.md), so 4 MP takes about 3 s on two idle cores, a tenth
 // of the default request timeout, leaving room for a busy machine (at 8 MP
 // a ×4 of a Kodak photo, 6.3 MP, ran past 30 s on a loaded 2-core CI
 // machine); larger outputs default to the classical
