@@ -44,6 +44,23 @@ func randoms(r *rand.Rand, n int) []float32 {
 	return v
 }
 
+// randomPReLUConv makes a convolution of shape s with random weights,
+// followed by PReLU, a random h×w input for it, and the output naiveConv
+// and a plain PReLU give.
+func randomPReLUConv(r *rand.Rand, s layerSpec, h, w int) (c *conv, in, want Tensor) {
+	weights, bias, alpha := randoms(r, s.Out*s.In*s.Kernel*s.Kernel), randoms(r, s.Out), randoms(r, s.Out)
+	in = Tensor{H: h, W: w, C: s.In, Data: randoms(r, h*w*s.In)}
+	want = naiveConv(in, s, weights, bias)
+	for i, v := range want.Data {
+		if v < 0 {
+			want.Data[i] = v * alpha[i%s.Out]
+		}
+	}
+	c = newConv(s, weights, bias)
+	c.act = prelu(alpha)
+	return c, in, want
+}
+
 // TestConvMatchesNaive checks every convolution shape the kernels branch
 // on (unfolded or not, odd widths, strides, dilations, channel counts
 // not a multiple of 4) against naiveConv, each followed by PReLU.
@@ -63,17 +80,7 @@ func TestConvMatchesNaive(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", tt), func(t *testing.T) {
 			t.Parallel()
 			s := layerSpec{Op: "conv", In: tt.in, Out: tt.out, Kernel: tt.k, Stride: tt.stride, Dilation: tt.dil, Padding: tt.dil * (tt.k - 1) / 2}
-			w, b := randoms(r, tt.out*tt.in*tt.k*tt.k), randoms(r, tt.out)
-			alpha := randoms(r, tt.out)
-			in := Tensor{H: tt.h, W: tt.w, C: tt.in, Data: randoms(r, tt.h*tt.w*tt.in)}
-			want := naiveConv(in, s, w, b)
-			for i, v := range want.Data {
-				if v < 0 {
-					want.Data[i] = v * alpha[i%tt.out]
-				}
-			}
-			c := newConv(s, w, b)
-			c.act = prelu(alpha)
+			c, in, want := randomPReLUConv(r, s, tt.h, tt.w)
 			n := &Net{layers: []layer{c}}
 			for _, workers := range []int{1, 3} {
 				got := n.Forward(in, &Arena{}, workers)
@@ -148,17 +155,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 			t.Parallel()
 			s := layerSpec{Op: "conv", In: tt.in, Out: tt.out, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1}
 			require.True(t, usesWinograd(s))
-			w, b := randoms(r, tt.out*tt.in*9), randoms(r, tt.out)
-			alpha := randoms(r, tt.out)
-			in := Tensor{H: tt.h, W: tt.w, C: tt.in, Data: randoms(r, tt.h*tt.w*tt.in)}
-			want := naiveConv(in, s, w, b)
-			for i, v := range want.Data {
-				if v < 0 {
-					want.Data[i] = v * alpha[i%tt.out]
-				}
-			}
-			wino := newConv(s, w, b)
-			wino.act = prelu(alpha)
+			wino, in, want := randomPReLUConv(r, s, tt.h, tt.w)
 			require.NotNil(t, wino.wino)
 			direct := *wino
 			direct.wino = nil
