@@ -25,26 +25,39 @@ import torch.nn.functional as F
 
 import dataset
 from colormodel import ColorNet, WORK_SIDE
-from common import CACHE, to_uint8
+from common import CACHE, extra_files, to_uint8
 from imresize import imresize
 from lab import rgb_to_lab
 
 SIDES = [160, 192, 256, 384, 512]
 
 
-def lab_images():
-    """{(image, side): Lab float32} for every training image at every side."""
-    path = os.path.join(CACHE, 'color_lab_%s.npz' % '-'.join(map(str, SIDES)))
+def lab_images(extra=False):
+    """{(image, side): Lab float32} for every training image at every side;
+    with extra, also the photos fetch_extra.sh put in train/extra/."""
+    out = _lab_cached('color_lab_%s.npz' % '-'.join(map(str, SIDES)), dataset.load)
+    if extra:
+        files = extra_files()
+        if not files:
+            raise SystemExit('--extra: train/extra/ is empty; run train/fetch_extra.sh first')
+        out.update(_lab_cached('color_lab_extra%d_%s.npz' % (len(files), '-'.join(map(str, SIDES))),
+                               lambda: {rel: dataset.prepare(rel) for rel in files}))
+    return out
+
+
+def _lab_cached(name, load):
+    path = os.path.join(CACHE, name)
     if os.path.exists(path):
         d = np.load(path)
         return {(k.rsplit('@', 1)[0], int(k.rsplit('@', 1)[1])): d[k] for k in d.files}
     out = {}
-    for rel, rgb in dataset.load().items():
+    for rel, rgb in load().items():
         h, w = rgb.shape[:2]
         for side in SIDES:
             s = side / max(h, w)
             small = to_uint8(imresize(rgb.astype(np.float64), shape=(round(h * s), round(w * s))))
             out[(rel, side)] = rgb_to_lab(small / 255.0).astype(np.float32)
+    os.makedirs(CACHE, exist_ok=True)
     np.savez(path, **{'%s@%d' % k: a for k, a in out.items()})
     return out
 
@@ -86,6 +99,8 @@ def main():
     ap.add_argument('--weight-decay', type=float, default=1e-4)
     ap.add_argument('--holdout', default='kodak/kodim10.png,kodak/kodim11.png,kodak/kodim12.png',
                     help='training photos kept out to choose the shrink factor')
+    ap.add_argument('--extra', action='store_true',
+                    help='also train on the photos from other Debian packages (fetch_extra.sh, README.md)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
@@ -104,8 +119,9 @@ def main():
         rng.bit_generator.state = st['rng']
         torch.set_rng_state(st['torch_rng'])
     held = set(args.holdout.split(',')) if args.holdout else set()
-    by_name = lab_images()
-    imgs = [a for (rel, _), a in sorted(by_name.items()) if rel not in held]
+    by_name = lab_images(args.extra)
+    # (a crop larger than a small scale's short side skips that scale of that image)
+    imgs = [a for (rel, _), a in sorted(by_name.items()) if rel not in held and min(a.shape[:2]) >= args.crop]
     val = [a for (rel, side), a in sorted(by_name.items()) if rel in held and side == WORK_SIDE]
     area = np.array([a.shape[0] * a.shape[1] for a in imgs], np.float64)
     prob = area / area.sum()
