@@ -99,6 +99,8 @@ def main():
     ap.add_argument('--weight-decay', type=float, default=1e-4)
     ap.add_argument('--holdout', default='kodak/kodim10.png,kodak/kodim11.png,kodak/kodim12.png',
                     help='training photos kept out to choose the shrink factor')
+    ap.add_argument('--ema', type=float, default=0,
+                    help='if > 0, the decay of a running average of the weights, which is what is validated and kept')
     ap.add_argument('--extra', action='store_true',
                     help='also train on the photos from other Debian packages (fetch_extra.sh, README.md)')
     args = ap.parse_args()
@@ -107,6 +109,11 @@ def main():
     torch.manual_seed(args.seed)
     model = ColorNet(args.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    # The weights after any one step of batch 16 are noisy (the held-out
+    # score jumps between checkpoints); their running average is not.
+    avg = ColorNet(args.channels) if args.ema > 0 else model
+    if args.ema > 0:
+        avg.load_state_dict(model.state_dict())
     sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
     rng = np.random.default_rng(args.seed)
     it, elapsed = 0, 0.0
@@ -114,6 +121,8 @@ def main():
     if os.path.exists(ck):
         st = torch.load(ck)
         model.load_state_dict(st['model'])
+        if args.ema > 0:
+            avg.load_state_dict(st['avg'])
         opt.load_state_dict(st['opt'])
         it, elapsed = st['iter'], st['elapsed']
         rng.bit_generator.state = st['rng']
@@ -133,7 +142,7 @@ def main():
 
     def save():
         tmp = ck + '.tmp'
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
+        torch.save({'model': model.state_dict(), 'avg': avg.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
                     'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
         os.replace(tmp, ck)
 
@@ -157,6 +166,10 @@ def main():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if args.ema > 0:
+            with torch.no_grad():
+                for pa, p in zip(avg.parameters(), model.parameters()):
+                    pa.mul_(args.ema).add_(p, alpha=1 - args.ema)
         it += 1
         run_loss += loss.item()
         elapsed = base + time.time() - t0
@@ -169,18 +182,18 @@ def main():
         if val and (it % args.val_every == 0 or it == args.iters):
             # Early stopping on the held-out training photos: the weights
             # kept are those that colour them best (after the shrink).
-            model.eval()
-            alpha, de, gray = shrink_factor(model, val)
-            model.train()
+            avg.eval()
+            alpha, de, gray = shrink_factor(avg, val)
+            avg.train()
             say('iter %d held-out dE00 %.3f at shrink %.2f (gray %.3f)' % (it, de, alpha, gray))
             best_path = os.path.join(args.run, 'best.pt')
             prev = torch.load(best_path)['held_out_de'] if os.path.exists(best_path) else None
             if prev is None or de < prev:
-                torch.save({'model': model.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
+                torch.save({'model': avg.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
                             'shrink': alpha, 'held_out_de': de, 'held_out_gray_de': gray}, best_path)
     if val:
-        model.eval()
-        alpha, de, gray = shrink_factor(model, val)
+        avg.eval()
+        alpha, de, gray = shrink_factor(avg, val)
         st = torch.load(ck)
         st['shrink'] = alpha
         torch.save(st, ck)
