@@ -10,6 +10,7 @@ IMAGES = os.path.normpath(os.path.join(HERE, '..', '..', 'shared', 'testdata', '
 if not os.path.isdir(IMAGES):  # worktrees sit beside /work/shared; allow an override
     IMAGES = os.environ.get('ENHANCE_IMAGES', '/work/shared/testdata/images')
 CACHE = os.path.join(HERE, 'cache')
+EXTRA = os.path.join(HERE, 'extra')  # fetch_extra.sh: photos from other Debian packages (colorization only)
 
 # Training split (see README.md for licences). Set5, Set14 and kodim13-24 are
 # evaluation only and are never read by the data set builder.
@@ -26,9 +27,18 @@ def train_files():
     return cam + TRAIN_KODAK
 
 
+def extra_files():
+    """The extra colorization photos (README.md, Data), as 'extra/<name>';
+    empty until fetch_extra.sh has run."""
+    if not os.path.isdir(EXTRA):
+        return []
+    return sorted('extra/' + f for f in os.listdir(EXTRA))
+
+
 def load_rgb(rel):
     """uint8 HxWx3 (gray images are replicated to three channels)."""
-    im = Image.open(os.path.join(IMAGES, rel))
+    root = HERE if rel.startswith('extra/') else IMAGES
+    im = Image.open(os.path.join(root, rel))
     return np.asarray(im.convert('RGB'), dtype=np.uint8)
 
 

@@ -40,7 +40,7 @@ def main():
         'layers': layers_of(model, w),
         'provenance': {'trainer': 'train/train_color.py', 'iterations': st['iter'],
                        'train_seconds': round(st['elapsed']), 'args': st['args'], 'shrink': shrink,
-                       'data': 'train/README.md (training split)'},
+                       'data': 'train/README.md (training split' + (' and the extra photos' if st['args'].get('extra') else '') + ')'},
     }
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     w.write(args.out, header)

@@ -25,26 +25,39 @@ import torch.nn.functional as F
 
 import dataset
 from colormodel import ColorNet, WORK_SIDE
-from common import CACHE, to_uint8
+from common import CACHE, extra_files, to_uint8
 from imresize import imresize
 from lab import rgb_to_lab
 
 SIDES = [160, 192, 256, 384, 512]
 
 
-def lab_images():
-    """{(image, side): Lab float32} for every training image at every side."""
-    path = os.path.join(CACHE, 'color_lab_%s.npz' % '-'.join(map(str, SIDES)))
+def lab_images(extra=False):
+    """{(image, side): Lab float32} for every training image at every side;
+    with extra, also the photos fetch_extra.sh put in train/extra/."""
+    out = _lab_cached('color_lab_%s.npz' % '-'.join(map(str, SIDES)), dataset.load)
+    if extra:
+        files = extra_files()
+        if not files:
+            raise SystemExit('--extra: train/extra/ is empty; run train/fetch_extra.sh first')
+        out.update(_lab_cached('color_lab_extra%d_%s.npz' % (len(files), '-'.join(map(str, SIDES))),
+                               lambda: {rel: dataset.prepare(rel) for rel in files}))
+    return out
+
+
+def _lab_cached(name, load):
+    path = os.path.join(CACHE, name)
     if os.path.exists(path):
         d = np.load(path)
         return {(k.rsplit('@', 1)[0], int(k.rsplit('@', 1)[1])): d[k] for k in d.files}
     out = {}
-    for rel, rgb in dataset.load().items():
+    for rel, rgb in load().items():
         h, w = rgb.shape[:2]
         for side in SIDES:
             s = side / max(h, w)
             small = to_uint8(imresize(rgb.astype(np.float64), shape=(round(h * s), round(w * s))))
             out[(rel, side)] = rgb_to_lab(small / 255.0).astype(np.float32)
+    os.makedirs(CACHE, exist_ok=True)
     np.savez(path, **{'%s@%d' % k: a for k, a in out.items()})
     return out
 
@@ -86,12 +99,21 @@ def main():
     ap.add_argument('--weight-decay', type=float, default=1e-4)
     ap.add_argument('--holdout', default='kodak/kodim10.png,kodak/kodim11.png,kodak/kodim12.png',
                     help='training photos kept out to choose the shrink factor')
+    ap.add_argument('--ema', type=float, default=0,
+                    help='if > 0, the decay of a running average of the weights, which is what is validated and kept')
+    ap.add_argument('--extra', action='store_true',
+                    help='also train on the photos from other Debian packages (fetch_extra.sh, README.md)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
     torch.manual_seed(args.seed)
     model = ColorNet(args.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    # The weights after any one step of batch 16 are noisy (the held-out
+    # score jumps between checkpoints); their running average is not.
+    avg = ColorNet(args.channels) if args.ema > 0 else model
+    if args.ema > 0:
+        avg.load_state_dict(model.state_dict())
     sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
     rng = np.random.default_rng(args.seed)
     it, elapsed = 0, 0.0
@@ -99,13 +121,16 @@ def main():
     if os.path.exists(ck):
         st = torch.load(ck)
         model.load_state_dict(st['model'])
+        if args.ema > 0:
+            avg.load_state_dict(st['avg'])
         opt.load_state_dict(st['opt'])
         it, elapsed = st['iter'], st['elapsed']
         rng.bit_generator.state = st['rng']
         torch.set_rng_state(st['torch_rng'])
     held = set(args.holdout.split(',')) if args.holdout else set()
-    by_name = lab_images()
-    imgs = [a for (rel, _), a in sorted(by_name.items()) if rel not in held]
+    by_name = lab_images(args.extra)
+    # (a crop larger than a small scale's short side skips that scale of that image)
+    imgs = [a for (rel, _), a in sorted(by_name.items()) if rel not in held and min(a.shape[:2]) >= args.crop]
     val = [a for (rel, side), a in sorted(by_name.items()) if rel in held and side == WORK_SIDE]
     area = np.array([a.shape[0] * a.shape[1] for a in imgs], np.float64)
     prob = area / area.sum()
@@ -117,7 +142,7 @@ def main():
 
     def save():
         tmp = ck + '.tmp'
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
+        torch.save({'model': model.state_dict(), 'avg': avg.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
                     'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
         os.replace(tmp, ck)
 
@@ -141,6 +166,10 @@ def main():
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if args.ema > 0:
+            with torch.no_grad():
+                for pa, p in zip(avg.parameters(), model.parameters()):
+                    pa.mul_(args.ema).add_(p, alpha=1 - args.ema)
         it += 1
         run_loss += loss.item()
         elapsed = base + time.time() - t0
@@ -153,18 +182,18 @@ def main():
         if val and (it % args.val_every == 0 or it == args.iters):
             # Early stopping on the held-out training photos: the weights
             # kept are those that colour them best (after the shrink).
-            model.eval()
-            alpha, de, gray = shrink_factor(model, val)
-            model.train()
+            avg.eval()
+            alpha, de, gray = shrink_factor(avg, val)
+            avg.train()
             say('iter %d held-out dE00 %.3f at shrink %.2f (gray %.3f)' % (it, de, alpha, gray))
             best_path = os.path.join(args.run, 'best.pt')
             prev = torch.load(best_path)['held_out_de'] if os.path.exists(best_path) else None
             if prev is None or de < prev:
-                torch.save({'model': model.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
+                torch.save({'model': avg.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
                             'shrink': alpha, 'held_out_de': de, 'held_out_gray_de': gray}, best_path)
     if val:
-        model.eval()
-        alpha, de, gray = shrink_factor(model, val)
+        avg.eval()
+        alpha, de, gray = shrink_factor(avg, val)
         st = torch.load(ck)
         st['shrink'] = alpha
         torch.save(st, ck)
