@@ -76,10 +76,11 @@ func TestDashboardPagesAndHeaders(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, a.status)
 	require.Equal(t, "GET, HEAD", a.header.Get("Allow"))
 
-	// HSTS on API answers too, successes and refusals.
+	// HSTS and nosniff on API answers too, successes and refusals.
 	for _, path := range []string{"/healthz", "/v1/usage", "/v1/nothing"} {
 		a := s.send(http.MethodGet, path, "", nil, nil)
 		require.Equal(t, gateway.HSTSValue, a.header.Get("Strict-Transport-Security"), path)
+		require.Equal(t, "nosniff", a.header.Get("X-Content-Type-Options"), path)
 	}
 }
 

@@ -52,9 +52,12 @@ const tryItKeyLife = 10 * time.Minute
 // the ledger's key show them.
 const TryItKeyName = "dashboard try-it"
 
-// transportSecurity marks every HTTPS answer, API and pages alike.
+// transportSecurity marks every HTTPS answer, API and pages alike: HSTS,
+// and nosniff so that a browser never reads an answer (an image, a JSON
+// error) as another type than the one it is labelled with.
 func transportSecurity(w http.ResponseWriter) {
 	w.Header().Set("Strict-Transport-Security", HSTSValue)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 }
 
 // browserSession handles the calls a browser makes with the session
