@@ -15,9 +15,7 @@ keep the weights that colour them best (best.pt, checked every
 --val-every iterations), which export_color.py exports.
 """
 import argparse
-import math
 import os
-import time
 
 import numpy as np
 import torch
@@ -28,6 +26,7 @@ from colormodel import ColorNet, WORK_SIDE
 from common import CACHE, extra_files, to_uint8
 from imresize import imresize
 from lab import rgb_to_lab
+from run import Run, cosine
 
 SIDES = [160, 192, 256, 384, 512]
 
@@ -105,7 +104,6 @@ def main():
                     help='also train on the photos from other Debian packages (fetch_extra.sh, README.md)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    os.makedirs(args.run, exist_ok=True)
     torch.manual_seed(args.seed)
     model = ColorNet(args.channels)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -114,19 +112,11 @@ def main():
     avg = ColorNet(args.channels) if args.ema > 0 else model
     if args.ema > 0:
         avg.load_state_dict(model.state_dict())
-    sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+    saved = {'model': model, 'avg': avg}
+    sched = cosine(args.lr, args.iters)
     rng = np.random.default_rng(args.seed)
-    it, elapsed = 0, 0.0
-    ck = os.path.join(args.run, 'last.pt')
-    if os.path.exists(ck):
-        st = torch.load(ck)
-        model.load_state_dict(st['model'])
-        if args.ema > 0:
-            avg.load_state_dict(st['avg'])
-        opt.load_state_dict(st['opt'])
-        it, elapsed = st['iter'], st['elapsed']
-        rng.bit_generator.state = st['rng']
-        torch.set_rng_state(st['torch_rng'])
+    run = Run(args.run, args.ckpt_seconds)
+    run.resume(saved if args.ema > 0 else {'model': model}, opt, rng)
     held = set(args.holdout.split(',')) if args.holdout else set()
     by_name = lab_images(args.extra)
     # (a crop larger than a small scale's short side skips that scale of that image)
@@ -134,24 +124,13 @@ def main():
     val = [a for (rel, side), a in sorted(by_name.items()) if rel in held and side == WORK_SIDE]
     area = np.array([a.shape[0] * a.shape[1] for a in imgs], np.float64)
     prob = area / area.sum()
-    log = open(os.path.join(args.run, 'log.txt'), 'a')
-
-    def say(msg):
-        log.write(msg + '\n')
-        log.flush()
-
-    def save():
-        tmp = ck + '.tmp'
-        torch.save({'model': model.state_dict(), 'avg': avg.state_dict(), 'opt': opt.state_dict(), 'iter': it, 'elapsed': elapsed,
-                    'rng': rng.bit_generator.state, 'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
-        os.replace(tmp, ck)
-
-    say('start iter=%d params=%d args=%s' % (it, sum(p.numel() for p in model.parameters()), vars(args)))
-    t0, last_ck, base, run_loss = time.time(), time.time(), elapsed, 0.0
+    run.say('start iter=%d params=%d args=%s' % (run.iter, sum(p.numel() for p in model.parameters()), vars(args)))
+    run_loss = 0.0
+    run.begin()
     c = args.crop
-    while it < args.iters:
+    while run.iter < args.iters:
         for g in opt.param_groups:
-            g['lr'] = sched(it)
+            g['lr'] = sched(run.iter)
         batch = np.empty((args.batch, c, c, 3), np.float32)
         for b in range(args.batch):
             lab = imgs[rng.choice(len(imgs), p=prob)]
@@ -170,22 +149,20 @@ def main():
             with torch.no_grad():
                 for pa, p in zip(avg.parameters(), model.parameters()):
                     pa.mul_(args.ema).add_(p, alpha=1 - args.ema)
-        it += 1
+        run.step()
+        it, elapsed = run.iter, run.elapsed
         run_loss += loss.item()
-        elapsed = base + time.time() - t0
         if it % 100 == 0:
-            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 100, sched(it), elapsed))
+            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 100, sched(it), elapsed))
             run_loss = 0.0
-        if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
-            save()
-            last_ck = time.time()
+        run.save_if_due(saved, opt, rng, args, final=it == args.iters)
         if val and (it % args.val_every == 0 or it == args.iters):
             # Early stopping on the held-out training photos: the weights
             # kept are those that colour them best (after the shrink).
             avg.eval()
             alpha, de, gray = shrink_factor(avg, val)
             avg.train()
-            say('iter %d held-out dE00 %.3f at shrink %.2f (gray %.3f)' % (it, de, alpha, gray))
+            run.say('iter %d held-out dE00 %.3f at shrink %.2f (gray %.3f)' % (it, de, alpha, gray))
             best_path = os.path.join(args.run, 'best.pt')
             prev = torch.load(best_path)['held_out_de'] if os.path.exists(best_path) else None
             if prev is None or de < prev:
@@ -194,11 +171,11 @@ def main():
     if val:
         avg.eval()
         alpha, de, gray = shrink_factor(avg, val)
-        st = torch.load(ck)
+        st = torch.load(run.checkpoint)
         st['shrink'] = alpha
-        torch.save(st, ck)
-        say('shrink %.2f: held-out mean dE00 %.3f (gray %.3f)' % (alpha, de, gray))
-    say('done iter=%d elapsed=%.0fs' % (it, elapsed))
+        torch.save(st, run.checkpoint)
+        run.say('shrink %.2f: held-out mean dE00 %.3f (gray %.3f)' % (alpha, de, gray))
+    run.say('done iter=%d elapsed=%.0fs' % (run.iter, run.elapsed))
 
 
 if __name__ == '__main__':

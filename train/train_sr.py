@@ -8,10 +8,8 @@ logs loss and Set5 Y-PSNR (monitoring only: the weights exported are the
 final ones, never picked by an evaluation score) to <run>/log.txt.
 """
 import argparse
-import math
 import multiprocessing
 import os
-import time
 
 import numpy as np
 import torch
@@ -19,6 +17,7 @@ import torch.nn.functional as F
 
 import dataset
 from common import SET5, load_rgb, modcrop, downscale_rgb, rgb_to_y, psnr_y
+from run import Run, cosine
 from srmodel import FSRCNN, count_params
 
 SCALE = 2
@@ -103,61 +102,36 @@ def main():
     device = torch.device(args.device)
     # Same algorithms on every run of a GPU: reproducible, a little slower.
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    os.makedirs(args.run, exist_ok=True)
     torch.manual_seed(args.seed)
     model = FSRCNN().to(device)  # initialised on the CPU's generator, then moved
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
-    sched = lambda it: args.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, args.iters) / args.iters)))
+    sched = cosine(args.lr, args.iters)
     rng = np.random.default_rng(args.seed)
-    it, elapsed = 0, 0.0
-    ck = os.path.join(args.run, 'last.pt')
-    if os.path.exists(ck):
-        st = torch.load(ck, map_location=device)
-        model.load_state_dict(st['model'])
-        opt.load_state_dict(st['opt'])
-        it, elapsed = st['iter'], st['elapsed']
-        rng.bit_generator.state = st['rng']
-        torch.set_rng_state(st['torch_rng'].cpu())
-    pairs = sr_pairs()
-    sampler = Sampler(pairs, args.patch, rng)
-    log = open(os.path.join(args.run, 'log.txt'), 'a')
-
-    def say(msg):
-        log.write(msg + '\n')
-        log.flush()
-
-    def save():
-        tmp = ck + '.tmp'
-        torch.save({'model': model.state_dict(), 'opt': opt.state_dict(), 'iter': it,
-                    'elapsed': elapsed, 'rng': rng.bit_generator.state,
-                    'torch_rng': torch.get_rng_state(), 'args': vars(args)}, tmp)
-        os.replace(tmp, ck)
-
-    say('start iter=%d params=%d args=%s' % (it, count_params(model), vars(args)))
-    last_ck = t0 = time.time()
-    base_elapsed = elapsed
+    run = Run(args.run, args.ckpt_seconds)
+    run.resume({'model': model}, opt, rng, device)
+    sampler = Sampler(sr_pairs(), args.patch, rng)
+    run.say('start iter=%d params=%d args=%s' % (run.iter, count_params(model), vars(args)))
     run_loss = torch.zeros((), device=device)  # read every 200 iterations: no sync per step
-    while it < args.iters:
+    run.begin()
+    while run.iter < args.iters:
         for g in opt.param_groups:
-            g['lr'] = sched(it)
+            g['lr'] = sched(run.iter)
         x, y = sampler.batch(args.batch)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         loss = F.l1_loss(model(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-        it += 1
+        run.step()
+        it, elapsed = run.iter, run.elapsed
         run_loss += loss.detach()
-        elapsed = base_elapsed + time.time() - t0
         if it % 200 == 0:
-            say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss.item() / 200, sched(it), elapsed))
+            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss.item() / 200, sched(it), elapsed))
             run_loss.zero_()
         if it % args.eval_every == 0 or it == args.iters:
-            say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model, device), elapsed))
-        if time.time() - last_ck > args.ckpt_seconds or it == args.iters:
-            save()
-            last_ck = time.time()
-    say('done iter=%d elapsed=%.0fs' % (it, elapsed))
+            run.say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model, device), elapsed))
+        run.save_if_due({'model': model}, opt, rng, args, final=it == args.iters)
+    run.say('done iter=%d elapsed=%.0fs' % (run.iter, run.elapsed))
 
 
 if __name__ == '__main__':
