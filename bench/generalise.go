@@ -448,7 +448,7 @@ func genReport(sets []*genSet, took time.Duration) string {
 			}
 		}
 		name := r.stepNames[most]
-		if r.steps[most] == 0 { // no step moved the photo: it came back as it went in
+		if r.steps[most] < 0.005 { // no step moved the photo visibly (0.00 as printed)
 			name = "none"
 		}
 		fmt.Fprintf(&b, " %s |\n", name)

@@ -66,8 +66,7 @@ func randomPReLUConv(r *rand.Rand, s layerSpec, h, w int) (c *conv, in, want Ten
 // not a multiple of 4) against naiveConv, each followed by PReLU.
 func TestConvMatchesNaive(t *testing.T) {
 	t.Parallel()
-	r := rand.New(rand.NewPCG(1, 2))
-	for _, tt := range []struct{ in, out, k, stride, dil, h, w int }{
+	for i, tt := range []struct{ in, out, k, stride, dil, h, w int }{
 		{1, 8, 5, 1, 1, 9, 11},
 		{3, 5, 3, 1, 1, 7, 6},
 		{16, 16, 3, 1, 1, 8, 9},
@@ -80,7 +79,8 @@ func TestConvMatchesNaive(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", tt), func(t *testing.T) {
 			t.Parallel()
 			s := layerSpec{Op: "conv", In: tt.in, Out: tt.out, Kernel: tt.k, Stride: tt.stride, Dilation: tt.dil, Padding: tt.dil * (tt.k - 1) / 2}
-			c, in, want := randomPReLUConv(r, s, tt.h, tt.w)
+			// Each subtest its own generator: they run in parallel.
+			c, in, want := randomPReLUConv(rand.New(rand.NewPCG(1, uint64(i))), s, tt.h, tt.w)
 			n := &Net{layers: []layer{c}}
 			for _, workers := range []int{1, 3} {
 				got := n.Forward(in, &Arena{}, workers)
@@ -93,10 +93,11 @@ func TestConvMatchesNaive(t *testing.T) {
 
 // convTolerance bounds the float32 error of a k×k convolution over in
 // channels of unit-variance inputs and weights, whose outputs are of
-// order sqrt(k·k·in): winograd's transforms (winograd.go) measured up to
-// 1.3e-5 of that, the direct product about 1e-6; a wrong tap or transform
-// is off by the order of the output itself.
-func convTolerance(in, k int) float64 { return 3e-5 * math.Sqrt(float64(k*k*in)) }
+// order sqrt(k·k·in): winograd's F(4×4, 3×3) transforms (winograd.go)
+// measured up to about 1e-4 of that over 300 seeds per shape, the direct
+// product about 1e-6; a wrong tap or transform is off by the order of
+// the output itself, thousands of times the bound.
+func convTolerance(in, k int) float64 { return 4e-4 * math.Sqrt(float64(k*k*in)) }
 
 func TestPixelShuffleOrder(t *testing.T) {
 	t.Parallel()
@@ -125,6 +126,7 @@ func BenchmarkConv3x3(b *testing.B) {
 		b.Run(k.name, func(b *testing.B) {
 			n := &Net{layers: []layer{k.c}}
 			var a Arena
+			b.ReportAllocs()
 			cpu0 := cpuSeconds(b)
 			for b.Loop() {
 				n.Forward(in, &a, 1)
@@ -141,8 +143,7 @@ func BenchmarkConv3x3(b *testing.B) {
 // cut blocks (three workers), each followed by PReLU.
 func TestWinogradMatchesDirect(t *testing.T) {
 	t.Parallel()
-	r := rand.New(rand.NewPCG(5, 6))
-	for _, tt := range []struct{ in, out, h, w int }{
+	for i, tt := range []struct{ in, out, h, w int }{
 		{16, 16, 13, 11},
 		{16, 16, 4, 4},
 		{16, 16, 1, 9},
@@ -155,7 +156,7 @@ func TestWinogradMatchesDirect(t *testing.T) {
 			t.Parallel()
 			s := layerSpec{Op: "conv", In: tt.in, Out: tt.out, Kernel: 3, Stride: 1, Dilation: 1, Padding: 1}
 			require.True(t, usesWinograd(s))
-			wino, in, want := randomPReLUConv(r, s, tt.h, tt.w)
+			wino, in, want := randomPReLUConv(rand.New(rand.NewPCG(5, uint64(i))), s, tt.h, tt.w)
 			require.NotNil(t, wino.wino)
 			direct := *wino
 			direct.wino = nil

@@ -30,7 +30,11 @@ if (!open && !signedIn()) {
   // Each page wires its handlers before its first await, so they are
   // all in place when the page's function returns.
   const waiting = document.querySelectorAll<HTMLButtonElement>("button:disabled");
-  wireSignOut();
-  void pages[page]?.();
-  waiting.forEach((b) => (b.disabled = false));
+  try {
+    wireSignOut();
+    void pages[page]?.();
+  } finally {
+    // Even if a page's wiring failed, the buttons that were wired work.
+    waiting.forEach((b) => (b.disabled = false));
+  }
 }
