@@ -10,6 +10,13 @@ import time
 import torch
 
 
+# The arguments a resumed run must share with its checkpoint: the rest
+# (where to log, how often to save or evaluate, threads, device) change
+# nothing in the weights.
+SCHEDULE_AND_DATA = {'iters', 'batch', 'patch', 'crop', 'lr', 'seed', 'loss', 'channels', 'weight_decay',
+                     'holdout', 'ema', 'extra'}
+
+
 def cosine(lr, iters):
     """The learning rate at an iteration: cosine from lr down to 2% of it over iters."""
     return lambda it: lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(it, iters) / iters)))
@@ -28,12 +35,19 @@ class Run:
         self.log.write(msg + '\n')
         self.log.flush()
 
-    def resume(self, modules, opt, rng, device='cpu'):
-        """Loads last.pt, if any, into modules ({name: module}), opt and rng;
+    def resume(self, modules, opt, rng, args, device='cpu'):
+        """Loads last.pt, if any, into modules ({name: module}), opt and rng,
+        refusing one started with other settings that shape the training;
         returns the checkpoint (None when starting afresh)."""
         if not os.path.exists(self.checkpoint):
             return None
         st = torch.load(self.checkpoint, map_location=device)
+        changed = {k: (st['args'].get(k), v) for k, v in vars(args).items() if k in SCHEDULE_AND_DATA and st['args'].get(k) != v}
+        if changed:
+            # A different schedule or different draws from here on would
+            # make a run that no single command reproduces.
+            raise SystemExit('%s was started with other settings (checkpoint, now): %s; use another --run'
+                             % (self.checkpoint, changed))
         for name, m in modules.items():
             m.load_state_dict(st[name])
         opt.load_state_dict(st['opt'])

@@ -116,7 +116,7 @@ def main():
     sched = cosine(args.lr, args.iters)
     rng = np.random.default_rng(args.seed)
     run = Run(args.run, args.ckpt_seconds)
-    run.resume(saved if args.ema > 0 else {'model': model}, opt, rng)
+    run.resume(saved if args.ema > 0 else {'model': model}, opt, rng, args)
     held = set(args.holdout.split(',')) if args.holdout else set()
     by_name = lab_images(args.extra)
     # (a crop larger than a small scale's short side skips that scale of that image)
@@ -125,7 +125,7 @@ def main():
     area = np.array([a.shape[0] * a.shape[1] for a in imgs], np.float64)
     prob = area / area.sum()
     run.say('start iter=%d params=%d args=%s' % (run.iter, sum(p.numel() for p in model.parameters()), vars(args)))
-    run_loss = 0.0
+    run_loss, steps = 0.0, 0
     run.begin()
     c = args.crop
     while run.iter < args.iters:
@@ -152,10 +152,10 @@ def main():
         run.step()
         it, elapsed = run.iter, run.elapsed
         run_loss += loss.item()
+        steps += 1
         if it % 100 == 0:
-            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / 100, sched(it), elapsed))
-            run_loss = 0.0
-        run.save_if_due(saved, opt, rng, args, final=it == args.iters)
+            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss / steps, sched(it), elapsed))
+            run_loss, steps = 0.0, 0
         if val and (it % args.val_every == 0 or it == args.iters):
             # Early stopping on the held-out training photos: the weights
             # kept are those that colour them best (after the shrink).
@@ -168,6 +168,9 @@ def main():
             if prev is None or de < prev:
                 torch.save({'model': avg.state_dict(), 'iter': it, 'elapsed': elapsed, 'args': vars(args),
                             'shrink': alpha, 'held_out_de': de, 'held_out_gray_de': gray}, best_path)
+        # After the validation: a run stopped during it checks this
+        # iteration's weights again when resumed.
+        run.save_if_due(saved, opt, rng, args, final=it == args.iters)
     if val:
         avg.eval()
         alpha, de, gray = shrink_factor(avg, val)

@@ -102,16 +102,17 @@ def main():
     device = torch.device(args.device)
     # Same algorithms on every run of a GPU: reproducible, a little slower.
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    pairs = sr_pairs()  # before CUDA starts: the data is built in forked processes
     torch.manual_seed(args.seed)
     model = FSRCNN().to(device)  # initialised on the CPU's generator, then moved
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     sched = cosine(args.lr, args.iters)
     rng = np.random.default_rng(args.seed)
     run = Run(args.run, args.ckpt_seconds)
-    run.resume({'model': model}, opt, rng, device)
-    sampler = Sampler(sr_pairs(), args.patch, rng)
+    run.resume({'model': model}, opt, rng, args, device)
+    sampler = Sampler(pairs, args.patch, rng)
     run.say('start iter=%d params=%d args=%s' % (run.iter, count_params(model), vars(args)))
-    run_loss = torch.zeros((), device=device)  # read every 200 iterations: no sync per step
+    run_loss, steps = torch.zeros((), device=device), 0  # read every 200 iterations: no sync per step
     run.begin()
     while run.iter < args.iters:
         for g in opt.param_groups:
@@ -125,9 +126,11 @@ def main():
         run.step()
         it, elapsed = run.iter, run.elapsed
         run_loss += loss.detach()
+        steps += 1
         if it % 200 == 0:
-            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss.item() / 200, sched(it), elapsed))
+            run.say('iter %d loss %.5f lr %.2e elapsed %.0fs' % (it, run_loss.item() / steps, sched(it), elapsed))
             run_loss.zero_()
+            steps = 0
         if it % args.eval_every == 0 or it == args.iters:
             run.say('iter %d set5_y_psnr %.3f elapsed %.0fs' % (it, set5_eval(model, device), elapsed))
         run.save_if_due({'model': model}, opt, rng, args, final=it == args.iters)
