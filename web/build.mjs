@@ -37,7 +37,7 @@ for (const file of readdirSync(join(here, "pages")).sort()) {
   const nav = signedIn
     ? `<nav aria-label="Dashboard">\n<ul>\n${navItems
         .map(([p, label]) => `<li><a href="/dashboard/${p}"${p === name ? ' aria-current="page"' : ""}>${label}</a></li>`)
-        .join("\n")}\n</ul>\n<button id="sign-out" type="button" class="secondary" disabled>Sign out</button>\n</nav>`
+        .join("\n")}\n</ul>\n<button id="sign-out" type="button" class="secondary" disabled autocomplete="off">Sign out</button>\n</nav>`
     : "";
   const main = read("pages", file).trimEnd().replace("%SECRET%", secret);
   const html = layout.replace("%TITLE%", title).replace("%PAGE%", name).replace("%NAV%", nav).replace("%MAIN%", main);

@@ -97,6 +97,9 @@ func TestButtonsWaitForTheScript(t *testing.T) {
 	for _, page := range Pages {
 		for _, b := range buttons.FindAllString(string(h.files[page+".html"].body), -1) {
 			require.Regexp(t, disabled, b, "%s: a button enabled before its handler exists", page)
+			// Firefox restores a control's script-set state across a
+			// reload unless told not to: the button would come enabled.
+			require.Contains(t, b, `autocomplete="off"`, "%s: a button whose enabled state a reload would restore", page)
 			seen++
 		}
 	}
