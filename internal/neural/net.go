@@ -4,7 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sync"
+
+	"github.com/smartimage/enhance/internal/bands"
 )
 
 // layerSpec is one layer as the .nnw header describes it.
@@ -233,19 +234,10 @@ func (n *Net) Forward(in Tensor, a *Arena, workers int) Tensor {
 	return cur
 }
 
-// rows runs fn on bands of [0, h) in up to workers goroutines.
+// rows runs fn on bands of [0, h) in up to workers goroutines; a layer's
+// row is work enough for a band of its own.
 func rows(h, workers int, fn func(y0, y1 int)) {
-	bands := min(workers, h)
-	if bands <= 1 {
-		fn(0, h)
-		return
-	}
-	var wg sync.WaitGroup
-	for b := range bands {
-		y0, y1 := h*b/bands, h*(b+1)/bands
-		wg.Go(func() { fn(y0, y1) })
-	}
-	wg.Wait()
+	bands.Run(h, workers, 1, fn)
 }
 
 // pixelShuffle moves channel c·r²+i·r+j of pixel (y, x) to channel c of
