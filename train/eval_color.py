@@ -48,7 +48,7 @@ def main():
     ap.add_argument('--run', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'color'))
     args = ap.parse_args()
     torch.set_num_threads(1)
-    st = torch.load(os.path.join(args.run, 'best.pt'))
+    st = torch.load(os.path.join(args.run, 'best.pt'), map_location='cpu')
     model = ColorNet(st['args'].get('channels', 32))
     model.load_state_dict(st['model'])
     model.eval()

@@ -23,7 +23,7 @@ def main():
     ap.add_argument('--out', default=os.path.join(ROOT, 'internal', 'neural', 'models', 'colorize.nnw'))
     ap.add_argument('--ref', default=os.path.join(ROOT, 'testdata', 'neural', 'colorize_ref.nnw'))
     args = ap.parse_args()
-    st = torch.load(os.path.join(args.run, 'best.pt'))
+    st = torch.load(os.path.join(args.run, 'best.pt'), map_location='cpu')
     model = ColorNet(st['args'].get('channels', 32))
     model.load_state_dict(st['model'])
     model.eval()
